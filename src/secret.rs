@@ -1,0 +1,103 @@
+//! Zeroizing containers for plaintext and key material.
+//!
+//! Every secret value in this crate lives in one of these types. Their `Debug` is redacted, so a
+//! stray `{:?}` in a log line or error message cannot leak the content, and their memory is wiped
+//! on drop.
+
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// Plaintext bytes (a decrypted value, a data key, a key file's content).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        SecretBytes(Zeroizing::new(bytes))
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn expose_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Converts to a string if the bytes are UTF-8; otherwise gives the bytes back.
+    pub fn into_text(mut self) -> Result<SecretString, SecretBytes> {
+        let bytes = std::mem::take(&mut *self.0);
+        String::from_utf8(bytes)
+            .map(SecretString::new)
+            .map_err(|e| SecretBytes::new(e.into_bytes()))
+    }
+}
+
+impl From<Vec<u8>> for SecretBytes {
+    fn from(v: Vec<u8>) -> Self {
+        SecretBytes::new(v)
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+/// Plaintext text (a decrypted string value or comment).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretString(Zeroizing<String>);
+
+impl SecretString {
+    pub fn new(s: String) -> Self {
+        SecretString(Zeroizing::new(s))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn expose_mut(&mut self) -> &mut String {
+        &mut self.0
+    }
+    pub fn into_bytes(mut self) -> SecretBytes {
+        SecretBytes::new(std::mem::take(&mut *self.0).into_bytes())
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(s: String) -> Self {
+        SecretString::new(s)
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(s: &str) -> Self {
+        SecretString::new(s.to_owned())
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretString(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+/// Makes the process non-dumpable, so neither core dumps nor ptrace by other users can read the
+/// plaintext held in memory.
+pub fn harden_process() {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = nix::sys::prctl::set_dumpable(false);
+    }
+    // No core files either, whatever the dumpable flag does on this kernel.
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+}

@@ -1,0 +1,402 @@
+//! The `sops` metadata block: key groups, crypt rule, MAC, `lastmodified`, version.
+//!
+//! Every store hands over the block as a [`Value`] (dotenv and INI after [`unflatten`]), and this
+//! one parser reads it, so the field rules live in one place.
+
+use crate::sops::tree::{map_get, ListItem, Map, MapItem, Value};
+use crate::sops::MetadataError;
+use regex::Regex;
+
+/// Which values are encrypted. SOPS allows at most one rule; `_unencrypted` suffix is the default.
+#[derive(Debug, Clone)]
+pub enum CryptRule {
+    UnencryptedSuffix(String),
+    EncryptedSuffix(String),
+    UnencryptedRegex(Option<Regex>),
+    EncryptedRegex(Option<Regex>),
+    UnencryptedCommentRegex(Option<Regex>),
+    EncryptedCommentRegex(Option<Regex>),
+}
+
+impl Default for CryptRule {
+    fn default() -> Self {
+        CryptRule::UnencryptedSuffix("_unencrypted".into())
+    }
+}
+
+/// One master key entry of a key group, as stored in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKey {
+    Age {
+        recipient: String,
+        enc: String,
+    },
+    Pgp {
+        fingerprint: String,
+        created_at: String,
+        enc: String,
+    },
+    /// Cloud and Vault keys (kms, gcp_kms, hckms, azure_kv, hc_vault): recognised so errors can
+    /// list them, but nix-sops cannot use them.
+    Other {
+        kind: &'static str,
+        id: String,
+    },
+}
+
+impl MasterKey {
+    /// Type identifier as SOPS names it (`age`, `pgp`, `kms`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MasterKey::Age { .. } => "age",
+            MasterKey::Pgp { .. } => "pgp",
+            MasterKey::Other { kind, .. } => kind,
+        }
+    }
+
+    /// What identifies the key to a person: the age recipient, the PGP fingerprint, the ARN…
+    pub fn describe(&self) -> String {
+        match self {
+            MasterKey::Age { recipient, .. } => format!("age recipient {recipient}"),
+            MasterKey::Pgp { fingerprint, .. } => format!("pgp fingerprint {fingerprint}"),
+            MasterKey::Other { kind, id } => format!("{kind} key {id}"),
+        }
+    }
+}
+
+/// The master keys of one key group, in SOPS' load order (kms, gcp_kms, hckms, azure_kv, hc_vault,
+/// pgp, age).
+pub type KeyGroup = Vec<MasterKey>;
+
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    /// 0 when absent; SOPS then needs every group.
+    pub shamir_threshold: usize,
+    pub key_groups: Vec<KeyGroup>,
+    /// As written in the file.
+    pub lastmodified: String,
+    /// The encrypted MAC (`ENC[…]`), possibly empty.
+    pub mac: String,
+    pub crypt_rule: CryptRule,
+    pub mac_only_encrypted: bool,
+    pub version: String,
+}
+
+fn field<'a>(map: &'a Map, name: &str) -> Option<&'a Value> {
+    // encoding/json matches field names case-insensitively; yaml.v3 does not. Files written by
+    // sops always use the exact name, so exact first, then a case-insensitive fallback.
+    map_get(map, name).or_else(|| {
+        map.iter().find_map(|item| match item {
+            MapItem::Entry(k, v) if k.eq_ignore_ascii_case(name) => Some(v),
+            _ => None,
+        })
+    })
+}
+
+fn scalar_text(v: &Value, name: &str) -> Result<Option<String>, MetadataError> {
+    Ok(match v {
+        Value::Null => None,
+        Value::Str(s) => Some(s.expose().to_owned()),
+        Value::Time(t) => Some(t.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(crate::sops::gofmt::format_float_f(*f)),
+        Value::Bool(b) => Some(b.to_string()),
+        other => {
+            return Err(MetadataError::FieldType {
+                field: name.to_owned(),
+                expected: "a string",
+                found: other.kind(),
+            })
+        }
+    })
+}
+
+fn string_field(map: &Map, name: &str) -> Result<String, MetadataError> {
+    match field(map, name) {
+        None => Ok(String::new()),
+        Some(v) => Ok(scalar_text(v, name)?.unwrap_or_default()),
+    }
+}
+
+fn list_field<'a>(map: &'a Map, name: &str) -> Result<Vec<&'a Map>, MetadataError> {
+    match field(map, name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::List(items)) => items
+            .iter()
+            .filter_map(|item| match item {
+                ListItem::Value(v) => Some(v),
+                ListItem::Comment(_) => None,
+            })
+            .map(|v| match v {
+                Value::Map(m) => Ok(m),
+                other => Err(MetadataError::FieldType {
+                    field: name.to_owned(),
+                    expected: "a list of maps",
+                    found: other.kind(),
+                }),
+            })
+            .collect(),
+        Some(other) => Err(MetadataError::FieldType {
+            field: name.to_owned(),
+            expected: "a list",
+            found: other.kind(),
+        }),
+    }
+}
+
+/// Reads the master keys of one group (or of the top level) in SOPS' load order.
+fn read_group(map: &Map, ctx: &str) -> Result<KeyGroup, MetadataError> {
+    let mut keys = Vec::new();
+    let others: [(&'static str, &[&str]); 5] = [
+        ("kms", &["arn"]),
+        ("gcp_kms", &["resource_id"]),
+        ("hckms", &["key_id"]),
+        ("azure_kv", &["vault_url", "name", "version"]),
+        ("hc_vault", &["vault_address", "engine_path", "key_name"]),
+    ];
+    for (kind, id_fields) in others {
+        for entry in list_field(map, kind)? {
+            let mut parts = Vec::new();
+            for f in id_fields {
+                let s = string_field(entry, f)?;
+                if !s.is_empty() {
+                    parts.push(s);
+                }
+            }
+            keys.push(MasterKey::Other {
+                kind,
+                id: parts.join("/"),
+            });
+        }
+    }
+    for entry in list_field(map, "pgp")? {
+        keys.push(MasterKey::Pgp {
+            fingerprint: string_field(entry, "fp")?.replace(' ', ""),
+            created_at: string_field(entry, "created_at")?,
+            enc: string_field(entry, "enc")?,
+        });
+    }
+    for entry in list_field(map, "age")? {
+        let recipient = string_field(entry, "recipient")?;
+        let enc = string_field(entry, "enc")?;
+        if enc.is_empty() {
+            return Err(MetadataError::Invalid(format!(
+                "{ctx}: age entry for {recipient} has no `enc`"
+            )));
+        }
+        keys.push(MasterKey::Age { recipient, enc });
+    }
+    Ok(keys)
+}
+
+fn compile(field: &str, pattern: &str) -> Option<Regex> {
+    // SOPS ignores a regex that fails to compile (it counts as "no match"); say so.
+    match Regex::new(pattern) {
+        Ok(r) => Some(r),
+        Err(_) => {
+            log::warn!("sops metadata: {field} {pattern:?} is not a valid regex; it matches nothing");
+            None
+        }
+    }
+}
+
+impl Metadata {
+    /// Parses the `sops` block. `binary` files carry no crypt rule, and the default applies.
+    pub fn from_value(value: &Value) -> Result<Metadata, MetadataError> {
+        let map = match value {
+            Value::Map(m) => m,
+            other => {
+                return Err(MetadataError::FieldType {
+                    field: "sops".into(),
+                    expected: "a map",
+                    found: other.kind(),
+                })
+            }
+        };
+
+        let shamir_threshold = match field(map, "shamir_threshold") {
+            None | Some(Value::Null) => 0,
+            Some(Value::Int(i)) if *i >= 0 => *i as usize,
+            Some(Value::Float(f)) if *f >= 0.0 && f.fract() == 0.0 => *f as usize,
+            Some(Value::Str(s)) => parse_threshold(s.expose())?,
+            Some(other) => {
+                return Err(MetadataError::FieldType {
+                    field: "shamir_threshold".into(),
+                    expected: "a non-negative integer",
+                    found: other.kind(),
+                })
+            }
+        };
+
+        let top = read_group(map, "sops")?;
+        let key_groups = if !top.is_empty() {
+            // SOPS ignores key_groups as soon as any top-level key list is non-empty.
+            vec![top]
+        } else {
+            let mut groups = Vec::new();
+            for (i, g) in list_field(map, "key_groups")?.into_iter().enumerate() {
+                groups.push(read_group(g, &format!("key_groups[{i}]"))?);
+            }
+            groups
+        };
+        if key_groups.iter().all(|g| g.is_empty()) {
+            return Err(MetadataError::NoKeys);
+        }
+
+        let mut rules = Vec::new();
+        for name in [
+            "unencrypted_suffix",
+            "encrypted_suffix",
+            "unencrypted_regex",
+            "encrypted_regex",
+            "unencrypted_comment_regex",
+            "encrypted_comment_regex",
+        ] {
+            let v = string_field(map, name)?;
+            if !v.is_empty() {
+                rules.push((name, v));
+            }
+        }
+        if rules.len() > 1 {
+            return Err(MetadataError::Invalid(format!(
+                "more than one crypt rule is set ({}); SOPS allows only one",
+                rules.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let crypt_rule = match rules.pop() {
+            None => CryptRule::default(),
+            Some((name, v)) => match name {
+                "unencrypted_suffix" => CryptRule::UnencryptedSuffix(v),
+                "encrypted_suffix" => CryptRule::EncryptedSuffix(v),
+                "unencrypted_regex" => CryptRule::UnencryptedRegex(compile(name, &v)),
+                "encrypted_regex" => CryptRule::EncryptedRegex(compile(name, &v)),
+                "unencrypted_comment_regex" => {
+                    CryptRule::UnencryptedCommentRegex(compile(name, &v))
+                }
+                _ => CryptRule::EncryptedCommentRegex(compile(name, &v)),
+            },
+        };
+
+        let mac_only_encrypted = match field(map, "mac_only_encrypted") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Str(s)) => s.expose() == "true",
+            Some(other) => {
+                return Err(MetadataError::FieldType {
+                    field: "mac_only_encrypted".into(),
+                    expected: "a bool",
+                    found: other.kind(),
+                })
+            }
+        };
+
+        Ok(Metadata {
+            shamir_threshold,
+            key_groups,
+            lastmodified: string_field(map, "lastmodified")?,
+            mac: string_field(map, "mac")?,
+            crypt_rule,
+            mac_only_encrypted,
+            version: string_field(map, "version")?,
+        })
+    }
+}
+
+fn parse_threshold(s: &str) -> Result<usize, MetadataError> {
+    // dotenv/INI store it as text; SOPS accepts an integral float too.
+    if let Ok(i) = s.parse::<usize>() {
+        return Ok(i);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f >= 0.0 && f.fract() == 0.0 => Ok(f as usize),
+        _ => Err(MetadataError::Invalid(format!(
+            "shamir_threshold {s:?} is not an integer"
+        ))),
+    }
+}
+
+/// Rebuilds the metadata tree from dotenv's `sops_*` keys (prefix already removed) or INI's
+/// `[sops]` section: `a__map_b` is a nested key, `a__list_0` a list index, `\n` escapes a newline.
+pub fn unflatten(pairs: &[(String, String)]) -> Result<Value, MetadataError> {
+    let mut root = Value::Map(Vec::new());
+    for (flat, raw) in pairs {
+        let text = raw.replace("\\n", "\n");
+        let mut parts: Vec<Segment> = Vec::new();
+        let mut rest = flat.as_str();
+        let first_end = rest.find("__").unwrap_or(rest.len());
+        parts.push(Segment::Key(rest[..first_end].to_owned()));
+        rest = &rest[first_end..];
+        while !rest.is_empty() {
+            let body = &rest[2..];
+            let next = body.find("__").map(|i| i + 2).unwrap_or(rest.len());
+            let seg = &rest[2..next];
+            if let Some(k) = seg.strip_prefix("map_") {
+                parts.push(Segment::Key(k.to_owned()));
+            } else if let Some(i) = seg.strip_prefix("list_") {
+                let idx = i.parse::<usize>().map_err(|_| {
+                    MetadataError::Invalid(format!("bad list index in metadata key {flat:?}"))
+                })?;
+                parts.push(Segment::Index(idx));
+            } else {
+                return Err(MetadataError::Invalid(format!(
+                    "cannot unflatten metadata key {flat:?}"
+                )));
+            }
+            rest = &rest[next..];
+        }
+        insert(&mut root, &parts, Value::str(text), flat)?;
+    }
+    Ok(root)
+}
+
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+fn insert(node: &mut Value, path: &[Segment], leaf: Value, flat: &str) -> Result<(), MetadataError> {
+    let Some((head, tail)) = path.split_first() else {
+        *node = leaf;
+        return Ok(());
+    };
+    let conflict = || MetadataError::Invalid(format!("conflicting metadata key {flat:?}"));
+    match head {
+        Segment::Key(k) => {
+            if matches!(node, Value::Null) {
+                *node = Value::Map(Vec::new());
+            }
+            let Value::Map(map) = node else {
+                return Err(conflict());
+            };
+            let pos = map
+                .iter()
+                .position(|item| matches!(item, MapItem::Entry(key, _) if key == k));
+            let idx = match pos {
+                Some(i) => i,
+                None => {
+                    map.push(MapItem::Entry(k.clone(), Value::Null));
+                    map.len() - 1
+                }
+            };
+            let MapItem::Entry(_, child) = &mut map[idx] else {
+                return Err(conflict());
+            };
+            insert(child, tail, leaf, flat)
+        }
+        Segment::Index(i) => {
+            if matches!(node, Value::Null) {
+                *node = Value::List(Vec::new());
+            }
+            let Value::List(list) = node else {
+                return Err(conflict());
+            };
+            while list.len() <= *i {
+                list.push(ListItem::Value(Value::Null));
+            }
+            let ListItem::Value(child) = &mut list[*i] else {
+                return Err(conflict());
+            };
+            insert(child, tail, leaf, flat)
+        }
+    }
+}

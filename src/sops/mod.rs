@@ -1,0 +1,197 @@
+//! The SOPS v3 file format: parse a file of any store, unwrap nothing itself (that is
+//! [`crate::keys`]), decrypt values, verify the MAC, and emit plaintext. No filesystem writes.
+
+pub mod cipher;
+pub mod decrypt;
+pub mod gofmt;
+pub mod metadata;
+pub mod path;
+pub mod stores;
+pub mod tree;
+
+use crate::secret::SecretBytes;
+pub use decrypt::DecryptOptions;
+pub use metadata::{CryptRule, KeyGroup, MasterKey, Metadata};
+pub use tree::{ListItem, Map, MapItem, Tree, Value};
+
+/// The five stores SOPS knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Yaml,
+    Json,
+    Dotenv,
+    Ini,
+    Binary,
+}
+
+impl Format {
+    /// SOPS' rule: by extension, anything unknown is binary.
+    pub fn from_path(path: &std::path::Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml") | Some("yml") => Format::Yaml,
+            Some("json") => Format::Json,
+            Some("env") => Format::Dotenv,
+            Some("ini") => Format::Ini,
+            _ => Format::Binary,
+        }
+    }
+
+    /// The names `--input-type` and the sops-nix manifest use.
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "yaml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            "dotenv" => Some(Format::Dotenv),
+            "ini" => Some(Format::Ini),
+            "binary" => Some(Format::Binary),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Dotenv => "dotenv",
+            Format::Ini => "ini",
+            Format::Binary => "binary",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A parsed, still encrypted file: string leaves may be `ENC[…]`.
+#[derive(Debug, Clone)]
+pub struct EncryptedFile {
+    pub format: Format,
+    pub tree: Tree,
+    pub metadata: Metadata,
+}
+
+/// A decrypted tree. Only this type can be emitted as plaintext.
+#[derive(Debug, Clone)]
+pub struct PlainTree {
+    pub format: Format,
+    pub tree: Tree,
+}
+
+/// The 32-byte data key every value is encrypted with.
+#[derive(Clone)]
+pub struct DataKey(SecretBytes);
+
+impl DataKey {
+    pub fn from_bytes(bytes: SecretBytes) -> Option<DataKey> {
+        (bytes.len() == 32).then_some(DataKey(bytes))
+    }
+    pub fn as_array(&self) -> &[u8; 32] {
+        self.0.expose().try_into().expect("length checked in from_bytes")
+    }
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+/// Parses a file of `format`, separating the `sops` metadata from the data.
+pub fn load(format: Format, bytes: &[u8]) -> Result<EncryptedFile, LoadError> {
+    let (tree, meta) = stores::parse(format, bytes)?;
+    let metadata = Metadata::from_value(&meta)?;
+    Ok(EncryptedFile {
+        format,
+        tree,
+        metadata,
+    })
+}
+
+impl EncryptedFile {
+    /// Decrypts with a data key unwrapped by [`crate::keys`], and checks the MAC.
+    pub fn decrypt(self, key: &DataKey, opts: DecryptOptions) -> Result<PlainTree, DecryptError> {
+        decrypt::decrypt(self, key, opts)
+    }
+}
+
+impl PlainTree {
+    /// The whole document in `format` (SOPS' `decrypt --output-type`).
+    pub fn emit(&self, format: Format) -> Result<SecretBytes, EmitError> {
+        stores::emit(format, &self.tree)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CipherError {
+    #[error("the value is not an ENC[AES256_GCM,…] string")]
+    NotEncrypted,
+    #[error("malformed ENC[…] value: {0}")]
+    Malformed(&'static str),
+    #[error("the {0} field of ENC[…] is not valid base64")]
+    Base64(&'static str),
+    #[error("the IV is {0} bytes; SOPS writes 32")]
+    IvLength(usize),
+    #[error("the GCM tag is {0} bytes; it must be 16")]
+    TagLength(usize),
+    #[error("unknown value type {0:?}")]
+    UnknownType(String),
+    #[error("authentication failed: wrong data key, or the value or its key path was changed")]
+    Authentication,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("sops metadata field `{field}` must be {expected}, found {found}")]
+    FieldType {
+        field: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("sops metadata lists no keys (\"No keys found in file\")")]
+    NoKeys,
+    #[error("invalid sops metadata: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot parse {format}: {message}")]
+    Syntax {
+        format: Format,
+        /// Position and what is wrong; never the offending text, which may be plaintext.
+        message: String,
+    },
+    #[error("sops metadata not found: this is not a SOPS-encrypted file (no top-level `sops` key)")]
+    NoMetadata,
+    #[error("{0}")]
+    Structure(String),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecryptError {
+    #[error("value at {path} must be encrypted by the file's crypt rule, but it is a plain {found}")]
+    NotEncrypted { path: String, found: &'static str },
+    #[error("cannot decrypt value at {path}: {source}")]
+    Value { path: String, source: CipherError },
+    #[error("decrypted value at {path} is not a valid {ty}")]
+    BadPlaintext { path: String, ty: &'static str },
+    #[error("decrypted comment at {path} is not UTF-8")]
+    NotUtf8 { path: String },
+    #[error("sops metadata `lastmodified` {0:?} is not an RFC 3339 time")]
+    LastModified(String),
+    #[error("cannot decrypt the stored MAC: {0}")]
+    MacValue(CipherError),
+    #[error("MAC mismatch: the file has {stored:?}, the content gives {computed}; the file was changed without sops (use --ignore-mac to read it anyway)")]
+    Mac { stored: String, computed: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error("cannot write {format}: {message}")]
+    Unsupported { format: Format, message: String },
+}

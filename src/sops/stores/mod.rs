@@ -1,0 +1,45 @@
+//! One module per store; each converts text ⇄ [`Tree`] and nothing else.
+
+pub mod binary;
+pub mod dotenv;
+pub mod ini;
+pub mod json;
+pub mod yaml;
+
+use crate::secret::SecretBytes;
+use crate::sops::tree::{Tree, Value};
+use crate::sops::{EmitError, Format, LoadError};
+
+/// Parses an encrypted file: the data tree (without metadata) and the `sops` block as a value
+/// (dotenv and INI unflattened already).
+pub fn parse(format: Format, bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
+    match format {
+        Format::Yaml => yaml::parse(bytes),
+        Format::Json => json::parse(bytes),
+        Format::Dotenv => dotenv::parse(bytes),
+        Format::Ini => ini::parse(bytes),
+        Format::Binary => binary::parse(bytes),
+    }
+}
+
+/// Emits a whole plaintext document, as `sops decrypt` prints it.
+pub fn emit(format: Format, tree: &Tree) -> Result<SecretBytes, EmitError> {
+    match format {
+        Format::Yaml => yaml::emit(tree),
+        Format::Json => json::emit(tree),
+        Format::Dotenv => dotenv::emit(tree),
+        Format::Ini => ini::emit(tree),
+        Format::Binary => binary::emit(tree),
+    }
+}
+
+/// Emits one value that is not a string, as `sops decrypt --extract` prints it.
+pub fn emit_value(format: Format, value: &Value) -> Result<SecretBytes, EmitError> {
+    match format {
+        Format::Yaml => yaml::emit_value(value),
+        Format::Json => json::emit_value(value),
+        Format::Dotenv => dotenv::emit_value(value),
+        Format::Ini => ini::emit_value(value),
+        Format::Binary => binary::emit_value(value),
+    }
+}

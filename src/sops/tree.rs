@@ -1,0 +1,107 @@
+//! One ordered tree type for every store (YAML, JSON, dotenv, INI, binary).
+//!
+//! A store only converts text to a [`Tree`] and back. The same type carries ciphertext (an
+//! [`crate::sops::EncryptedFile`], whose string leaves may be `ENC[…]`) and plaintext (a
+//! [`crate::sops::PlainTree`]); the two are kept apart by the document types that wrap it.
+//! Strings and comments are [`SecretString`]s: whatever side of the cipher they are on, they are
+//! wiped on drop and never printed by `Debug`.
+
+use crate::secret::{SecretBytes, SecretString};
+
+/// A mapping: entries and comments in file order. Duplicate keys are kept (JSON and dotenv may
+/// have them, and SOPS keeps them).
+pub type Map = Vec<MapItem>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MapItem {
+    Entry(String, Value),
+    /// A comment line, without the `#` (leading space kept, as SOPS does).
+    Comment(SecretString),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListItem {
+    Value(Value),
+    Comment(SecretString),
+}
+
+/// A leaf or a container, typed as go-yaml v3 / encoding/json type them for SOPS.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(SecretString),
+    /// A go `time.Time`, kept as its `MarshalText` form (RFC 3339 with nanoseconds, trailing zeros
+    /// trimmed, original offset).
+    Time(String),
+    /// Raw bytes that need not be UTF-8 (the binary store's plaintext).
+    Bytes(SecretBytes),
+    Map(Map),
+    List(Vec<ListItem>),
+}
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(SecretString::new(s.into()))
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s.expose()),
+            _ => None,
+        }
+    }
+
+    /// The name of the value's kind, for error messages (never the value itself).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::Time(_) => "timestamp",
+            Value::Bytes(_) => "bytes",
+            Value::Map(_) => "map",
+            Value::List(_) => "list",
+        }
+    }
+}
+
+/// The first entry with this key (SOPS and sops-nix both take the first).
+pub fn map_get<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
+    map.iter().find_map(|item| match item {
+        MapItem::Entry(k, v) if k == key => Some(v),
+        _ => None,
+    })
+}
+
+/// Removes every entry with this key and returns the first one's value.
+pub fn map_remove(map: &mut Map, key: &str) -> Option<Value> {
+    let mut found = None;
+    map.retain_mut(|item| match item {
+        MapItem::Entry(k, v) if k == key => {
+            if found.is_none() {
+                found = Some(std::mem::replace(v, Value::Null));
+            }
+            false
+        }
+        _ => true,
+    });
+    found
+}
+
+/// A whole document: one branch per YAML document (every other store has exactly one).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tree {
+    pub branches: Vec<Map>,
+}
