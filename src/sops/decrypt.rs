@@ -199,7 +199,11 @@ impl<'a> Walker<'a> {
             }
             ValueType::Time => {
                 let s = std::str::from_utf8(plain.expose()).map_err(|_| bad(ty))?;
-                Value::Time(GoTime::parse_rfc3339(s).ok_or_else(|| bad(ty))?.format(true))
+                Value::Time(
+                    GoTime::parse_rfc3339(s)
+                        .ok_or_else(|| bad(ty))?
+                        .format(true),
+                )
             }
         };
         let bytes = to_bytes(&out);

@@ -331,7 +331,9 @@ mod tests {
             "2002-12-14T00:00:00Z"
         );
         assert_eq!(
-            GoTime::parse_yaml("2001-12-14 21:59:43.10").unwrap().format(true),
+            GoTime::parse_yaml("2001-12-14 21:59:43.10")
+                .unwrap()
+                .format(true),
             "2001-12-14T21:59:43.1Z"
         );
     }
