@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Decrypt a SOPS file to stdout, as `sops decrypt` does.
     Decrypt(cli::decrypt::DecryptArgs),
+    /// Generate an age identity (like age-keygen).
+    Keygen(cli::keygen::KeygenArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decrypt(args) => cli::decrypt::run(args),
+        Command::Keygen(args) => cli::keygen::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
