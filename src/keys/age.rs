@@ -13,7 +13,11 @@ pub fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretBytes, Stri
     let decryptor =
         ::age::Decryptor::new(reader).map_err(|e| format!("malformed age ciphertext: {e}"))?;
     let mut out = decryptor
-        .decrypt(identities.iter().map(|i| i.identity.as_ref() as &dyn ::age::Identity))
+        .decrypt(
+            identities
+                .iter()
+                .map(|i| i.identity.as_ref() as &dyn ::age::Identity),
+        )
         .map_err(|e| match e {
             ::age::DecryptError::NoMatchingKeys => {
                 "none of the age identities matches this recipient".to_owned()

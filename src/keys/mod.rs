@@ -6,6 +6,7 @@
 
 pub mod age;
 pub mod shamir;
+pub mod sources;
 
 use crate::secret::SecretBytes;
 use crate::sops::{DataKey, MasterKey, Metadata};
@@ -34,7 +35,11 @@ pub struct NoDataKey {
 
 impl std::fmt::Display for NoDataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "failed to get the data key required to decrypt the SOPS file: {}", self.summary)?;
+        writeln!(
+            f,
+            "failed to get the data key required to decrypt the SOPS file: {}",
+            self.summary
+        )?;
         writeln!(f, "keys in the file:")?;
         for a in &self.attempts {
             writeln!(f, "  group {}: {}: {}", a.group, a.key, a.reason)?;
@@ -84,7 +89,9 @@ impl Keyring {
         match key {
             MasterKey::Age { enc, .. } => age::unwrap(&self.age, enc),
             MasterKey::Pgp { .. } => Err("PGP keys are not supported yet".into()),
-            MasterKey::Other { kind, .. } => Err(format!("{kind} keys are not supported by nix-sops")),
+            MasterKey::Other { kind, .. } => {
+                Err(format!("{kind} keys are not supported by nix-sops"))
+            }
         }
     }
 
