@@ -48,7 +48,11 @@ pub fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretBytes, Stri
     let decryptor =
         ::age::Decryptor::new(reader).map_err(|e| format!("malformed age ciphertext: {e}"))?;
     let mut out = decryptor
-        .decrypt(identities.iter().map(|i| i.identity.as_ref() as &dyn ::age::Identity))
+        .decrypt(
+            identities
+                .iter()
+                .map(|i| i.identity.as_ref() as &dyn ::age::Identity),
+        )
         .map_err(|e| match e {
             ::age::DecryptError::NoMatchingKeys => "no identity matches".to_owned(),
             other => format!("age decryption failed: {other}"),

@@ -311,3 +311,16 @@ impl Keyring {
         self.gpg = Some(Gpg::from_env(Some(home.to_path_buf())));
     }
 }
+
+/// What `nix-sops decrypt` loads: every SOPS source ([`Keyring::from_env`]), then the explicit
+/// `--identity` files and `--ssh-key` keys.
+pub fn from_sops_env(identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
+    let mut ring = Keyring::from_env();
+    for f in identities {
+        let _ = ring.add_identity_file(f);
+    }
+    for k in ssh_keys {
+        let _ = ring.add_ssh_key(k);
+    }
+    ring
+}

@@ -134,19 +134,30 @@ impl<'a> Walker<'a> {
         Ok((plain, enc.ty))
     }
 
-    /// A comment item: decrypted when the rule says so and it is an `ENC[…]`; a comment that is
-    /// not (an old file, or a hand-written one) is kept as it is, as SOPS does.
-    fn comment(&mut self, text: SecretString) -> Result<SecretString, DecryptError> {
+    /// A comment item: decrypted when the rule says so. A comment that does not decrypt is kept
+    /// as it is, as SOPS does ("possibly unencrypted comment": old or hand-written files).
+    fn comment(&mut self, text: SecretString) -> SecretString {
         if let Some(level) = self.comments.last_mut() {
             level.push(text.clone());
         }
-        if !self.should_encrypt(true) || !looks_encrypted(text.expose()) {
-            return Ok(text);
+        if !self.should_encrypt(true) {
+            return text;
         }
-        let (plain, _) = self.decrypt_enc(text.expose())?;
-        plain.into_text().map_err(|_| DecryptError::NotUtf8 {
-            path: render(&self.steps),
-        })
+        match self.decrypt_enc(text.expose()) {
+            Ok((plain, _)) => match plain.into_text() {
+                Ok(s) => s,
+                Err(_) => text,
+            },
+            Err(_) => {
+                if looks_encrypted(text.expose()) {
+                    log::warn!(
+                        "comment at {} looks encrypted but does not decrypt; kept as it is",
+                        render(&self.steps)
+                    );
+                }
+                text
+            }
+        }
     }
 
     fn leaf(&mut self, value: Value) -> Result<Leaf, DecryptError> {
@@ -199,7 +210,11 @@ impl<'a> Walker<'a> {
             }
             ValueType::Time => {
                 let s = std::str::from_utf8(plain.expose()).map_err(|_| bad(ty))?;
-                Value::Time(GoTime::parse_rfc3339(s).ok_or_else(|| bad(ty))?.format(true))
+                Value::Time(
+                    GoTime::parse_rfc3339(s)
+                        .ok_or_else(|| bad(ty))?
+                        .format(true),
+                )
             }
         };
         let bytes = to_bytes(&out);
@@ -230,7 +245,7 @@ impl<'a> Walker<'a> {
         let mut out = Vec::with_capacity(map.len());
         for item in map {
             match item {
-                MapItem::Comment(c) => out.push(MapItem::Comment(self.comment(c)?)),
+                MapItem::Comment(c) => out.push(MapItem::Comment(self.comment(c))),
                 MapItem::Entry(k, v) => {
                     self.steps.push(Step::Key(k));
                     let res = self.value(v);
@@ -256,7 +271,7 @@ impl<'a> Walker<'a> {
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             match item {
-                ListItem::Comment(c) => out.push(ListItem::Comment(self.comment(c)?)),
+                ListItem::Comment(c) => out.push(ListItem::Comment(self.comment(c))),
                 ListItem::Value(v) => {
                     self.steps.push(Step::Index(i));
                     let res = self.value(v);

@@ -1,0 +1,5 @@
+//! The `nix-sops` command line: one module per subcommand, each a thin layer over the library.
+
+pub mod decrypt;
+pub mod exit;
+pub mod keygen;
