@@ -95,8 +95,7 @@ pub fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
             ssh.algorithm().as_str()
         )
     })?;
-    let rsa_key = rsa::RsaPrivateKey::try_from(pair)
-        .map_err(|e| format!("{source}: invalid RSA key: {e}"))?;
+    let rsa_key = rsa_private_key(pair).map_err(|e| format!("{source}: invalid RSA key: {e}"))?;
     let secret = PlainSecretParams::RSA(rsa_key.into());
     let public = PublicParams::try_from(&secret).map_err(|e| format!("{source}: {e}"))?;
     let inner = PubKeyInner::new(
@@ -141,6 +140,25 @@ pub fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
         source,
         SignedSecretKey::new(primary, signed, vec![], vec![]),
     ))
+}
+
+/// ssh-key 0.6.7's own `TryFrom<&RsaKeypair>` passes `p` twice instead of `p, q`, so the key is
+/// assembled here from its components.
+fn rsa_private_key(pair: &ssh_key::private::RsaKeypair) -> Result<rsa::RsaPrivateKey, String> {
+    let big = |m: &ssh_key::Mpint, what: &str| {
+        m.as_positive_bytes()
+            .map(rsa::BigUint::from_bytes_be)
+            .ok_or_else(|| format!("the RSA {what} is not a positive integer"))
+    };
+    let key = rsa::RsaPrivateKey::from_components(
+        big(&pair.public.n, "modulus")?,
+        big(&pair.public.e, "exponent")?,
+        big(&pair.private.d, "private exponent")?,
+        vec![big(&pair.private.p, "prime p")?, big(&pair.private.q, "prime q")?],
+    )
+    .map_err(|e| e.to_string())?;
+    key.validate().map_err(|e| e.to_string())?;
+    Ok(key)
 }
 
 /// Decrypts the armored `enc` of a pgp master key with any of the keys.
