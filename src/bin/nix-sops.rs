@@ -22,6 +22,8 @@ enum Command {
     Decrypt(cli::decrypt::DecryptArgs),
     /// Generate an age identity (like age-keygen).
     Keygen(cli::keygen::KeygenArgs),
+    /// Convert an SSH ed25519 key to age, as ssh-to-age does.
+    SshToAge(cli::ssh_to_age::SshToAgeArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decrypt(args) => cli::decrypt::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
+        Command::SshToAge(args) => cli::ssh_to_age::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

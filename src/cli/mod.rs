@@ -3,3 +3,4 @@
 pub mod decrypt;
 pub mod exit;
 pub mod keygen;
+pub mod ssh_to_age;

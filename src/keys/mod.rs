@@ -104,7 +104,10 @@ impl Default for Keyring {
             pgp: Vec::new(),
             gpg: None,
             load_errors: Vec::new(),
-            decryption_order: DEFAULT_DECRYPTION_ORDER.iter().map(|s| s.to_string()).collect(),
+            decryption_order: DEFAULT_DECRYPTION_ORDER
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             callbacks: age::Callbacks::default(),
         }
     }

@@ -87,10 +87,8 @@ impl Keyring {
             match std::fs::read(&path) {
                 Ok(bytes) => {
                     let bytes = crate::secret::SecretBytes::new(bytes);
-                    let _ = self.add_identity_text(
-                        &format!("{SOPS_AGE_KEY_FILE} {path}"),
-                        bytes.expose(),
-                    );
+                    let _ = self
+                        .add_identity_text(&format!("{SOPS_AGE_KEY_FILE} {path}"), bytes.expose());
                 }
                 Err(e) => self
                     .load_errors
@@ -116,8 +114,9 @@ impl Keyring {
             }
             Err(e) => {
                 if self.age.is_empty() {
-                    self.load_errors
-                        .push(format!("sops/age/keys.txt: user config directory unknown: {e}"));
+                    self.load_errors.push(format!(
+                        "sops/age/keys.txt: user config directory unknown: {e}"
+                    ));
                 }
             }
         }
