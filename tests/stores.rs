@@ -363,3 +363,104 @@ fn binary_plain_tree_is_one_data_value() {
     let t = stores::binary::parse_plain(b"").unwrap();
     assert_eq!(stores::binary::emit(&t).unwrap().expose(), b"");
 }
+
+// ---------------------------------------------------------------------------------------------
+// dotenv
+
+const DOTENV_DOC: &str = "# a comment at the top\n\
+SIMPLE=value\n\
+EMPTY=\n\
+SPACES = around = equals \n\
+QUOTED=\"double\" 'single'\n\
+export EXPORTED=kept verbatim\n\
+MULTI=line one\\nline two\\n\n\
+UNICODE=héllo ✓ 😀\n\
+HTML=<a href=\"x\">&amp;</a>\n\
+NUM=42\n\
+BOOL=true\n\
+\n\
+#comment without space\n\
+CRLF=windows\r\n\
+HASH=value # not a comment\n\
+DUP=first\n\
+DUP=second\n\
+TRAIL=backslash\\\n\
+plain_unencrypted=left clear\n\
+lower.case-key=x\n";
+
+#[test]
+fn dotenv_whole_document_matches_sops() {
+    let f = Fixture::new();
+    f.check_whole(Format::Dotenv, "doc.env", DOTENV_DOC.as_bytes(), &[]);
+    // No trailing newline, only comments, a single empty value.
+    f.check_whole(Format::Dotenv, "nonl.env", b"A=1\n#c\nB=2", &[]);
+    f.check_whole(Format::Dotenv, "empty.env", b"E=\n", &[]);
+}
+
+#[test]
+fn dotenv_crypt_rules_match_sops() {
+    let f = Fixture::new();
+    f.check_whole(
+        Format::Dotenv,
+        "suffix.env",
+        DOTENV_DOC.as_bytes(),
+        &["--unencrypted-suffix", "_unencrypted"],
+    );
+    f.check_whole(
+        Format::Dotenv,
+        "regex.env",
+        DOTENV_DOC.as_bytes(),
+        &["--encrypted-regex", "^(MULTI|DUP|HTML)$"],
+    );
+    f.check_whole(
+        Format::Dotenv,
+        "unregex.env",
+        DOTENV_DOC.as_bytes(),
+        &["--unencrypted-regex", "^SIMPLE$"],
+    );
+}
+
+#[test]
+fn dotenv_values_and_extract_match_sops() {
+    let f = Fixture::new();
+    let enc = f.encrypt("ex.env", DOTENV_DOC.as_bytes(), &[]);
+    let plain = f.ours(Format::Dotenv, &enc);
+    assert_eq!(top(&plain, "MULTI").as_str(), Some("line one\nline two\n"));
+    assert_eq!(
+        top(&plain, "NUM").as_str(),
+        Some("42"),
+        "all values are strings"
+    );
+    assert_eq!(top(&plain, "SPACES ").as_str(), Some(" around = equals "));
+    for key in ["MULTI", "EMPTY", "SPACES ", "CRLF", "NUM"] {
+        let expected = f.sops_decrypt("ex.env", &["--extract", &format!("[\"{key}\"]")]);
+        let ours = stores::dotenv::emit_value(top(&plain, key)).unwrap();
+        assert_eq!(ours.expose(), &expected[..], "--extract {key}");
+    }
+    assert!(stores::dotenv::emit_value(&Value::Float(1.0)).is_err());
+}
+
+#[test]
+fn dotenv_rejects_what_sops_rejects() {
+    let f = Fixture::new();
+    let doc = "A=1\nnot a pair\n";
+    std::fs::write(f.path().join("bad.env"), doc).unwrap();
+    let out = sops(
+        f.path(),
+        &["encrypt", "--age", &f.key.recipient, "bad.env"],
+        &[],
+    );
+    assert!(!out.status.success(), "sops accepts a line without =");
+    let err = stores::dotenv::parse_plain(doc.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 2") && !err.contains("not a pair"),
+        "{err}"
+    );
+    // Plain data without sops_ keys.
+    assert!(matches!(
+        load(Format::Dotenv, b"A=1\n"),
+        Err(LoadError::NoMetadata)
+    ));
+}
