@@ -464,3 +464,151 @@ fn dotenv_rejects_what_sops_rejects() {
         Err(LoadError::NoMetadata)
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// INI
+
+const INI_DOC: &str = r#"; comment before the first key (DEFAULT)
+toplevel = a
+empty =
+spaced = "  padded  "
+colon_delim: value with: colon
+[sec one]
+# comment under the header
+key=value ; inline comment
+semi = "a;b"
+hash = x#y
+quoted = 'single'
+dq = "double"
+inner = a "b" c
+bt = `back;tick` ; dropped
+multi = """line1
+line2""" ; after multi
+long_key_name = x
+"q=k" = z
+cont = abc \
+  def
+dup = 1
+; comment of the second dup
+dup = 2
+; comment for last
+; two lines
+last = v
+unicode = héllo ✓ 😀
+html = <a href="x">&amp;</a>
+escapes = tab\there\nno newline
+plain_unencrypted = left clear
+   indented = yes
+[sec one]
+again = yes
+; section comment above a header
+[third] ; inline header comment
+k = v
+[DEFAULT]
+d = 1
+[empty]
+"#;
+
+#[test]
+fn ini_whole_document_matches_sops() {
+    let f = Fixture::new();
+    f.check_whole(Format::Ini, "doc.ini", INI_DOC.as_bytes(), &[]);
+    f.check_whole(Format::Ini, "small.ini", b"[s]\nk = v", &[]);
+    f.check_whole(Format::Ini, "default.ini", b"a = 1\nb = 2\n", &[]);
+    f.check_whole(
+        Format::Ini,
+        "crlf.ini",
+        b"; c\r\n[s]\r\nk = v\r\n; x\r\nq = \"w\"\r\n",
+        &[],
+    );
+}
+
+#[test]
+fn ini_crypt_rules_match_sops() {
+    let f = Fixture::new();
+    f.check_whole(
+        Format::Ini,
+        "suffix.ini",
+        INI_DOC.as_bytes(),
+        &["--unencrypted-suffix", "_unencrypted"],
+    );
+    f.check_whole(
+        Format::Ini,
+        "regex.ini",
+        INI_DOC.as_bytes(),
+        &["--encrypted-regex", "^(dup|multi|third)$"],
+    );
+    f.check_whole(
+        Format::Ini,
+        "unregex.ini",
+        INI_DOC.as_bytes(),
+        &["--unencrypted-regex", "^(sec one|key)$"],
+    );
+}
+
+#[test]
+fn ini_values_match_sops_extract() {
+    let f = Fixture::new();
+    let enc = f.encrypt("ex.ini", INI_DOC.as_bytes(), &[]);
+    let plain = f.ours(Format::Ini, &enc);
+    let section = |name: &str| match top(&plain, name) {
+        Value::Map(m) => m.clone(),
+        other => panic!("section {name} is a {}", other.kind()),
+    };
+    let default = section("DEFAULT");
+    let sec = section("sec one");
+    for (path, m, key) in [
+        ("[\"DEFAULT\"][\"toplevel\"]", &default, "toplevel"),
+        ("[\"DEFAULT\"][\"spaced\"]", &default, "spaced"),
+        ("[\"DEFAULT\"][\"empty\"]", &default, "empty"),
+        ("[\"DEFAULT\"][\"colon_delim\"]", &default, "colon_delim"),
+        ("[\"sec one\"][\"semi\"]", &sec, "semi"),
+        ("[\"sec one\"][\"multi\"]", &sec, "multi"),
+        ("[\"sec one\"][\"cont\"]", &sec, "cont"),
+        ("[\"sec one\"][\"dup\"]", &sec, "dup"),
+        ("[\"sec one\"][\"escapes\"]", &sec, "escapes"),
+        ("[\"sec one\"][\"inner\"]", &sec, "inner"),
+    ] {
+        let expected = f.sops_decrypt("ex.ini", &["--extract", path]);
+        let v = nix_sops::sops::tree::map_get(m, key).expect(key);
+        assert_eq!(
+            v.as_str().map(str::as_bytes),
+            Some(&expected[..]),
+            "--extract {path}"
+        );
+    }
+    assert_eq!(
+        nix_sops::sops::tree::map_get(&sec, "escapes").and_then(Value::as_str),
+        Some("tab\\there\\nno newline"),
+        "\\n is not decoded in INI data"
+    );
+}
+
+#[test]
+fn ini_rejects_what_sops_rejects() {
+    let f = Fixture::new();
+    for doc in [
+        "[s]\nSECRETA here\n",
+        "[SECRETB\nk = v\n",
+        "[s]\n= SECRETC\n",
+        "[]\nk = v\n",
+        "k = \"\"\"SECRETD\nmore\n",
+    ] {
+        std::fs::write(f.path().join("bad.ini"), doc).unwrap();
+        let out = sops(
+            f.path(),
+            &["encrypt", "--age", &f.key.recipient, "bad.ini"],
+            &[],
+        );
+        assert!(!out.status.success(), "sops accepts {doc:?}");
+        let err = stores::ini::parse_plain(doc.as_bytes())
+            .expect_err(doc)
+            .to_string();
+        assert!(err.starts_with("cannot parse ini: line "), "{err}");
+        assert!(!err.contains("SECRET"), "{err}");
+    }
+    assert!(matches!(
+        load(Format::Ini, b"[s]\nk = v\n"),
+        Err(LoadError::NoMetadata)
+    ));
+}
