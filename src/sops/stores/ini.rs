@@ -171,8 +171,8 @@ impl<'a> Reader<'a> {
             };
         }
         let mut line = line.trim();
-        if line.ends_with('\\') {
-            return Ok(self.read_continuation(&line[..line.len() - 1]));
+        if let Some(head) = line.strip_suffix('\\') {
+            return Ok(self.read_continuation(head));
         }
         // Inline comments start at the first `#` or `;`, quoted or not.
         if let Some(i) = line.find(['#', ';']) {
@@ -351,7 +351,7 @@ fn unsupported(message: String) -> EmitError {
 
 /// The whole document as `sops decrypt` prints it.
 pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
-    let mut sections: Vec<(&str, &str, Vec<(String, SecretBytes, &str)>)> = Vec::new();
+    let mut sections: Vec<OutSection> = Vec::new();
     for branch in &tree.branches {
         for item in branch {
             let MapItem::Entry(name, value) = item else {
@@ -371,7 +371,7 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
                 comment = c.expose();
                 rest = &items[1..];
             }
-            let mut keys: Vec<(String, SecretBytes, &str)> = Vec::new();
+            let mut keys: Vec<OutKey> = Vec::new();
             let mut last: Option<usize> = None;
             for item in rest {
                 match item {
@@ -416,23 +416,8 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let o = out.expose_mut();
     let last_index = sections.len().saturating_sub(1);
     for (i, (name, comment, keys)) in sections.iter().enumerate() {
-        if !comment.is_empty() {
-            for line in comment.split('\n') {
-                match line.as_bytes().first() {
-                    Some(b'#' | b';') => {
-                        o.extend_from_slice(line[..1].as_bytes());
-                        o.push(b' ');
-                        o.extend_from_slice(line[1..].trim().as_bytes());
-                    }
-                    // go-ini does not trim here (it does for key comments).
-                    _ => {
-                        o.extend_from_slice(b"; ");
-                        o.extend_from_slice(line.as_bytes());
-                    }
-                }
-                o.push(b'\n');
-            }
-        }
+        // go-ini does not trim a section comment's plain lines (it does for key comments).
+        write_comment(o, comment, false);
         if i > 0 || !name.eq_ignore_ascii_case(DEFAULT_SECTION) {
             o.push(b'[');
             o.extend_from_slice(name.as_bytes());
@@ -445,22 +430,7 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
         let written: Vec<String> = keys.iter().map(|(k, _, _)| quote_key(k)).collect();
         let align = written.iter().map(String::len).max().unwrap_or(0);
         for ((_, value, comment), kname) in keys.iter().zip(&written) {
-            if !comment.is_empty() {
-                for line in comment.split('\n') {
-                    match line.as_bytes().first() {
-                        Some(b'#' | b';') => {
-                            o.extend_from_slice(line[..1].as_bytes());
-                            o.push(b' ');
-                            o.extend_from_slice(line[1..].trim().as_bytes());
-                        }
-                        _ => {
-                            o.extend_from_slice(b"; ");
-                            o.extend_from_slice(line.trim().as_bytes());
-                        }
-                    }
-                    o.push(b'\n');
-                }
-            }
+            write_comment(o, comment, true);
             o.extend_from_slice(kname.as_bytes());
             o.extend(std::iter::repeat_n(b' ', align - kname.len()));
             o.extend_from_slice(b" = ");
@@ -472,6 +442,35 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
         }
     }
     Ok(out)
+}
+
+/// A section to write: name, comment, keys.
+type OutSection<'a> = (&'a str, &'a str, Vec<OutKey<'a>>);
+/// A key to write: name, value text, comment.
+type OutKey<'a> = (String, SecretBytes, &'a str);
+
+/// go-ini's multi-line comment writer: each line gets a `; ` unless it already starts with a
+/// comment character, which is then followed by one space. (An empty line makes go-ini panic;
+/// it is written as `; ` here.)
+fn write_comment(o: &mut Vec<u8>, comment: &str, trim_plain: bool) {
+    if comment.is_empty() {
+        return;
+    }
+    for line in comment.split('\n') {
+        match line.as_bytes().first() {
+            Some(c @ (b'#' | b';')) => {
+                o.push(*c);
+                o.push(b' ');
+                o.extend_from_slice(line[1..].trim().as_bytes());
+            }
+            _ => {
+                o.extend_from_slice(b"; ");
+                let text = if trim_plain { line.trim() } else { line };
+                o.extend_from_slice(text.as_bytes());
+            }
+        }
+        o.push(b'\n');
+    }
 }
 
 /// How go-ini writes a key name that would not read back otherwise.
