@@ -363,3 +363,252 @@ fn binary_plain_tree_is_one_data_value() {
     let t = stores::binary::parse_plain(b"").unwrap();
     assert_eq!(stores::binary::emit(&t).unwrap().expose(), b"");
 }
+
+// ---------------------------------------------------------------------------------------------
+// dotenv
+
+const DOTENV_DOC: &str = "# a comment at the top\n\
+SIMPLE=value\n\
+EMPTY=\n\
+SPACES = around = equals \n\
+QUOTED=\"double\" 'single'\n\
+export EXPORTED=kept verbatim\n\
+MULTI=line one\\nline two\\n\n\
+UNICODE=héllo ✓ 😀\n\
+HTML=<a href=\"x\">&amp;</a>\n\
+NUM=42\n\
+BOOL=true\n\
+\n\
+#comment without space\n\
+CRLF=windows\r\n\
+HASH=value # not a comment\n\
+DUP=first\n\
+DUP=second\n\
+TRAIL=backslash\\\n\
+plain_unencrypted=left clear\n\
+lower.case-key=x\n";
+
+#[test]
+fn dotenv_whole_document_matches_sops() {
+    let f = Fixture::new();
+    f.check_whole(Format::Dotenv, "doc.env", DOTENV_DOC.as_bytes(), &[]);
+    // No trailing newline, only comments, a single empty value.
+    f.check_whole(Format::Dotenv, "nonl.env", b"A=1\n#c\nB=2", &[]);
+    f.check_whole(Format::Dotenv, "empty.env", b"E=\n", &[]);
+}
+
+#[test]
+fn dotenv_crypt_rules_match_sops() {
+    let f = Fixture::new();
+    f.check_whole(
+        Format::Dotenv,
+        "suffix.env",
+        DOTENV_DOC.as_bytes(),
+        &["--unencrypted-suffix", "_unencrypted"],
+    );
+    f.check_whole(
+        Format::Dotenv,
+        "regex.env",
+        DOTENV_DOC.as_bytes(),
+        &["--encrypted-regex", "^(MULTI|DUP|HTML)$"],
+    );
+    f.check_whole(
+        Format::Dotenv,
+        "unregex.env",
+        DOTENV_DOC.as_bytes(),
+        &["--unencrypted-regex", "^SIMPLE$"],
+    );
+}
+
+#[test]
+fn dotenv_values_and_extract_match_sops() {
+    let f = Fixture::new();
+    let enc = f.encrypt("ex.env", DOTENV_DOC.as_bytes(), &[]);
+    let plain = f.ours(Format::Dotenv, &enc);
+    assert_eq!(top(&plain, "MULTI").as_str(), Some("line one\nline two\n"));
+    assert_eq!(
+        top(&plain, "NUM").as_str(),
+        Some("42"),
+        "all values are strings"
+    );
+    assert_eq!(top(&plain, "SPACES ").as_str(), Some(" around = equals "));
+    for key in ["MULTI", "EMPTY", "SPACES ", "CRLF", "NUM"] {
+        let expected = f.sops_decrypt("ex.env", &["--extract", &format!("[\"{key}\"]")]);
+        let ours = stores::dotenv::emit_value(top(&plain, key)).unwrap();
+        assert_eq!(ours.expose(), &expected[..], "--extract {key}");
+    }
+    assert!(stores::dotenv::emit_value(&Value::Float(1.0)).is_err());
+}
+
+#[test]
+fn dotenv_rejects_what_sops_rejects() {
+    let f = Fixture::new();
+    let doc = "A=1\nnot a pair\n";
+    std::fs::write(f.path().join("bad.env"), doc).unwrap();
+    let out = sops(
+        f.path(),
+        &["encrypt", "--age", &f.key.recipient, "bad.env"],
+        &[],
+    );
+    assert!(!out.status.success(), "sops accepts a line without =");
+    let err = stores::dotenv::parse_plain(doc.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 2") && !err.contains("not a pair"),
+        "{err}"
+    );
+    // Plain data without sops_ keys.
+    assert!(matches!(
+        load(Format::Dotenv, b"A=1\n"),
+        Err(LoadError::NoMetadata)
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// INI
+
+const INI_DOC: &str = r#"; comment before the first key (DEFAULT)
+toplevel = a
+empty =
+spaced = "  padded  "
+colon_delim: value with: colon
+[sec one]
+# comment under the header
+key=value ; inline comment
+semi = "a;b"
+hash = x#y
+quoted = 'single'
+dq = "double"
+inner = a "b" c
+bt = `back;tick` ; dropped
+multi = """line1
+line2""" ; after multi
+long_key_name = x
+"q=k" = z
+cont = abc \
+  def
+dup = 1
+; comment of the second dup
+dup = 2
+; comment for last
+; two lines
+last = v
+unicode = héllo ✓ 😀
+html = <a href="x">&amp;</a>
+escapes = tab\there\nno newline
+plain_unencrypted = left clear
+   indented = yes
+[sec one]
+again = yes
+; section comment above a header
+[third] ; inline header comment
+k = v
+[DEFAULT]
+d = 1
+[empty]
+"#;
+
+#[test]
+fn ini_whole_document_matches_sops() {
+    let f = Fixture::new();
+    f.check_whole(Format::Ini, "doc.ini", INI_DOC.as_bytes(), &[]);
+    f.check_whole(Format::Ini, "small.ini", b"[s]\nk = v", &[]);
+    f.check_whole(Format::Ini, "default.ini", b"a = 1\nb = 2\n", &[]);
+    f.check_whole(
+        Format::Ini,
+        "crlf.ini",
+        b"; c\r\n[s]\r\nk = v\r\n; x\r\nq = \"w\"\r\n",
+        &[],
+    );
+}
+
+#[test]
+fn ini_crypt_rules_match_sops() {
+    let f = Fixture::new();
+    f.check_whole(
+        Format::Ini,
+        "suffix.ini",
+        INI_DOC.as_bytes(),
+        &["--unencrypted-suffix", "_unencrypted"],
+    );
+    f.check_whole(
+        Format::Ini,
+        "regex.ini",
+        INI_DOC.as_bytes(),
+        &["--encrypted-regex", "^(dup|multi|third)$"],
+    );
+    f.check_whole(
+        Format::Ini,
+        "unregex.ini",
+        INI_DOC.as_bytes(),
+        &["--unencrypted-regex", "^(sec one|key)$"],
+    );
+}
+
+#[test]
+fn ini_values_match_sops_extract() {
+    let f = Fixture::new();
+    let enc = f.encrypt("ex.ini", INI_DOC.as_bytes(), &[]);
+    let plain = f.ours(Format::Ini, &enc);
+    let section = |name: &str| match top(&plain, name) {
+        Value::Map(m) => m.clone(),
+        other => panic!("section {name} is a {}", other.kind()),
+    };
+    let default = section("DEFAULT");
+    let sec = section("sec one");
+    for (path, m, key) in [
+        ("[\"DEFAULT\"][\"toplevel\"]", &default, "toplevel"),
+        ("[\"DEFAULT\"][\"spaced\"]", &default, "spaced"),
+        ("[\"DEFAULT\"][\"empty\"]", &default, "empty"),
+        ("[\"DEFAULT\"][\"colon_delim\"]", &default, "colon_delim"),
+        ("[\"sec one\"][\"semi\"]", &sec, "semi"),
+        ("[\"sec one\"][\"multi\"]", &sec, "multi"),
+        ("[\"sec one\"][\"cont\"]", &sec, "cont"),
+        ("[\"sec one\"][\"dup\"]", &sec, "dup"),
+        ("[\"sec one\"][\"escapes\"]", &sec, "escapes"),
+        ("[\"sec one\"][\"inner\"]", &sec, "inner"),
+    ] {
+        let expected = f.sops_decrypt("ex.ini", &["--extract", path]);
+        let v = nix_sops::sops::tree::map_get(m, key).expect(key);
+        assert_eq!(
+            v.as_str().map(str::as_bytes),
+            Some(&expected[..]),
+            "--extract {path}"
+        );
+    }
+    assert_eq!(
+        nix_sops::sops::tree::map_get(&sec, "escapes").and_then(Value::as_str),
+        Some("tab\\there\\nno newline"),
+        "\\n is not decoded in INI data"
+    );
+}
+
+#[test]
+fn ini_rejects_what_sops_rejects() {
+    let f = Fixture::new();
+    for doc in [
+        "[s]\nSECRETA here\n",
+        "[SECRETB\nk = v\n",
+        "[s]\n= SECRETC\n",
+        "[]\nk = v\n",
+        "k = \"\"\"SECRETD\nmore\n",
+    ] {
+        std::fs::write(f.path().join("bad.ini"), doc).unwrap();
+        let out = sops(
+            f.path(),
+            &["encrypt", "--age", &f.key.recipient, "bad.ini"],
+            &[],
+        );
+        assert!(!out.status.success(), "sops accepts {doc:?}");
+        let err = stores::ini::parse_plain(doc.as_bytes())
+            .expect_err(doc)
+            .to_string();
+        assert!(err.starts_with("cannot parse ini: line "), "{err}");
+        assert!(!err.contains("SECRET"), "{err}");
+    }
+    assert!(matches!(
+        load(Format::Ini, b"[s]\nk = v\n"),
+        Err(LoadError::NoMetadata)
+    ));
+}
