@@ -4,6 +4,9 @@
 //! - [`keys`]: identities that unwrap data keys (age, ssh→age, PGP, Shamir).
 //! - [`secret`]: zeroizing containers every plaintext lives in.
 
+pub mod cli;
+pub mod install;
 pub mod keys;
+pub mod manifest;
 pub mod secret;
 pub mod sops;
