@@ -2,5 +2,6 @@
 
 pub mod decrypt;
 pub mod exit;
+pub mod install;
 pub mod keygen;
 pub mod ssh_to_age;
