@@ -348,7 +348,7 @@ fn mac_only_encrypted_ignores_clear_values() {
     check(&s, "m.yaml", &[], Compare::Yaml);
 }
 
-// ---- keys -----------------------------------------------------------------------------------
+// ---- keys (JSON files: the key code does not depend on the store) --------------------------
 
 #[test]
 fn two_recipients_each_key_alone() {
@@ -357,8 +357,8 @@ fn two_recipients_each_key_alone() {
     let second_file = second.write(s.path(), "second.txt");
     let recipients = format!("{},{}", s.key.recipient, second.recipient);
     s.encrypt_raw(
-        "two.yaml",
-        b"a: secret\nb: [1, 2]\n",
+        "two.json",
+        br#"{"a": "secret", "b": [1, 2]}"#,
         &["--age", &recipients],
     );
     for key in [&s.key_file, &second_file] {
@@ -368,9 +368,9 @@ fn two_recipients_each_key_alone() {
         )];
         assert_same(
             &format!("two recipients, key {}", key.display()),
-            Compare::Yaml,
-            &s.ours_env(&["two.yaml"], &env),
-            &s.sops_env(&["two.yaml"], &env),
+            Compare::Json,
+            &s.ours_env(&["two.json"], &env),
+            &s.sops_env(&["two.json"], &env),
         );
     }
 }
@@ -378,23 +378,23 @@ fn two_recipients_each_key_alone() {
 #[test]
 fn age_key_from_env_text_cmd_and_default_path() {
     let s = Scratch::new();
-    s.encrypt("k.yaml", b"a: secret\n", &[]);
+    s.encrypt("k.json", br#"{"a": "secret"}"#, &[]);
     // SOPS_AGE_KEY: the key file's text.
     let env = vec![("SOPS_AGE_KEY".to_string(), s.key.file_text.clone())];
     assert_same(
         "SOPS_AGE_KEY",
-        Compare::Yaml,
-        &s.ours_env(&["k.yaml"], &env),
-        &s.sops_env(&["k.yaml"], &env),
+        Compare::Json,
+        &s.ours_env(&["k.json"], &env),
+        &s.sops_env(&["k.json"], &env),
     );
     // SOPS_AGE_KEY_CMD: a command printing it.
     let cmd = format!("cat {}", s.key_file.display());
     let env = vec![("SOPS_AGE_KEY_CMD".to_string(), cmd)];
     assert_same(
         "SOPS_AGE_KEY_CMD",
-        Compare::Yaml,
-        &s.ours_env(&["k.yaml"], &env),
-        &s.sops_env(&["k.yaml"], &env),
+        Compare::Json,
+        &s.ours_env(&["k.json"], &env),
+        &s.sops_env(&["k.json"], &env),
     );
     // ~/.config/sops/age/keys.txt under the private HOME both tools get.
     s.write(
@@ -403,35 +403,35 @@ fn age_key_from_env_text_cmd_and_default_path() {
     );
     assert_same(
         "keys.txt",
-        Compare::Yaml,
-        &s.ours_env(&["k.yaml"], &[]),
-        &s.sops_env(&["k.yaml"], &[]),
+        Compare::Json,
+        &s.ours_env(&["k.json"], &[]),
+        &s.sops_env(&["k.json"], &[]),
     );
 }
 
 #[test]
 fn identity_flag_picks_the_key() {
     let s = Scratch::new();
-    s.encrypt("k.yaml", b"a: secret\n", &[]);
+    s.encrypt("k.json", br#"{"a": "secret"}"#, &[]);
     let other = common::AgeKey::generate();
     let other_file = other.write(s.path(), "other.txt");
     let key = s.key_file.to_str().unwrap();
     let other = other_file.to_str().unwrap();
-    let sops = s.sops(&["k.yaml"]);
+    let sops = s.sops(&["k.json"]);
     // Ours takes --identity (several allowed); sops reads the same key from SOPS_AGE_KEY_FILE.
     assert_same(
         "--identity",
-        Compare::Yaml,
-        &s.ours_env(&["--identity", key, "k.yaml"], &[]),
+        Compare::Json,
+        &s.ours_env(&["--identity", key, "k.json"], &[]),
         &sops,
     );
     assert_same(
         "--identity twice",
-        Compare::Yaml,
-        &s.ours_env(&["--identity", other, "--identity", key, "k.yaml"], &[]),
+        Compare::Json,
+        &s.ours_env(&["--identity", other, "--identity", key, "k.json"], &[]),
         &sops,
     );
-    let wrong = s.ours_env(&["--identity", other, "k.yaml"], &[]);
+    let wrong = s.ours_env(&["--identity", other, "k.json"], &[]);
     assert_eq!(
         wrong.status.code(),
         Some(128),
@@ -452,7 +452,7 @@ fn shamir_two_of_three_groups() {
         )
         .as_bytes(),
     );
-    s.encrypt_raw("shamir.yaml", b"a: secret\nb: 2\n", &[]);
+    s.encrypt_raw("shamir.json", br#"{"a": "secret", "b": 2}"#, &[]);
     for (label, keys) in [
         ("1+3", format!("{}{}", s.key.file_text, k3.file_text)),
         ("2+3", format!("{}{}", k2.file_text, k3.file_text)),
@@ -464,14 +464,14 @@ fn shamir_two_of_three_groups() {
         let env = vec![("SOPS_AGE_KEY".to_string(), keys)];
         assert_same(
             &format!("shamir 2-of-3 with keys {label}"),
-            Compare::Yaml,
-            &s.ours_env(&["shamir.yaml"], &env),
-            &s.sops_env(&["shamir.yaml"], &env),
+            Compare::Json,
+            &s.ours_env(&["shamir.json"], &env),
+            &s.sops_env(&["shamir.json"], &env),
         );
     }
     let env = vec![("SOPS_AGE_KEY".to_string(), k2.file_text.clone())];
-    let ours = s.ours_env(&["shamir.yaml"], &env);
-    let sops = s.sops_env(&["shamir.yaml"], &env);
+    let ours = s.ours_env(&["shamir.json"], &env);
+    let sops = s.sops_env(&["shamir.json"], &env);
     support::assert_both_fail("shamir with one share", &ours, &sops, 128, 128);
 }
 
@@ -488,16 +488,20 @@ fn ssh_ed25519_recipient_with_ssh_key_flag() {
     assert!(st.success(), "ssh-keygen failed");
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let recipient: Vec<&str> = public.split_whitespace().take(2).collect();
-    s.encrypt_raw("ssh.yaml", b"a: secret\n", &["--age", &recipient.join(" ")]);
+    s.encrypt_raw(
+        "ssh.json",
+        br#"{"a": "secret"}"#,
+        &["--age", &recipient.join(" ")],
+    );
     let sops = s.sops_env(
-        &["ssh.yaml"],
+        &["ssh.json"],
         &[(
             "SOPS_AGE_SSH_PRIVATE_KEY_FILE".into(),
             key.to_str().unwrap().into(),
         )],
     );
-    let ours = s.ours_env(&["--ssh-key", key.to_str().unwrap(), "ssh.yaml"], &[]);
-    assert_same("ssh-ed25519 recipient", Compare::Yaml, &ours, &sops);
+    let ours = s.ours_env(&["--ssh-key", key.to_str().unwrap(), "ssh.json"], &[]);
+    assert_same("ssh-ed25519 recipient", Compare::Json, &ours, &sops);
 }
 
 // ---- --extract ------------------------------------------------------------------------------
