@@ -185,7 +185,9 @@ fn parse_encrypted(source: &str, bytes: &[u8], callbacks: &Callbacks) -> Result<
         }
         other => format!("{source}: cannot decrypt the identity file: {other}"),
     })?;
-    let ids = file.into_identities().map_err(|e| format!("{source}: {e}"))?;
+    let ids = file
+        .into_identities()
+        .map_err(|e| format!("{source}: {e}"))?;
     Ok(Parsed {
         identities: ids
             .into_iter()
@@ -201,7 +203,11 @@ fn parse_encrypted(source: &str, bytes: &[u8], callbacks: &Callbacks) -> Result<
 /// A native age-ssh identity (`ssh-ed25519` / `ssh-rsa` stanzas, SOPS >= 3.10) from an OpenSSH
 /// private key file's content. `source` names the file in descriptions and errors.
 #[cfg(feature = "ssh")]
-pub fn ssh_identity(source: &str, bytes: &[u8], callbacks: &Callbacks) -> Result<AgeIdentity, String> {
+pub fn ssh_identity(
+    source: &str,
+    bytes: &[u8],
+    callbacks: &Callbacks,
+) -> Result<AgeIdentity, String> {
     let identity = ::age::ssh::Identity::from_buffer(BufReader::new(bytes), Some(source.into()))
         .map_err(|e| format!("{source}: malformed SSH identity: {e}"))?;
     let public = super::ssh_to_age::public_key_line(bytes)
@@ -257,7 +263,8 @@ mod tests {
 
     #[test]
     fn other_lines_fail_the_source_without_echoing() {
-        let err = parse_identity_file("keys.txt", "# c\nAGE-SECRET-KEY-1SECRETSTUFF\n").unwrap_err();
+        let err =
+            parse_identity_file("keys.txt", "# c\nAGE-SECRET-KEY-1SECRETSTUFF\n").unwrap_err();
         assert!(err.contains("keys.txt: line 2"), "{err}");
         assert!(!err.contains("SECRETSTUFF"), "{err}");
         let err = parse_identity_file("keys.txt", "  AGE-SECRET-KEY-1X\n").unwrap_err();
@@ -267,7 +274,8 @@ mod tests {
 
     #[test]
     fn encrypted_identity_file_without_passphrase_is_a_clear_error() {
-        let err = parse_identity_file("k.age", "age-encryption.org/v1\n-> scrypt x 10\n").unwrap_err();
+        let err =
+            parse_identity_file("k.age", "age-encryption.org/v1\n-> scrypt x 10\n").unwrap_err();
         assert!(err.contains("passphrase-encrypted"), "{err}");
     }
 }

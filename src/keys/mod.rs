@@ -84,6 +84,25 @@ impl std::fmt::Debug for AgeIdentity {
 /// SOPS' default decryption order within a key group.
 pub const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
 
+/// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` as sops does: comma-separated, empty
+/// means the default, a repeated type is an error (sops exits 112, `DuplicateDecryptionKeyType`).
+pub fn parse_decryption_order(s: &str) -> Result<Vec<String>, String> {
+    if s.is_empty() {
+        return Ok(DEFAULT_DECRYPTION_ORDER
+            .iter()
+            .map(|t| t.to_string())
+            .collect());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in s.split(',') {
+        if out.iter().any(|o| o == t) {
+            return Err(format!("Duplicate decryption key type: {t}"));
+        }
+        out.push(t.to_owned());
+    }
+    Ok(out)
+}
+
 pub struct Keyring {
     pub age: Vec<AgeIdentity>,
     #[cfg(feature = "pgp")]
@@ -91,7 +110,9 @@ pub struct Keyring {
     /// The gpg binary and home, tried for pgp keys the in-memory keys cannot open.
     pub gpg: Option<gpg::Gpg>,
     pub load_errors: Vec<String>,
-    /// Key types in the order they are tried within a group (`SOPS_DECRYPTION_ORDER`).
+    /// Key types in the order they are tried within a group: the sops CLI's `age,pgp` by default
+    /// (`--decryption-order`, `SOPS_DECRYPTION_ORDER`). Empty means the file's load order (kms …
+    /// pgp, age), which is what the sops library, and so sops-nix's installer, uses.
     pub decryption_order: Vec<String>,
     pub(crate) callbacks: age::Callbacks,
 }
@@ -104,7 +125,10 @@ impl Default for Keyring {
             pgp: Vec::new(),
             gpg: None,
             load_errors: Vec::new(),
-            decryption_order: DEFAULT_DECRYPTION_ORDER.iter().map(|s| s.to_string()).collect(),
+            decryption_order: DEFAULT_DECRYPTION_ORDER
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             callbacks: age::Callbacks::default(),
         }
     }
@@ -127,6 +151,12 @@ impl Keyring {
     #[cfg(not(feature = "pgp"))]
     fn pgp_is_empty(&self) -> bool {
         true
+    }
+
+    /// Tries keys in the order SOPS loads them (pgp before age), as `decrypt.File` in the sops
+    /// library does; sops-nix's `sops-install-secrets` goes through it.
+    pub fn use_load_order(&mut self) {
+        self.decryption_order.clear();
     }
 
     /// Descriptions of every identity (source and public key or fingerprint).

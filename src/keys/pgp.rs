@@ -2,13 +2,10 @@
 //! keys as sops-nix's `sshkeys/convert.go` does for `sops.gnupg.sshKeyPaths`.
 
 use crate::secret::SecretBytes;
-use pgp::composed::{
-    KeyDetails, Message, PublicOrSecret, SignedKeyDetails, SignedSecretKey,
-};
+use pgp::composed::{KeyDetails, Message, PublicOrSecret, SignedKeyDetails, SignedSecretKey};
 use pgp::packet::{Features, KeyFlags, PubKeyInner, UserId};
 use pgp::types::{
-    KeyDetails as _, KeyVersion, Password, PlainSecretParams, PublicParams, SecretParams,
-    Timestamp,
+    KeyDetails as _, KeyVersion, Password, PlainSecretParams, PublicParams, SecretParams, Timestamp,
 };
 
 /// A secret key that can open PKESK packets, with a description (source and fingerprint).
@@ -49,6 +46,21 @@ impl std::fmt::Debug for PgpKey {
 pub fn parse_armored(source: &str, text: &[u8]) -> Result<Vec<PgpKey>, String> {
     let (iter, _) = PublicOrSecret::from_armor_many(text)
         .map_err(|e| format!("{source}: not an armored OpenPGP key: {e}"))?;
+    collect_secret_keys(source, iter)
+}
+
+/// Secret keys from a binary keyring (`secring.gpg`, which SOPS reads with go-crypto before it
+/// falls back to the gpg binary).
+pub fn parse_binary(source: &str, bytes: &[u8]) -> Result<Vec<PgpKey>, String> {
+    let iter = PublicOrSecret::from_bytes_many(bytes)
+        .map_err(|e| format!("{source}: not an OpenPGP keyring: {e}"))?;
+    collect_secret_keys(source, iter)
+}
+
+fn collect_secret_keys(
+    source: &str,
+    iter: Box<dyn Iterator<Item = pgp::errors::Result<PublicOrSecret>> + '_>,
+) -> Result<Vec<PgpKey>, String> {
     let mut keys = Vec::new();
     for item in iter {
         match item.map_err(|e| format!("{source}: malformed OpenPGP key: {e}"))? {
@@ -106,7 +118,8 @@ pub fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
         public,
     )
     .map_err(|e| format!("{source}: {e}"))?;
-    let primary_pub = pgp::packet::PublicKey::from_inner(inner).map_err(|e| format!("{source}: {e}"))?;
+    let primary_pub =
+        pgp::packet::PublicKey::from_inner(inner).map_err(|e| format!("{source}: {e}"))?;
     let primary = pgp::packet::SecretKey::new(primary_pub, SecretParams::Plain(secret))
         .map_err(|e| format!("{source}: {e}"))?;
     let mut flags = KeyFlags::default();
@@ -114,7 +127,8 @@ pub fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
     flags.set_certify(true);
     flags.set_encrypt_comms(true);
     flags.set_encrypt_storage(true);
-    let uid = UserId::from_str(Default::default(), SSH_UID).map_err(|e| format!("{source}: {e}"))?;
+    let uid =
+        UserId::from_str(Default::default(), SSH_UID).map_err(|e| format!("{source}: {e}"))?;
     let details = KeyDetails::new(
         Some(uid),
         vec![],
@@ -122,7 +136,9 @@ pub fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
         flags,
         Features::default(),
         Default::default(),
-        [pgp::crypto::hash::HashAlgorithm::Sha256].into_iter().collect(),
+        [pgp::crypto::hash::HashAlgorithm::Sha256]
+            .into_iter()
+            .collect(),
         Default::default(),
         Default::default(),
     );
@@ -154,7 +170,10 @@ fn rsa_private_key(pair: &ssh_key::private::RsaKeypair) -> Result<rsa::RsaPrivat
         big(&pair.public.n, "modulus")?,
         big(&pair.public.e, "exponent")?,
         big(&pair.private.d, "private exponent")?,
-        vec![big(&pair.private.p, "prime p")?, big(&pair.private.q, "prime q")?],
+        vec![
+            big(&pair.private.p, "prime p")?,
+            big(&pair.private.q, "prime q")?,
+        ],
     )
     .map_err(|e| e.to_string())?;
     key.validate().map_err(|e| e.to_string())?;
@@ -166,11 +185,13 @@ pub fn unwrap(keys: &[PgpKey], enc: &str) -> Result<SecretBytes, String> {
     if keys.is_empty() {
         return Err("no PGP secret key loaded".into());
     }
-    let (msg, _) =
-        Message::from_string(enc).map_err(|e| format!("malformed PGP message: {e}"))?;
+    let (msg, _) = Message::from_string(enc).map_err(|e| format!("malformed PGP message: {e}"))?;
     let passwords: Vec<Password> = keys.iter().map(|_| Password::empty()).collect();
     let msg = msg
-        .decrypt_with_keys(passwords.iter().collect(), keys.iter().map(|k| &k.key).collect())
+        .decrypt_with_keys(
+            passwords.iter().collect(),
+            keys.iter().map(|k| &k.key).collect(),
+        )
         .map_err(|e| match e {
             pgp::errors::Error::MissingKey => "no loaded PGP secret key matches".to_owned(),
             other => format!("PGP decryption failed: {other}"),

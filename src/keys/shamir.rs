@@ -13,7 +13,9 @@ pub enum ShamirError {
     TooFewParts(usize),
     #[error("parts must be at least two bytes")]
     PartTooShort,
-    #[error("all parts must be the same length (part 1 has {first} bytes, part {index} has {len})")]
+    #[error(
+        "all parts must be the same length (part 1 has {first} bytes, part {index} has {len})"
+    )]
     LengthMismatch {
         first: usize,
         index: usize,
@@ -122,7 +124,9 @@ pub fn split(
 ) -> Result<Vec<SecretBytes>, ShamirError> {
     use rand::RngCore;
     if parts < threshold {
-        return Err(ShamirError::InvalidSplit("parts cannot be less than threshold"));
+        return Err(ShamirError::InvalidSplit(
+            "parts cannot be less than threshold",
+        ));
     }
     if parts > 255 {
         return Err(ShamirError::InvalidSplit("parts cannot exceed 255"));

@@ -79,8 +79,10 @@ fn recipient_of(data: &ssh_key::public::KeyData) -> Result<String, SshToAgeError
         .decompress()
         .ok_or(SshToAgeError::InvalidPoint)?;
     let u = point.to_montgomery().to_bytes();
-    Ok(bech32::encode::<Bech32>(Hrp::parse("age").expect("valid HRP"), &u)
-        .expect("32 bytes fit in bech32"))
+    Ok(
+        bech32::encode::<Bech32>(Hrp::parse("age").expect("valid HRP"), &u)
+            .expect("32 bytes fit in bech32"),
+    )
 }
 
 /// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` of an OpenSSH private key file (for descriptions).
