@@ -137,10 +137,16 @@ struct SshKey {
 }
 
 fn ssh_keygen(dir: &Path, kind: &str, name: &str) -> SshKey {
+    ssh_keygen_with(dir, &["-t", kind], name)
+}
+
+fn ssh_keygen_with(dir: &Path, args: &[&str], name: &str) -> SshKey {
     common::require("ssh-keygen");
     let private = dir.join(name);
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", kind, "-N", "", "-C", "test@nix-sops", "-f"])
+        .args(["-q", "-N", "", "-C", "test@nix-sops"])
+        .args(args)
+        .arg("-f")
         .arg(&private)
         .stdin(Stdio::null())
         .output()
@@ -662,8 +668,27 @@ fn decryption_order_age_first_then_configurable() {
 
 #[test]
 fn rsa_ssh_key_as_pgp_like_sops_nix() {
+    for (format, args) in [
+        ("openssh", &["-t", "rsa"][..]),
+        ("PEM", &["-t", "rsa", "-m", "PEM"][..]),
+        ("PKCS8", &["-t", "rsa", "-m", "PKCS8"][..]),
+    ] {
+        rsa_ssh_key_as_pgp(format, args);
+    }
+}
+
+fn rsa_ssh_key_as_pgp(format: &str, args: &[&str]) {
     let dir = tempdir();
-    let key = ssh_keygen(dir.path(), "rsa", "ssh_host_rsa_key");
+    let key = ssh_keygen_with(dir.path(), args, "ssh_host_rsa_key");
+    let head = std::fs::read_to_string(&key.private).unwrap();
+    assert!(
+        head.starts_with(match format {
+            "openssh" => "-----BEGIN OPENSSH PRIVATE KEY-----",
+            "PEM" => "-----BEGIN RSA PRIVATE KEY-----",
+            _ => "-----BEGIN PRIVATE KEY-----",
+        }),
+        "{format}"
+    );
     let mut ring = Keyring::new();
     let fp = ring.add_rsa_ssh_key_as_pgp(&key.private).unwrap();
     assert_eq!(fp.len(), 40);
