@@ -1006,3 +1006,81 @@ mod shamir_props {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// passphrases: nothing can prompt during activation, so only a callback supplies them
+
+/// `age -p` reads the passphrase from a terminal; `script` gives it one fed from stdin.
+fn age_passphrase_encrypt(input: &Path, output: &Path, armor: bool, passphrase: &str) {
+    common::require("age");
+    common::require("script");
+    let cmd = format!(
+        "age -p {}-o '{}' '{}'",
+        if armor { "-a " } else { "" },
+        output.display(),
+        input.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        write!(stdin, "{passphrase}\n{passphrase}\n").unwrap();
+    }
+    assert!(child.wait().unwrap().success(), "age -p failed");
+    assert!(output.exists());
+}
+
+#[test]
+fn passphrase_encrypted_identity_file() {
+    let dir = tempdir();
+    let k = common::AgeKey::generate();
+    let plain = k.write(dir.path(), "keys.txt");
+    let file = age_encrypt(dir.path(), &k.recipient);
+    for armor in [false, true] {
+        let enc = dir.path().join(format!("keys-{armor}.age"));
+        age_passphrase_encrypt(&plain, &enc, armor, "correct horse");
+
+        let mut ring = Keyring::new();
+        let err = ring.add_identity_file(&enc).unwrap_err();
+        assert!(err.contains("passphrase-encrypted"), "{err}");
+        assert_eq!(ring.load_errors.len(), 1);
+        file.assert_no_key(&ring);
+
+        let mut ring = Keyring::new();
+        ring.set_passphrase_callback(|_| Some(SecretString::from("correct horse")));
+        assert_eq!(ring.add_identity_file(&enc).unwrap(), 1);
+        file.assert_decrypts(&ring);
+
+        let mut ring = Keyring::new();
+        ring.set_passphrase_callback(|_| Some(SecretString::from("wrong")));
+        let err = ring.add_identity_file(&enc).unwrap_err();
+        assert!(err.contains("wrong or missing passphrase"), "{err}");
+    }
+}
+
+#[test]
+fn passphrase_protected_ssh_key() {
+    let dir = tempdir();
+    let key = ssh_keygen_with(dir.path(), &["-t", "ed25519", "-N", "sekrit"], "id_locked");
+    let file = age_encrypt(dir.path(), &recipient_of_ssh(&key.public_line));
+
+    let mut ring = Keyring::new();
+    let err = ring.add_ssh_key(&key.private).unwrap_err();
+    assert!(err.contains("passphrase-protected"), "{err}");
+    file.assert_no_key(&ring);
+    let err = Keyring::new()
+        .add_ssh_host_key_as_age(&key.private)
+        .unwrap_err();
+    assert!(err.contains("passphrase-protected"), "{err}");
+
+    let mut ring = Keyring::new();
+    ring.set_passphrase_callback(|_| Some(SecretString::from("sekrit")));
+    ring.add_ssh_key(&key.private).unwrap();
+    file.assert_decrypts(&ring);
+}
