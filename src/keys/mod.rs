@@ -58,8 +58,11 @@ impl std::fmt::Display for NoDataKey {
                 writeln!(f, "  {i}")?;
             }
         }
-        for e in &self.load_errors {
-            writeln!(f, "  could not load {e}")?;
+        if !self.load_errors.is_empty() {
+            writeln!(f, "sources that could not be loaded:")?;
+            for e in &self.load_errors {
+                writeln!(f, "  {e}")?;
+            }
         }
         write!(
             f,
