@@ -793,7 +793,8 @@ fn malformed_line_fails_that_source_only_like_sops() {
     let to_bad = age_encrypt(dir.path(), &in_bad.recipient);
     let msg = to_bad.assert_no_key(&ring).to_string();
     assert!(
-        msg.contains("could not load") && msg.contains("bad.txt"),
+        msg.contains("sources that could not be loaded:\n  SOPS_AGE_KEY_FILE")
+            && msg.contains("bad.txt: line 4 is not an age identity"),
         "{msg}"
     );
 
