@@ -1085,3 +1085,125 @@ fn passphrase_protected_ssh_key() {
     ring.add_ssh_key(&key.private).unwrap();
     file.assert_decrypts(&ring);
 }
+
+// ---------------------------------------------------------------------------------------------
+// end to end: `nix-sops decrypt` and the real `sops decrypt` agree, key source by key source
+// (JSON: the store that has landed; the key handling is the same for every store)
+
+/// Runs `bin decrypt <args> file` in `dir` with a clean environment plus `env`.
+fn run_decrypt(bin: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = dir.join(".home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .arg("decrypt")
+        .args(args)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// Both tools decrypt `file` alike: same exit code, and same stdout on success.
+fn agree(dir: &Path, file: &str, env: &[(&str, &str)], ours_extra: &[&str]) -> Output {
+    let theirs = run_decrypt(common::sops_bin(), dir, &[file], env);
+    let mut args = ours_extra.to_vec();
+    args.push(file);
+    let ours = run_decrypt(Path::new(env!("CARGO_BIN_EXE_nix-sops")), dir, &args, env);
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit codes differ for {file}:\nours: {}\nsops: {}",
+        String::from_utf8_lossy(&ours.stderr),
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    if theirs.status.success() {
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout)
+        );
+    }
+    ours
+}
+
+#[test]
+fn nix_sops_decrypt_agrees_with_sops_per_key_source() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(
+        d.join("plain.json"),
+        r#"{"db": {"password": "hunter2"}, "port": 5432}"#,
+    )
+    .unwrap();
+    let encrypt = |args: &[&str], out: &str, env: &[(&str, &str)]| {
+        let mut full = vec!["encrypt"];
+        full.extend_from_slice(args);
+        full.push("plain.json");
+        let o = common::sops(d, &full, env);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::write(d.join(out), o.stdout).unwrap();
+    };
+
+    // Shamir 2 of 3 through SOPS_AGE_KEY (newline-separated keys).
+    let keys = [(); 3].map(|_| common::AgeKey::generate());
+    std::fs::write(
+        d.join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: ['{}']\n      - age: ['{}']\n      - age: ['{}']\n",
+            keys[0].recipient, keys[1].recipient, keys[2].recipient
+        ),
+    )
+    .unwrap();
+    encrypt(&[], "shamir.json", &[]);
+    std::fs::remove_file(d.join(".sops.yaml")).unwrap();
+    let pair = format!("{}{}", keys[0].file_text, keys[2].file_text);
+    agree(d, "shamir.json", &[("SOPS_AGE_KEY", &pair)], &[]);
+    let one = agree(
+        d,
+        "shamir.json",
+        &[("SOPS_AGE_KEY", &keys[1].file_text)],
+        &[],
+    );
+    assert_eq!(one.status.code(), Some(128));
+    assert!(String::from_utf8_lossy(&one.stderr).contains("threshold"));
+
+    // SOPS_AGE_KEY_CMD and the XDG keys.txt.
+    let k = common::AgeKey::generate();
+    let kf = k.write(d, "cmd-key.txt");
+    encrypt(&["--age", &k.recipient], "cmd.json", &[]);
+    let cmd = format!("cat {}", kf.display());
+    agree(d, "cmd.json", &[("SOPS_AGE_KEY_CMD", &cmd)], &[]);
+    let xdg = d.join("xdg");
+    std::fs::create_dir_all(xdg.join("sops/age")).unwrap();
+    std::fs::write(xdg.join("sops/age/keys.txt"), &k.file_text).unwrap();
+    agree(
+        d,
+        "cmd.json",
+        &[("XDG_CONFIG_HOME", xdg.to_str().unwrap())],
+        &[],
+    );
+    let none = agree(d, "cmd.json", &[], &[]);
+    assert_eq!(none.status.code(), Some(128));
+
+    // An ssh-ed25519 recipient and SOPS_AGE_SSH_PRIVATE_KEY_FILE.
+    let ssh = ssh_keygen(d, "ed25519", "id_test");
+    encrypt(
+        &["--age", &recipient_of_ssh(&ssh.public_line)],
+        "ssh.json",
+        &[],
+    );
+    let p = ssh.private.to_str().unwrap();
+    agree(d, "ssh.json", &[("SOPS_AGE_SSH_PRIVATE_KEY_FILE", p)], &[]);
+
+    // PGP through GNUPGHOME.
+    let home = GnuPgHome::new();
+    let fp = home.generate("e2e <e2e@nix-sops.test>", "default");
+    let (gk, gv) = home.env();
+    encrypt(&["--pgp", &fp], "pgp.json", &[(gk, &gv)]);
+    agree(d, "pgp.json", &[(gk, &gv)], &[]);
+}
