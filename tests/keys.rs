@@ -1207,3 +1207,120 @@ fn nix_sops_decrypt_agrees_with_sops_per_key_source() {
     encrypt(&["--pgp", &fp], "pgp.json", &[(gk, &gv)]);
     agree(d, "pgp.json", &[(gk, &gv)], &[]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// age plugins: a test plugin (tests/assets/age-plugin-fake, identity-v1 in Python) that opens
+// X25519 stanzas with a key next to it, and can ask for a PIN. The real age CLI checks it first.
+
+/// The raw 32-byte X25519 scalar of an `AGE-SECRET-KEY-1…` line, in hex (the plugin's key.hex).
+fn raw_x25519_hex(file_text: &str) -> String {
+    let line = file_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap();
+    let (_, data) = bech32::decode(line).unwrap();
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn age_plugin_identity_through_a_plugin_binary() {
+    common::require("age");
+    common::require("python3");
+    let dir = tempdir();
+    let d = dir.path();
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let plugin = bin.join("age-plugin-fake");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/assets/age-plugin-fake"),
+        &plugin,
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let k = common::AgeKey::generate();
+    std::fs::write(bin.join("key.hex"), raw_x25519_hex(&k.file_text)).unwrap();
+    let identity = age::plugin::Identity::default_for_plugin("fake")
+        .unwrap()
+        .to_string();
+    let id_file = d.join("plugin.txt");
+    std::fs::write(&id_file, format!("# plugin\n{identity}\n")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    // The real age CLI decrypts through the test plugin: it speaks the protocol.
+    let msg = d.join("m.age");
+    let out = Command::new("age")
+        .args(["-r", &k.recipient, "-o"])
+        .arg(&msg)
+        .arg(k.write(d, "unused.txt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = Command::new("age")
+        .env("PATH", &path)
+        .arg("-d")
+        .arg("-i")
+        .arg(&id_file)
+        .arg(&msg)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "real age with the test plugin: {out:?}"
+    );
+    assert_eq!(out.stdout, k.file_text.as_bytes());
+
+    let file = age_encrypt(d, &k.recipient);
+    std::fs::write(d.join("f.json"), serde_json::to_vec(&file.json).unwrap()).unwrap();
+    // PATH is process-wide (age finds plugins through it): run the checks in a child process.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_plugin", "--ignored", "--nocapture"])
+        .env("PATH", &path)
+        .env("NIX_SOPS_KEYS_CHILD_DIR", d)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "run by age_plugin_identity_through_a_plugin_binary in a child process"]
+fn child_plugin() {
+    let dir = PathBuf::from(
+        std::env::var("NIX_SOPS_KEYS_CHILD_DIR").expect("only run from its parent test"),
+    );
+    let file = Encrypted::parse(&std::fs::read(dir.join("f.json")).unwrap());
+    let id_file = dir.join("plugin.txt");
+
+    let mut ring = Keyring::new();
+    assert_eq!(ring.add_identity_file(&id_file).unwrap(), 1);
+    assert!(ring.descriptions()[0].contains("age-plugin-fake"));
+    file.assert_decrypts(&ring);
+
+    // The plugin asks for a PIN: without a callback it cannot get one, and says so.
+    std::fs::write(dir.join("bin/pin.txt"), "4711\n").unwrap();
+    let msg = file.assert_no_key(&ring).to_string();
+    assert!(msg.contains("wrong or missing PIN"), "{msg}");
+    assert!(!msg.contains("4711"), "{msg}");
+
+    let mut ring = Keyring::new();
+    ring.set_passphrase_callback(|prompt| {
+        assert!(prompt.contains("fake PIN"), "{prompt}");
+        Some(SecretString::from("4711"))
+    });
+    ring.add_identity_file(&id_file).unwrap();
+    file.assert_decrypts(&ring);
+
+    let mut ring = Keyring::new();
+    ring.set_passphrase_callback(|_| Some(SecretString::from("0000")));
+    ring.add_identity_file(&id_file).unwrap();
+    file.assert_no_key(&ring);
+}
