@@ -81,8 +81,8 @@ impl Keyring {
                 }
             }
         }
-        if let Some(text) = env.var(SOPS_AGE_KEY) {
-            let _ = self.add_identity_text(SOPS_AGE_KEY, text.as_bytes());
+        if let Some(text) = env.var(SOPS_AGE_KEY).map(SecretString::new) {
+            let _ = self.add_identity_text(SOPS_AGE_KEY, text.expose().as_bytes());
         }
         if let Some(path) = env.var(SOPS_AGE_KEY_FILE) {
             match std::fs::read(&path) {
@@ -296,7 +296,8 @@ impl Keyring {
     }
 
     /// sops-nix's `sops.gnupg.sshKeyPaths`: an RSA SSH key as the OpenPGP key sops-nix derives
-    /// from it. Returns the fingerprint for the "Imported … as GPG key with fingerprint …" line.
+    /// from it. Returns the fingerprint in uppercase hex, as `.sops.yaml` and the file's `fp`
+    /// write it (sops-nix's "Imported … as GPG key with fingerprint …" line prints it lowercase).
     #[cfg(feature = "pgp")]
     pub fn add_rsa_ssh_key_as_pgp(&mut self, path: &Path) -> Result<String, String> {
         let source = path.display().to_string();
