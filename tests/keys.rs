@@ -501,6 +501,38 @@ fn shamir_two_of_three_every_pair_decrypts_one_does_not() {
     }
 }
 
+#[test]
+fn shamir_across_key_types() {
+    // Group 0 is PGP, groups 1 and 2 age; any two groups open it, whatever their types.
+    let dir = tempdir();
+    let home = GnuPgHome::new();
+    let fp = home.generate("shamir <shamir@nix-sops.test>", "default");
+    let (a, b) = (common::AgeKey::generate(), common::AgeKey::generate());
+    std::fs::write(
+        dir.path().join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - pgp: ['{fp}']\n      - age: ['{}']\n      - age: ['{}']\n",
+            a.recipient, b.recipient
+        ),
+    )
+    .unwrap();
+    let file = pgp_encrypt(dir.path(), &home, &[]);
+    assert_eq!(file.metadata().key_groups.len(), 3);
+
+    let mut pgp_and_b = ring_with_text("b.txt", &b.file_text);
+    pgp_and_b.set_gnupg_home(home.path());
+    file.assert_decrypts(&pgp_and_b);
+    file.assert_decrypts(&ring_with_text(
+        "a+b",
+        &format!("{}{}", a.file_text, b.file_text),
+    ));
+
+    let mut pgp_only = Keyring::new();
+    pgp_only.set_gnupg_home(home.path());
+    let err = file.assert_no_key(&pgp_only);
+    assert!(err.summary.contains("2 of 3"), "{}", err.summary);
+}
+
 // ---------------------------------------------------------------------------------------------
 // PGP
 
@@ -1189,6 +1221,21 @@ fn nix_sops_decrypt_agrees_with_sops_per_key_source() {
     );
     let none = agree(d, "cmd.json", &[], &[]);
     assert_eq!(none.status.code(), Some(128));
+    // sops 3.11 splits SOPS_AGE_KEY on newlines only: two keys on one line fail the source.
+    let k2 = common::AgeKey::generate();
+    let secret_line = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap()
+            .to_owned()
+    };
+    let spaced = format!(
+        "{} {}",
+        secret_line(&k2.file_text),
+        secret_line(&k.file_text)
+    );
+    let spaced = agree(d, "cmd.json", &[("SOPS_AGE_KEY", &spaced)], &[]);
+    assert_eq!(spaced.status.code(), Some(128));
 
     // An ssh-ed25519 recipient and SOPS_AGE_SSH_PRIVATE_KEY_FILE.
     let ssh = ssh_keygen(d, "ed25519", "id_test");
