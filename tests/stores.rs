@@ -1011,3 +1011,106 @@ fn json_differential_against_sops() {
     );
     assert!(n > 50, "only {n} documents could be compared");
 }
+
+#[test]
+fn invalid_utf8_is_handled_like_go() {
+    let f = Fixture::new();
+    // JSON: each bad byte becomes U+FFFD, written back as `\ufffd`.
+    f.check_whole(
+        Format::Json,
+        "bad.json",
+        b"{\"a\": \"x\xff\xfey \xf0\x9f\x98 z\xed\xa0\x80\", \"b_unencrypted\": \"\xc3\"}",
+        &[],
+    );
+    // dotenv: values are Go strings of any bytes, written back as they are.
+    f.check_whole(
+        Format::Dotenv,
+        "bad.env",
+        b"A=x\xff\xfey\nB_unencrypted=\xc3\\n\n",
+        &[],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata through every store: key groups, Shamir threshold, mac_only_encrypted
+
+#[test]
+fn metadata_key_groups_read_from_every_store() {
+    let f = Fixture::new();
+    let second = AgeKey::generate();
+    std::fs::write(
+        f.path().join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: ['{}']\n      - age: ['{}']\n",
+            f.key.recipient, second.recipient
+        ),
+    )
+    .unwrap();
+    for (name, format, plain) in [
+        ("g.json", Format::Json, &br#"{"a": "b"}"#[..]),
+        ("g.env", Format::Dotenv, b"A=b\n"),
+        ("g.ini", Format::Ini, b"[s]\na = b\n"),
+        ("g.bin", Format::Binary, b"\x00\x01"),
+    ] {
+        let enc = sops_encrypt(f.path(), name, plain, &[]);
+        let file = load(format, &enc).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let md = &file.metadata;
+        assert_eq!(md.shamir_threshold, 2, "{name}");
+        let recipients: Vec<Vec<String>> = md
+            .key_groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|k| match k {
+                        nix_sops::sops::MasterKey::Age { recipient, enc } => {
+                            assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+                            assert!(enc.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+                            recipient.clone()
+                        }
+                        other => panic!("{name}: unexpected {}", other.kind()),
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            recipients,
+            vec![
+                vec![f.key.recipient.clone()],
+                vec![second.recipient.clone()]
+            ],
+            "{name}"
+        );
+        assert_eq!(md.version, "3.11.0");
+        assert!(md.mac.starts_with("ENC[AES256_GCM,data:"), "{name}");
+    }
+}
+
+#[test]
+fn mac_only_encrypted_files_match_sops() {
+    let f = Fixture::new();
+    std::fs::write(
+        f.path().join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - age: '{}'\n    mac_only_encrypted: true\n    encrypted_regex: '^(secret|s)$'\n",
+            f.key.recipient
+        ),
+    )
+    .unwrap();
+    for (name, format, plain) in [
+        (
+            "m.json",
+            Format::Json,
+            &br#"{"secret": 1.5, "open": [true, "x"]}"#[..],
+        ),
+        ("m.env", Format::Dotenv, b"secret=x\nopen=y\n#c\n"),
+        ("m.ini", Format::Ini, b"[s]\na = b\n[open]\nc = d\n"),
+    ] {
+        let enc = sops_encrypt(f.path(), name, plain, &[]);
+        std::fs::write(f.path().join(format!("enc.{name}")), &enc).unwrap();
+        let expected = f.sops_decrypt(name, &[]);
+        let file = load(format, &enc).unwrap();
+        assert!(file.metadata.mac_only_encrypted, "{name}");
+        let ours = f.ours(format, &enc).emit(format).unwrap();
+        assert_eq!(ours.expose(), &expected[..], "{name}");
+    }
+}
