@@ -1121,6 +1121,30 @@ fn metadata_key_groups_read_from_every_store() {
         );
         assert_eq!(md.version, "3.11.0");
         assert!(md.mac.starts_with("ENC[AES256_GCM,data:"), "{name}");
+
+        // Both shares are needed: decrypt with both keys and compare with sops.
+        let mut ring = f.keyring();
+        ring.age
+            .extend(parse_identity_file("second", &second.file_text).unwrap());
+        let key = ring
+            .unwrap_data_key(&file.metadata)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ours = file
+            .decrypt(&key, DecryptOptions::default())
+            .unwrap()
+            .emit(format)
+            .unwrap();
+        let both = format!("{}\n{}", f.key.file_text, second.file_text);
+        let both_file = f.path().join("both.txt");
+        std::fs::write(&both_file, both).unwrap();
+        std::fs::write(f.path().join(format!("enc.{name}")), &enc).unwrap();
+        let out = sops_decrypt(f.path(), &format!("enc.{name}"), &both_file, &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(ours.expose(), &out.stdout[..], "{name}");
     }
 }
 
