@@ -382,6 +382,14 @@ fn binary_plain_tree_is_one_data_value() {
         &t.branches[0][..],
         [nix_sops::sops::MapItem::Entry(k, Value::Bytes(b))] if k == "data" && b.expose() == [0xff, 0]
     ));
+    // An encrypted binary file is a JSON envelope; raw bytes are not one.
+    let err = load(Format::Binary, b"raw secret bytes")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("JSON envelope") && !err.contains("secret"),
+        "{err}"
+    );
     let t = stores::binary::parse_plain(b"").unwrap();
     assert_eq!(stores::binary::emit(&t).unwrap().expose(), b"");
 }
