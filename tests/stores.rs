@@ -188,6 +188,8 @@ fn json_edge_documents_match_sops() {
         r#"{"n": [0.1, 0.2, 100, 1e100, -1e-100, 123456789012345680000, 5e-324]}"#,
         "{\"x\":\"\u{7f}\u{80}\u{ffff}\u{10ffff}\"}",
         "\u{feff}{\"bom\": 1}",
+        "{\"a\": 1} trailing [ text is never read",
+        " \r\n\t{\"ws\" :\n[ 1 ,2 ] }\n\n",
     ]
     .iter()
     .enumerate()

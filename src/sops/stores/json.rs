@@ -58,18 +58,6 @@ pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     })
 }
 
-/// Parses any JSON value (used for metadata-like blobs); numbers are floats as everywhere else.
-pub fn parse_value(bytes: &[u8]) -> Result<Value, LoadError> {
-    let mut p = Parser::new(bytes, Format::Json);
-    p.skip_ws();
-    let v = p.value(0)?;
-    p.skip_ws();
-    if p.pos < p.bytes.len() {
-        return Err(p.error("unexpected text after the top-level value"));
-    }
-    Ok(v)
-}
-
 /// The whole document as `sops decrypt` prints it: indented with tabs, trailing newline.
 pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let branch = first_branch(tree)?;
