@@ -952,6 +952,81 @@ fn dotenv_differential_against_sops() {
     assert!(n > 40, "only {n} documents could be compared");
 }
 
+/// A JSON string of random awkward characters, each written raw or as a `\u` escape.
+fn gen_json_string(rng: &mut StdRng, out: &mut String) {
+    const CHARS: &[char] = &[
+        'a',
+        'Z',
+        ' ',
+        '<',
+        '>',
+        '&',
+        '"',
+        '\\',
+        '/',
+        '\u{7f}',
+        '\u{80}',
+        '\u{a0}',
+        'é',
+        '✓',
+        '\u{2028}',
+        '\u{2029}',
+        '\u{fffd}',
+        '\u{feff}',
+        '😀',
+        '\u{10ffff}',
+        '\u{0}',
+        '\u{1}',
+        '\u{8}',
+        '\u{9}',
+        '\u{a}',
+        '\u{c}',
+        '\u{d}',
+        '\u{1f}',
+        '\u{d7ff}',
+        '\u{e000}',
+    ];
+    out.push('"');
+    for _ in 0..rng.gen_range(0..12) {
+        let c = CHARS[rng.gen_range(0..CHARS.len())];
+        let must_escape = c == '"' || c == '\\' || (c as u32) < 0x20;
+        if must_escape || rng.gen_bool(0.3) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{:04x}", u));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+}
+
+/// A JSON number in a random valid spelling.
+fn gen_json_number(rng: &mut StdRng, out: &mut String) {
+    if rng.gen_bool(0.5) {
+        out.push('-');
+    }
+    if rng.gen_bool(0.2) {
+        out.push('0');
+    } else {
+        let shift = rng.gen_range(0..60);
+        out.push_str(&rng.gen_range(1u64..u64::MAX >> shift).to_string());
+    }
+    if rng.gen_bool(0.5) {
+        out.push('.');
+        for _ in 0..rng.gen_range(1..20) {
+            out.push(char::from(b'0' + rng.gen_range(0..10u8)));
+        }
+    }
+    if rng.gen_bool(0.4) {
+        out.push(if rng.gen_bool(0.5) { 'e' } else { 'E' });
+        out.push_str(pick(rng, &["", "+", "-"]));
+        // Below the float64 overflow for any 20-digit mantissa.
+        out.push_str(&rng.gen_range(0..280).to_string());
+    }
+}
+
 fn gen_json_value(rng: &mut StdRng, depth: usize, out: &mut String) {
     const SCALARS: &[&str] = &[
         "0",
@@ -1004,7 +1079,9 @@ fn gen_json_value(rng: &mut StdRng, depth: usize, out: &mut String) {
     ];
     let ws = |rng: &mut StdRng| -> &'static str { pick(rng, &["", " ", "\n", "\t", "\r\n  "]) };
     match if depth > 3 { 0 } else { rng.gen_range(0..6) } {
-        0..=3 => out.push_str(pick(rng, SCALARS)),
+        0 => gen_json_string(rng, out),
+        1 => gen_json_number(rng, out),
+        2..=3 => out.push_str(pick(rng, SCALARS)),
         4 => {
             out.push('[');
             for i in 0..rng.gen_range(0..4) {
@@ -1054,11 +1131,11 @@ fn json_differential_against_sops() {
         Format::Json,
         "json",
         3,
-        60,
+        120,
         gen_json,
         stores::json::parse_plain,
     );
-    assert!(n > 50, "only {n} documents could be compared");
+    assert!(n > 110, "only {n} documents could be compared");
 }
 
 #[test]
