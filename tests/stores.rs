@@ -1264,3 +1264,51 @@ fn mac_only_encrypted_files_match_sops() {
         assert_eq!(ours.expose(), &expected[..], "{name}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The other direction: our stores write encrypted files the real sops reads.
+
+#[test]
+fn sops_reads_files_our_stores_write() {
+    use nix_sops::sops::encrypt::{emit_encrypted, seal};
+    let f = Fixture::new();
+    let mut random = vec![0u8; 512];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut random);
+    random[0] = 0xff;
+    for (name, format, plain, flags) in [
+        ("w.json", Format::Json, JSON_DOC.as_bytes(), &[][..]),
+        (
+            "r.json",
+            Format::Json,
+            JSON_DOC.as_bytes(),
+            &["--encrypted-regex", "^(nested|list)$"][..],
+        ),
+        ("w.env", Format::Dotenv, DOTENV_DOC.as_bytes(), &[][..]),
+        ("w.ini", Format::Ini, INI_DOC.as_bytes(), &[][..]),
+        ("w.bin", Format::Binary, &random[..], &[][..]),
+    ] {
+        // sops provides the data key and metadata; we decrypt, re-seal and write.
+        let enc = f.encrypt(name, plain, flags);
+        let expected = f.sops_decrypt(name, &[]);
+        let file = load(format, &enc).unwrap();
+        let metadata = file.metadata.clone();
+        let key = f.keyring().unwrap_data_key(&metadata).unwrap();
+        let decrypted = file.decrypt(&key, DecryptOptions::default()).unwrap();
+        let sealed = seal(decrypted, metadata, &key).unwrap();
+        let ours = emit_encrypted(&sealed).unwrap();
+        let path = format!("ours.{name}");
+        std::fs::write(f.path().join(&path), &ours).unwrap();
+        let out = sops_decrypt(f.path(), &path, &f.key_file, &[]);
+        assert!(
+            out.status.success(),
+            "{name}: sops cannot read our file: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&expected),
+            "{name}"
+        );
+        assert_eq!(out.stdout, expected, "{name}");
+    }
+}
