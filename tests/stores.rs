@@ -1275,6 +1275,8 @@ fn sops_reads_files_our_stores_write() {
     let mut random = vec![0u8; 512];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut random);
     random[0] = 0xff;
+    let enc_re = regex::Regex::new(r"ENC\[AES256_GCM,data:[^\]]*\]").unwrap();
+    let time_re = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap();
     for (name, format, plain, flags) in [
         ("w.json", Format::Json, JSON_DOC.as_bytes(), &[][..]),
         (
@@ -1314,11 +1316,9 @@ fn sops_reads_files_our_stores_write() {
         // Apart from ciphertexts and the time, the layout is sops' own (INI's [sops] section
         // is in Go map order, so only its data part compares).
         let mask = |b: &[u8]| {
-            let enc = regex::Regex::new(r"ENC\[AES256_GCM,data:[^\]]*\]").unwrap();
-            let time = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap();
             let text = String::from_utf8_lossy(b).into_owned();
-            let text = enc.replace_all(&text, "ENC[…]").into_owned();
-            let text = time.replace_all(&text, "TIME").into_owned();
+            let text = enc_re.replace_all(&text, "ENC[…]").into_owned();
+            let text = time_re.replace_all(&text, "TIME").into_owned();
             match text.find("[sops]") {
                 Some(i) => text[..i].to_owned(),
                 None => text,
