@@ -60,7 +60,7 @@ pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
 
 /// The whole document as `sops decrypt` prints it: indented with tabs, trailing newline.
 pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
-    let branch = first_branch(tree)?;
+    let branch = first_branch(tree);
     let mut out = SecretBytes::new(Vec::new());
     write_map(out.expose_mut(), branch, 0)?;
     out.expose_mut().push(b'\n');
@@ -74,10 +74,10 @@ pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     Ok(out)
 }
 
-fn first_branch(tree: &Tree) -> Result<&Map, EmitError> {
+fn first_branch(tree: &Tree) -> &Map {
     // sops writes `in[0]` only; a tree with no branch is an empty object.
     static EMPTY: Map = Vec::new();
-    Ok(tree.branches.first().unwrap_or(&EMPTY))
+    tree.branches.first().unwrap_or(&EMPTY)
 }
 
 // ---------------------------------------------------------------------------------------------
