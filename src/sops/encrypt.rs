@@ -128,6 +128,13 @@ pub fn emit_encrypted(file: &EncryptedFile) -> Result<Vec<u8>, EmitError> {
             format: file.format,
             message: e.to_string(),
         })?;
+    let mut meta = meta;
+    if file.format == Format::Binary {
+        // sops writes no crypt rule for binary files (the default applies when reading).
+        if let Value::Map(m) = &mut meta {
+            m.retain(|i| !matches!(i, MapItem::Entry(k, _) if k == "unencrypted_suffix"));
+        }
+    }
     let mut tree = file.tree.clone();
     let out = match file.format {
         Format::Yaml | Format::Json | Format::Binary => {

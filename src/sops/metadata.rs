@@ -292,10 +292,18 @@ impl Metadata {
             }
         };
 
+        let lastmodified = string_field(map, "lastmodified")?;
+        if crate::sops::gofmt::GoTime::parse_rfc3339(&lastmodified).is_none() {
+            // SOPS parses it when loading, so a bad one fails before any key is tried.
+            return Err(MetadataError::Invalid(format!(
+                "lastmodified {:?} is not an RFC 3339 time",
+                lastmodified.chars().take(64).collect::<String>()
+            )));
+        }
         Ok(Metadata {
             shamir_threshold,
             key_groups,
-            lastmodified: string_field(map, "lastmodified")?,
+            lastmodified,
             mac: string_field(map, "mac")?,
             crypt_rule,
             mac_only_encrypted,
