@@ -4,6 +4,8 @@
 //! Files are encrypted as JSON by the real sops; the test turns the JSON into the crate's tree
 //! (a tiny serde_json → Value conversion, independent of the stores), unwraps the data key with
 //! our key ring, then decrypts every value and checks the MAC, so a wrong key cannot pass.
+// The whole file needs the default features (age-ssh and rPGP).
+#![cfg(all(feature = "ssh", feature = "pgp"))]
 
 mod common;
 
