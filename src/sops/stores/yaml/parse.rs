@@ -1,0 +1,587 @@
+//! YAML text → [`Tree`], as SOPS 3.11 reads it with go-yaml v3: saphyr-parser events make a node
+//! tree, comments are recovered from the source text between the nodes, and scalars are typed by
+//! [`super::resolve`].
+//!
+//! Comment placement follows what go-yaml v3 + SOPS' store do (checked against sops 3.11):
+//! - a comment after content on the same line moves to its own line before the entry (or list
+//!   item) it follows; after a flow collection it becomes that collection's first item;
+//! - full-line comments go before the next entry of the container they are in;
+//! - after the last entry of a block that ends, comment lines indented deeper than the next
+//!   token stay at the end of the innermost block ("foot" comments); the others go before the
+//!   next token.
+
+use super::resolve::{resolve, short_tag, Style};
+use crate::secret::SecretString;
+use crate::sops::tree::{ListItem, Map, MapItem, Value};
+use crate::sops::{Format, LoadError};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use std::collections::HashMap;
+
+/// A position in the source: char index (saphyr's unit), 1-based line, 0-based column.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pos {
+    index: usize,
+    line: usize,
+    col: usize,
+}
+
+impl Pos {
+    fn from_span_start(s: &Span) -> Pos {
+        Pos {
+            index: s.start.index(),
+            line: s.start.line(),
+            col: s.start.col(),
+        }
+    }
+    fn from_span_end(s: &Span) -> Pos {
+        Pos {
+            index: s.end.index(),
+            line: s.end.line(),
+            col: s.end.col(),
+        }
+    }
+}
+
+enum Kind {
+    Scalar {
+        text: String,
+        style: Style,
+        tag: String,
+    },
+    Alias(usize),
+    Map {
+        entries: Vec<(Node, Node)>,
+        flow: bool,
+    },
+    Seq {
+        items: Vec<Node>,
+        flow: bool,
+    },
+}
+
+struct Node {
+    kind: Kind,
+    /// Unique id (comment targets).
+    id: usize,
+    anchor: usize,
+    start: Pos,
+    /// For block collections: where the next token starts (saphyr's end event position).
+    end: Pos,
+}
+
+/// One document's root and the char index where the next document starts.
+struct Doc {
+    root: Option<Node>,
+    end: usize,
+}
+
+fn syntax(message: String) -> LoadError {
+    LoadError::Syntax {
+        format: Format::Yaml,
+        message,
+    }
+}
+
+fn at(p: Pos) -> String {
+    format!("line {}, column {}", p.line, p.col + 1)
+}
+
+struct Builder<'a> {
+    chars: Vec<char>,
+    events: std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>,
+    next_id: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn id(&mut self) -> usize {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn node(&mut self) -> Result<Node, LoadError> {
+        let (ev, span) = self
+            .events
+            .next()
+            .ok_or_else(|| syntax("unexpected end of the event stream".into()))?;
+        let start = Pos::from_span_start(&span);
+        let id = self.id();
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let style = match style {
+                    ScalarStyle::Plain => Style::Plain,
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+                    ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
+                };
+                let tag = tag
+                    .map(|t| short_tag(&t.handle, &t.suffix))
+                    .unwrap_or_default();
+                Ok(Node {
+                    kind: Kind::Scalar {
+                        text: text.into_owned(),
+                        style,
+                        tag,
+                    },
+                    id,
+                    anchor,
+                    start,
+                    end: Pos::from_span_end(&span),
+                })
+            }
+            Event::Alias(a) => Ok(Node {
+                kind: Kind::Alias(a),
+                id,
+                anchor: 0,
+                start,
+                end: Pos::from_span_end(&span),
+            }),
+            Event::MappingStart(anchor, _tag) => {
+                let flow = self.source_char_is_flow_start(&span);
+                let mut entries = Vec::new();
+                loop {
+                    if let Some((Event::MappingEnd, sp)) = self.events.peek() {
+                        let end = Pos::from_span_start(sp);
+                        self.events.next();
+                        return Ok(Node {
+                            kind: Kind::Map { entries, flow },
+                            id,
+                            anchor,
+                            start,
+                            end,
+                        });
+                    }
+                    let k = self.node()?;
+                    let v = self.node()?;
+                    entries.push((k, v));
+                }
+            }
+            Event::SequenceStart(anchor, _tag) => {
+                let flow = self.source_char_is_flow_start(&span);
+                let mut items = Vec::new();
+                loop {
+                    if let Some((Event::SequenceEnd, sp)) = self.events.peek() {
+                        let end = Pos::from_span_start(sp);
+                        self.events.next();
+                        return Ok(Node {
+                            kind: Kind::Seq { items, flow },
+                            id,
+                            anchor,
+                            start,
+                            end,
+                        });
+                    }
+                    items.push(self.node()?);
+                }
+            }
+            _ => Err(syntax(format!("unexpected YAML event at {}", at(start)))),
+        }
+    }
+
+    /// saphyr gives flow collection starts a one-char span (`[`/`{`), block ones an empty
+    /// span. An anchor or tag before `[` widens it, so look at the span length only.
+    fn source_char_is_flow_start(&self, span: &Span) -> bool {
+        let end = span.end.index();
+        end > span.start.index() && matches!(self.chars.get(end - 1), Some('[' | '{'))
+    }
+}
+
+fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
+    let mut parser = Parser::new_from_str(src);
+    let mut events = Vec::new();
+    while let Some(r) = parser.next_event() {
+        match r {
+            Ok(ev) => events.push(ev),
+            Err(e) => {
+                let m = e.marker();
+                // saphyr quotes the offending character in one message: drop it (it may be
+                // plaintext).
+                let info = e
+                    .info()
+                    .split('`')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches([':', ' ']);
+                return Err(syntax(format!(
+                    "{info} at line {}, column {}",
+                    m.line(),
+                    m.col() + 1
+                )));
+            }
+        }
+    }
+    let mut b = Builder {
+        chars: src.chars().collect(),
+        events: events.into_iter().peekable(),
+        next_id: 0,
+    };
+    let mut docs: Vec<Doc> = Vec::new();
+    while let Some((ev, span)) = b.events.next() {
+        match ev {
+            Event::DocumentStart(_) => {
+                if let Some(prev) = docs.last_mut() {
+                    prev.end = span.start.index();
+                }
+                let root = match b.events.peek() {
+                    Some((Event::DocumentEnd, _)) => None,
+                    _ => Some(b.node()?),
+                };
+                docs.push(Doc {
+                    root,
+                    end: usize::MAX,
+                });
+            }
+            Event::StreamEnd => {
+                if let Some(prev) = docs.last_mut() {
+                    prev.end = span.start.index();
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(docs)
+}
+
+/// A comment found in the source.
+#[derive(Debug)]
+struct Comment {
+    /// Sort position: its own char index, or the start of the entry it moves before.
+    pos: usize,
+    /// Its own position.
+    at: Pos,
+    text: String,
+    /// Inline comments belong to a given container (node id).
+    target: Option<usize>,
+}
+
+/// Finds every `#` comment outside scalars. `covered` are the char ranges of scalars.
+fn scan_comments(src: &str, mut covered: Vec<(usize, usize)>) -> Vec<Comment> {
+    covered.sort_unstable();
+    let mut out = Vec::new();
+    let mut ci = 0usize; // char index
+    let mut cov = 0usize;
+    for (lineno, line) in src.split('\n').enumerate() {
+        let mut prev_blank = true;
+        let mut content_before = false;
+        for (col, (bi, c)) in line.char_indices().enumerate() {
+            let idx = ci + col;
+            while cov < covered.len() && covered[cov].1 <= idx {
+                cov += 1;
+            }
+            let inside = cov < covered.len() && covered[cov].0 <= idx && idx < covered[cov].1;
+            if inside {
+                prev_blank = false;
+                content_before = true;
+                continue;
+            }
+            if c == '#' && prev_blank {
+                let text = line[bi + 1..].trim_end_matches('\r').to_owned();
+                out.push(Comment {
+                    pos: idx,
+                    at: Pos {
+                        index: idx,
+                        line: lineno + 1,
+                        col,
+                    },
+                    text,
+                    target: if content_before { Some(0) } else { None },
+                });
+                break;
+            }
+            prev_blank = c == ' ' || c == '\t';
+            if !prev_blank && c != '\r' {
+                content_before = true;
+            }
+        }
+        ci += line.chars().count() + 1;
+    }
+    out
+}
+
+/// Where an inline comment goes: (sort position, container id).
+#[derive(Clone, Copy)]
+struct LineAnchor {
+    end: usize,
+    line: usize,
+    pos: usize,
+    target: usize,
+}
+
+/// Collects scalar ranges (for comment scanning) and the anchors inline comments attach to.
+fn collect(
+    node: &Node,
+    role: Option<(usize, usize)>,
+    ranges: &mut Vec<(usize, usize)>,
+    anchors: &mut Vec<LineAnchor>,
+) {
+    let push_anchor = |anchors: &mut Vec<LineAnchor>, end: Pos| {
+        if let Some((pos, target)) = role {
+            anchors.push(LineAnchor {
+                end: end.index,
+                line: end.line,
+                pos,
+                target,
+            });
+        }
+    };
+    match &node.kind {
+        Kind::Scalar { .. } => {
+            ranges.push((node.start.index, node.end.index));
+            // A block scalar's end is the start of the next line: its anchor is its header.
+            push_anchor(anchors, node.end);
+        }
+        Kind::Alias(_) => push_anchor(anchors, node.end),
+        Kind::Map { entries, flow } => {
+            if *flow {
+                anchors.push(LineAnchor {
+                    end: node.end.index + 1,
+                    line: node.end.line,
+                    pos: node.start.index,
+                    target: node.id,
+                });
+            }
+            for (k, v) in entries {
+                let r = Some((k.start.index, node.id));
+                collect(k, r, ranges, anchors);
+                collect(v, r, ranges, anchors);
+            }
+        }
+        Kind::Seq { items, flow } => {
+            if *flow {
+                anchors.push(LineAnchor {
+                    end: node.end.index + 1,
+                    line: node.end.line,
+                    pos: node.start.index,
+                    target: node.id,
+                });
+            }
+            for it in items {
+                collect(it, Some((it.start.index, node.id)), ranges, anchors);
+            }
+        }
+    }
+}
+
+struct Converter {
+    comments: Vec<Comment>,
+    next: usize,
+    /// Converted anchored nodes (aliases are deep copies, comments included).
+    anchors: HashMap<usize, Value>,
+}
+
+impl Converter {
+    fn take(&mut self) -> SecretString {
+        let text = std::mem::take(&mut self.comments[self.next].text);
+        self.next += 1;
+        SecretString::new(text)
+    }
+
+    /// Comments that come before position `before` in container `id`.
+    fn flush_before(&mut self, before: usize, id: usize, mut push: impl FnMut(SecretString)) {
+        while let Some(c) = self.comments.get(self.next) {
+            let ok = match c.target {
+                Some(t) => t == id && c.pos <= before,
+                None => c.pos < before,
+            };
+            if !ok {
+                break;
+            }
+            push(self.take());
+        }
+    }
+
+    /// Foot comments at the end of a block: before `end` and indented deeper than the token
+    /// there.
+    fn flush_foot(&mut self, end: Pos, mut push: impl FnMut(SecretString)) {
+        while let Some(c) = self.comments.get(self.next) {
+            if c.target.is_some() || c.pos >= end.index || c.at.col <= end.col {
+                break;
+            }
+            push(self.take());
+        }
+    }
+
+    fn flush_flow_end(&mut self, id: usize, end: usize, mut push: impl FnMut(SecretString)) {
+        while let Some(c) = self.comments.get(self.next) {
+            let ok = match c.target {
+                Some(t) => t == id,
+                None => c.pos < end,
+            };
+            if !ok {
+                break;
+            }
+            push(self.take());
+        }
+    }
+
+    fn value(&mut self, node: Node) -> Result<Value, LoadError> {
+        let anchor = node.anchor;
+        let v = match node.kind {
+            Kind::Scalar { text, style, tag } => resolve(&tag, style, &text)
+                .map_err(|e| syntax(format!("value at {}: {e}", at(node.start))))?,
+            Kind::Alias(a) => self
+                .anchors
+                .get(&a)
+                .cloned()
+                .ok_or_else(|| syntax(format!("unknown anchor at {}", at(node.start))))?,
+            Kind::Map { entries, flow } => Value::Map(self.map(node.id, entries, flow, node.end)?),
+            Kind::Seq { items, flow } => Value::List(self.list(node.id, items, flow, node.end)?),
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, v.clone());
+        }
+        Ok(v)
+    }
+
+    fn key(&mut self, node: Node) -> Result<String, LoadError> {
+        let start = node.start;
+        match self.value(node)? {
+            Value::Str(s) => Ok(s.expose().to_owned()),
+            other => Err(LoadError::Structure(format!(
+                "YAML mapping key at {} is a {}; sops needs string keys (quote it)",
+                at(start),
+                other.kind()
+            ))),
+        }
+    }
+
+    fn map(
+        &mut self,
+        id: usize,
+        entries: Vec<(Node, Node)>,
+        flow: bool,
+        end: Pos,
+    ) -> Result<Map, LoadError> {
+        let mut out: Map = Vec::new();
+        for (k, v) in entries {
+            self.flush_before(k.start.index, id, |c| out.push(MapItem::Comment(c)));
+            let key = self.key(k)?;
+            let value = self.value(v)?;
+            out.push(MapItem::Entry(key, value));
+        }
+        if flow {
+            self.flush_flow_end(id, end.index, |c| out.push(MapItem::Comment(c)));
+        } else {
+            self.flush_foot(end, |c| out.push(MapItem::Comment(c)));
+        }
+        Ok(out)
+    }
+
+    fn list(
+        &mut self,
+        id: usize,
+        items: Vec<Node>,
+        flow: bool,
+        end: Pos,
+    ) -> Result<Vec<ListItem>, LoadError> {
+        let mut out = Vec::new();
+        for it in items {
+            self.flush_before(it.start.index, id, |c| out.push(ListItem::Comment(c)));
+            out.push(ListItem::Value(self.value(it)?));
+        }
+        if flow {
+            self.flush_flow_end(id, end.index, |c| out.push(ListItem::Comment(c)));
+        } else {
+            self.flush_foot(end, |c| out.push(ListItem::Comment(c)));
+        }
+        Ok(out)
+    }
+}
+
+/// Parses every document into a branch (a map with comments).
+pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Map>, LoadError> {
+    let src = std::str::from_utf8(bytes).map_err(|e| {
+        syntax(format!(
+            "the file is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    let docs = parse_events(src)?;
+
+    let mut ranges = Vec::new();
+    let mut anchors = Vec::new();
+    for d in &docs {
+        if let Some(root) = &d.root {
+            collect(root, None, &mut ranges, &mut anchors);
+        }
+    }
+    let mut comments = scan_comments(src, ranges);
+    // Inline comments: attach to the last node that ends before them on their line.
+    anchors.sort_by_key(|a| a.end);
+    for c in comments.iter_mut().filter(|c| c.target.is_some()) {
+        let found = anchors
+            .iter()
+            .rev()
+            .find(|a| a.end <= c.at.index && a.line == c.at.line);
+        match found {
+            Some(a) => {
+                c.pos = a.pos;
+                c.target = Some(a.target);
+            }
+            // After `- `, `---` or an anchor/tag only: a head comment of what follows.
+            None => c.target = None,
+        }
+    }
+    comments.sort_by_key(|c| c.pos);
+
+    let mut conv = Converter {
+        comments,
+        next: 0,
+        anchors: HashMap::new(),
+    };
+    let mut branches = Vec::new();
+    for (i, d) in docs.into_iter().enumerate() {
+        let mut map: Map = Vec::new();
+        match d.root {
+            None => {}
+            Some(root) => {
+                let start = root.start;
+                match root.kind {
+                    Kind::Map { entries, flow } => {
+                        let anchor = root.anchor;
+                        map = conv.map(root.id, entries, flow, root.end)?;
+                        if anchor != 0 {
+                            conv.anchors.insert(anchor, Value::Map(map.clone()));
+                        }
+                    }
+                    Kind::Seq { .. } => {
+                        return Err(LoadError::Structure(format!(
+                            "YAML document {} (at {}) is a list; sops only supports documents \
+                             that are mappings",
+                            i + 1,
+                            at(start)
+                        )))
+                    }
+                    Kind::Alias(_) => {
+                        return Err(LoadError::Structure(format!(
+                            "YAML document {} (at {}) is an alias; sops needs a mapping",
+                            i + 1,
+                            at(start)
+                        )))
+                    }
+                    Kind::Scalar { text, style, tag } => {
+                        // An empty document (`---` alone, or comments only) is an empty map.
+                        let v = resolve(&tag, style, &text).ok();
+                        if !matches!(v, Some(Value::Null)) {
+                            return Err(LoadError::Structure(format!(
+                                "YAML document {} (at {}) is a single value; sops only \
+                                 supports documents that are mappings",
+                                i + 1,
+                                at(start)
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        // Whatever is left before the next document is this document's foot.
+        while conv
+            .comments
+            .get(conv.next)
+            .is_some_and(|c| c.at.index < d.end)
+        {
+            map.push(MapItem::Comment(conv.take()));
+        }
+        branches.push(map);
+    }
+    Ok(branches)
+}
