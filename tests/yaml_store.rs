@@ -502,3 +502,36 @@ fn negative_uint64_value_matches_sops() {
     assert!(e.contains("uint64") && e.contains("line 2"), "{e}");
     let _ = sops; // keep the helper import used in every configuration
 }
+
+/// Comment layouts beyond the main fixture; each is checked byte for byte and as a tree.
+#[test]
+fn comment_layouts() {
+    let env = Env::new();
+    let cases: &[&str] = &[
+        "a: 1\n# c1\n\n# c2\nb: 2\n",
+        "a:\n    b: 1\n# c1\n\nc: 2\n",
+        "a:\n    b: 1\n    # c1\n\n# c2\nc: 2\n",
+        "a:\n  b: 1\n    # deeper\n  c: 2\n",
+        "a:\n  b: 1\n# low\n  c: 2\n",
+        "l:\n- # after dash\n  x: 1\n- 2\n",
+        "l:\n  # head of map item\n  - x: 1\n    # between\n    y: 2\n",
+        "l:\n  - x: 1\n    y: 2\n  # after map item\n  - 3\n",
+        "l:\n  - - 1\n    # inner\n    - 2\n  # outer\n  - 3\n",
+        "a: [1, 2] # c\nb: {x: 1} # d\n",
+        "a: | # c\n    text\nb: 1\n",
+        "a: &x 1 # c\nb: *x # d\n",
+        "# only comments\n{}\n",
+        "a: 1 # c1\n# c2\n",
+        "a:\n    b:\n        c: 1 # inline deep\n        # foot deep\n    # foot mid\n# foot top\n",
+        "---\n# head of doc 1\na: 1\n# foot of doc 1\n---\n# head of doc 2\nb: 2\n",
+        "a: 1\n#no space\n#  two spaces\nb: 2 #tight\n",
+        "'quoted # key': 1 # real\nb: \"v # not\" # real\n",
+        "l:\n  - a # c1\n  - b # c2\n# top\n",
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            env.roundtrip(case, &[]);
+        }));
+        assert!(result.is_ok(), "comment layout case {i} failed:\n{case}");
+    }
+}

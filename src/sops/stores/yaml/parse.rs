@@ -67,6 +67,8 @@ struct Node {
     start: Pos,
     /// For block collections: where the next token starts (saphyr's end event position).
     end: Pos,
+    /// Block collections: the column of the keys / of the `-` indicators.
+    indent: usize,
 }
 
 /// One document's root and the char index where the next document starts.
@@ -107,6 +109,11 @@ impl<'a> Builder<'a> {
         let id = self.id();
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
+                let end = match style {
+                    ScalarStyle::SingleQuoted => self.quoted_end(&span, '\''),
+                    ScalarStyle::DoubleQuoted => self.quoted_end(&span, '"'),
+                    _ => Pos::from_span_end(&span),
+                };
                 let style = match style {
                     ScalarStyle::Plain => Style::Plain,
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
@@ -124,7 +131,8 @@ impl<'a> Builder<'a> {
                     id,
                     anchor,
                     start,
-                    end: Pos::from_span_end(&span),
+                    end,
+                    indent: 0,
                 })
             }
             Event::Alias(a) => Ok(Node {
@@ -133,6 +141,7 @@ impl<'a> Builder<'a> {
                 anchor: 0,
                 start,
                 end: Pos::from_span_end(&span),
+                indent: 0,
             }),
             Event::MappingStart(anchor, _tag) => {
                 let flow = self.source_char_is_flow_start(&span);
@@ -141,12 +150,16 @@ impl<'a> Builder<'a> {
                     if let Some((Event::MappingEnd, sp)) = self.events.peek() {
                         let end = Pos::from_span_start(sp);
                         self.events.next();
+                        let indent = entries
+                            .first()
+                            .map_or(start.col, |(k, _): &(Node, Node)| k.start.col);
                         return Ok(Node {
                             kind: Kind::Map { entries, flow },
                             id,
                             anchor,
                             start,
                             end,
+                            indent,
                         });
                     }
                     let k = self.node()?;
@@ -161,12 +174,16 @@ impl<'a> Builder<'a> {
                     if let Some((Event::SequenceEnd, sp)) = self.events.peek() {
                         let end = Pos::from_span_start(sp);
                         self.events.next();
+                        let indent = items
+                            .first()
+                            .map_or(start.col, |it: &Node| self.dash_col(it.start));
                         return Ok(Node {
                             kind: Kind::Seq { items, flow },
                             id,
                             anchor,
                             start,
                             end,
+                            indent,
                         });
                     }
                     items.push(self.node()?);
@@ -174,6 +191,59 @@ impl<'a> Builder<'a> {
             }
             _ => Err(syntax(format!("unexpected YAML event at {}", at(start)))),
         }
+    }
+
+    /// Just after the closing quote of a quoted scalar: saphyr's span may run on over a
+    /// trailing comment.
+    fn quoted_end(&self, span: &Span, quote: char) -> Pos {
+        let fallback = Pos::from_span_end(span);
+        let (mut line, mut col) = (span.start.line(), span.start.col());
+        let mut i = span.start.index();
+        let mut opened = false;
+        while let Some(&c) = self.chars.get(i) {
+            let next = self.chars.get(i + 1).copied();
+            let mut step = 1;
+            if !opened {
+                opened = c == quote;
+            } else if quote == '"' && c == '\\' {
+                step = 2;
+            } else if c == quote {
+                if quote == '\'' && next == Some('\'') {
+                    step = 2;
+                } else {
+                    return Pos {
+                        index: i + 1,
+                        line,
+                        col: col + 1,
+                    };
+                }
+            }
+            for k in 0..step {
+                if self.chars.get(i + k) == Some(&'\n') {
+                    line += 1;
+                    col = 0;
+                } else {
+                    col += 1;
+                }
+            }
+            i += step;
+        }
+        fallback
+    }
+
+    /// The column of the `-` before a block sequence item (saphyr's sequence start is at the
+    /// item itself).
+    fn dash_col(&self, item: Pos) -> usize {
+        let mut i = item.index;
+        let mut col = item.col;
+        while i > 0 && col > 0 {
+            i -= 1;
+            col -= 1;
+            if self.chars.get(i) == Some(&'-') {
+                return col;
+            }
+        }
+        item.col
     }
 
     /// saphyr gives flow collection starts a one-char span (`[`/`{`), block ones an empty
@@ -361,6 +431,8 @@ fn collect(
 }
 
 struct Converter {
+    /// Where the last block ended (to tell the innermost of blocks that end together).
+    last_foot_end: Option<usize>,
     comments: Vec<Comment>,
     next: usize,
     /// Converted anchored nodes (aliases are deep copies, comments included).
@@ -388,11 +460,27 @@ impl Converter {
         }
     }
 
-    /// Foot comments at the end of a block: before `end` and indented deeper than the token
-    /// there.
-    fn flush_foot(&mut self, end: Pos, mut push: impl FnMut(SecretString)) {
+    /// Foot comments at the end of a block (go-yaml's foot logic, as observed): only comments
+    /// indented deeper than the token that ends the block (`end`) can be feet. The innermost
+    /// block ending there takes the first run of comment lines at one column, whatever that
+    /// column; after that, every block takes the lines indented at least as deep as itself.
+    fn flush_foot(&mut self, end: Pos, indent: usize, mut push: impl FnMut(SecretString)) {
+        let innermost = self.last_foot_end != Some(end.index);
+        self.last_foot_end = Some(end.index);
+        let mut first_run = innermost;
+        let mut run_col = None;
         while let Some(c) = self.comments.get(self.next) {
             if c.target.is_some() || c.pos >= end.index || c.at.col <= end.col {
+                break;
+            }
+            if first_run {
+                match run_col {
+                    None => run_col = Some(c.at.col),
+                    Some(col) if col == c.at.col => {}
+                    Some(_) => first_run = false,
+                }
+            }
+            if !first_run && c.at.col < indent {
                 break;
             }
             push(self.take());
@@ -422,8 +510,12 @@ impl Converter {
                 .get(&a)
                 .cloned()
                 .ok_or_else(|| syntax(format!("unknown anchor at {}", at(node.start))))?,
-            Kind::Map { entries, flow } => Value::Map(self.map(node.id, entries, flow, node.end)?),
-            Kind::Seq { items, flow } => Value::List(self.list(node.id, items, flow, node.end)?),
+            Kind::Map { entries, flow } => {
+                Value::Map(self.map(node.id, entries, flow, node.end, node.indent)?)
+            }
+            Kind::Seq { items, flow } => {
+                Value::List(self.list(node.id, items, flow, node.end, node.indent)?)
+            }
         };
         if anchor != 0 {
             self.anchors.insert(anchor, v.clone());
@@ -449,6 +541,7 @@ impl Converter {
         entries: Vec<(Node, Node)>,
         flow: bool,
         end: Pos,
+        indent: usize,
     ) -> Result<Map, LoadError> {
         let mut out: Map = Vec::new();
         for (k, v) in entries {
@@ -460,7 +553,7 @@ impl Converter {
         if flow {
             self.flush_flow_end(id, end.index, |c| out.push(MapItem::Comment(c)));
         } else {
-            self.flush_foot(end, |c| out.push(MapItem::Comment(c)));
+            self.flush_foot(end, indent, |c| out.push(MapItem::Comment(c)));
         }
         Ok(out)
     }
@@ -471,6 +564,7 @@ impl Converter {
         items: Vec<Node>,
         flow: bool,
         end: Pos,
+        indent: usize,
     ) -> Result<Vec<ListItem>, LoadError> {
         let mut out = Vec::new();
         for it in items {
@@ -480,7 +574,7 @@ impl Converter {
         if flow {
             self.flush_flow_end(id, end.index, |c| out.push(ListItem::Comment(c)));
         } else {
-            self.flush_foot(end, |c| out.push(ListItem::Comment(c)));
+            self.flush_foot(end, indent, |c| out.push(ListItem::Comment(c)));
         }
         Ok(out)
     }
@@ -524,6 +618,7 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Map>, LoadError> {
     comments.sort_by_key(|c| c.pos);
 
     let mut conv = Converter {
+        last_foot_end: None,
         comments,
         next: 0,
         anchors: HashMap::new(),
@@ -538,7 +633,7 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Map>, LoadError> {
                 match root.kind {
                     Kind::Map { entries, flow } => {
                         let anchor = root.anchor;
-                        map = conv.map(root.id, entries, flow, root.end)?;
+                        map = conv.map(root.id, entries, flow, root.end, root.indent)?;
                         if anchor != 0 {
                             conv.anchors.insert(anchor, Value::Map(map.clone()));
                         }
