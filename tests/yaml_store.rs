@@ -535,3 +535,51 @@ fn comment_layouts() {
         assert!(result.is_ok(), "comment layout case {i} failed:\n{case}");
     }
 }
+
+/// Comments around lists, flow collections, block scalars and documents.
+#[test]
+fn comment_layouts_lists_and_flows() {
+    let env = Env::new();
+    let cases: &[&str] = &[
+        "l:\n    # leading\n    - a: 1\n      b: 2\n    - c\n",
+        "l:\n    - a: 1\n      # mid\n      b: 2\n    - c: 3\n      # foot of last map\n",
+        "l:\n    - [1, 2] # flow in list\n    - x\n",
+        "a: [] # empty list inline\nb: 1\n",
+        "a: [\n    1, # one\n    2\n]\n",
+        "a:\n    b: | # block header\n        text\n    c: 1\n",
+        "a: >-\n    folded\n    more\n# after folded\nb: 1\n",
+        "--- # on marker\na: 1\n",
+        "a: 1\n---\n# only a comment doc\n---\nb: 2\n",
+        "l:\n- a\n# between indentless\n- b\nz: 1\n",
+        "a:\n\n    # after blank\n    b: 1\n",
+        "a:\n    - b:\n        - c # deep\n        # deep foot\n    # seq foot\n# top foot\n",
+        "k: v\n    # indented more than everything\n",
+        "? complex\n: value # c\n",
+    ];
+    let mut failed = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            env.roundtrip(case, &[]);
+        }));
+        if result.is_err() {
+            failed.push(i);
+        }
+    }
+    assert!(failed.is_empty(), "comment layout cases {failed:?} failed");
+}
+
+/// `a: {} # c`: sops stores the comment inside the empty map and writes `a: {` comment `}`,
+/// which go-yaml (and so sops) then reads back without the comment; we match both steps.
+#[test]
+fn comment_on_empty_flow_map() {
+    let env = Env::new();
+    let plain = "a: {} # empty map inline\nb: 1\n";
+    let tree = yaml::parse_plain(plain.as_bytes()).unwrap();
+    assert!(matches!(
+        &tree.branches[0][0],
+        MapItem::Entry(k, Value::Map(m)) if k == "a" && matches!(m.as_slice(), [MapItem::Comment(_)])
+    ));
+    let enc = env.encrypt("in.yaml", plain, &[]);
+    assert!(String::from_utf8_lossy(&enc).starts_with("a: {\n    #ENC["));
+    assert_eq!(env.ours(&enc), env.theirs(&enc));
+}

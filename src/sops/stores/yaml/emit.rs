@@ -352,7 +352,14 @@ impl Out {
     }
 
     /// Writes ` value` after `key:` or `-`, ending the line; containers go on the next lines.
-    fn after_indicator(&mut self, v: &Value, child_indent: usize, seq_item_indent: Option<usize>) {
+    /// `own_indent`: the column of the key or dash.
+    fn after_indicator(
+        &mut self,
+        v: &Value,
+        own_indent: usize,
+        child_indent: usize,
+        seq_item_indent: Option<usize>,
+    ) {
         match v {
             Value::Map(m) if has_entries(m) => match seq_item_indent {
                 Some(ind) => {
@@ -384,15 +391,16 @@ impl Out {
                 '}',
                 child_indent,
             ),
-            Value::List(l) => self.empty_container(
-                l.iter().filter_map(|i| match i {
-                    ListItem::Comment(c) => Some(c.expose()),
-                    _ => None,
-                }),
-                '[',
-                ']',
-                child_indent,
-            ),
+            Value::List(l) => {
+                // go-yaml writes the head comment of an empty sequence after `[]`, at the
+                // indentation of its key.
+                self.buf.push_str(" []\n");
+                for item in l {
+                    if let ListItem::Comment(c) = item {
+                        self.comment(own_indent, c.expose());
+                    }
+                }
+            }
             other => {
                 let content = match seq_item_indent {
                     Some(ind) => ind + 2,
@@ -468,7 +476,7 @@ impl Out {
                     }
                     inline_first = false;
                     self.key(k, indent);
-                    self.after_indicator(v, deeper(indent), None);
+                    self.after_indicator(v, indent, deeper(indent), None);
                 }
             }
         }
@@ -507,7 +515,7 @@ impl Out {
                         stripped = strip_leading_comments(v);
                         &stripped
                     };
-                    self.after_indicator(v, deeper(indent), Some(indent));
+                    self.after_indicator(v, indent, deeper(indent), Some(indent));
                 }
             }
         }

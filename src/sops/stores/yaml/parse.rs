@@ -254,7 +254,56 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
+/// go-yaml accepts a flow collection closed at column 0 inside a block mapping (sops writes
+/// `key: {` comment `}` that way); saphyr rejects it. Indenting that bracket by one space keeps
+/// the meaning, so the loader retries with the line fixed.
+fn bracket_line_to_fix(src: &str, line: usize) -> bool {
+    src.split('\n')
+        .nth(line.wrapping_sub(1))
+        .is_some_and(|l| l.starts_with(['}', ']']))
+}
+
+fn indent_line(src: &str, line: usize) -> String {
+    let mut out = String::with_capacity(src.len() + 1);
+    for (i, l) in src.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if i + 1 == line {
+            out.push(' ');
+        }
+        out.push_str(l);
+    }
+    out
+}
+
+/// Parses the source, fixing brackets closed at column 0 (see [`bracket_line_to_fix`]).
+fn parse_events_lenient(src: &str) -> Result<(String, Vec<Doc>), LoadError> {
+    let mut src = src.to_owned();
+    for _ in 0..1000 {
+        match parse_events(&src) {
+            Ok(docs) => return Ok((src, docs)),
+            Err(EventsError::BracketAtColumn0(line)) => src = indent_line(&src, line),
+            Err(EventsError::Load(e)) => return Err(e),
+        }
+    }
+    Err(syntax(
+        "too many flow collections closed at column 1".into(),
+    ))
+}
+
+enum EventsError {
+    Load(LoadError),
+    BracketAtColumn0(usize),
+}
+
+impl From<LoadError> for EventsError {
+    fn from(e: LoadError) -> Self {
+        EventsError::Load(e)
+    }
+}
+
+fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
     let mut parser = Parser::new_from_str(src);
     let mut events = Vec::new();
     while let Some(r) = parser.next_event() {
@@ -262,6 +311,12 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
             Ok(ev) => events.push(ev),
             Err(e) => {
                 let m = e.marker();
+                if e.info() == "invalid indentation"
+                    && m.col() == 0
+                    && bracket_line_to_fix(src, m.line())
+                {
+                    return Err(EventsError::BracketAtColumn0(m.line()));
+                }
                 // saphyr quotes the offending character in one message: drop it (it may be
                 // plaintext).
                 let info = e
@@ -270,11 +325,11 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
                     .next()
                     .unwrap_or("")
                     .trim_end_matches([':', ' ']);
-                return Err(syntax(format!(
+                return Err(EventsError::Load(syntax(format!(
                     "{info} at line {}, column {}",
                     m.line(),
                     m.col() + 1
-                )));
+                ))));
             }
         }
     }
@@ -375,10 +430,27 @@ struct LineAnchor {
     target: usize,
 }
 
+/// A comment after a flow collection: inside it as its first item (SOPS reads the node's line
+/// comment into the collection), except for a list item, whose line comment goes before the
+/// item in the parent list.
+fn flow_anchor(node: &Node, role: Option<(usize, usize)>, in_list: bool) -> LineAnchor {
+    let (pos, target) = match role {
+        Some(r) if in_list => r,
+        _ => (node.start.index, node.id),
+    };
+    LineAnchor {
+        end: node.end.index + 1,
+        line: node.end.line,
+        pos,
+        target,
+    }
+}
+
 /// Collects scalar ranges (for comment scanning) and the anchors inline comments attach to.
 fn collect(
     node: &Node,
     role: Option<(usize, usize)>,
+    in_list: bool,
     ranges: &mut Vec<(usize, usize)>,
     anchors: &mut Vec<LineAnchor>,
 ) {
@@ -401,30 +473,20 @@ fn collect(
         Kind::Alias(_) => push_anchor(anchors, node.end),
         Kind::Map { entries, flow } => {
             if *flow {
-                anchors.push(LineAnchor {
-                    end: node.end.index + 1,
-                    line: node.end.line,
-                    pos: node.start.index,
-                    target: node.id,
-                });
+                anchors.push(flow_anchor(node, role, in_list));
             }
             for (k, v) in entries {
                 let r = Some((k.start.index, node.id));
-                collect(k, r, ranges, anchors);
-                collect(v, r, ranges, anchors);
+                collect(k, r, false, ranges, anchors);
+                collect(v, r, false, ranges, anchors);
             }
         }
         Kind::Seq { items, flow } => {
             if *flow {
-                anchors.push(LineAnchor {
-                    end: node.end.index + 1,
-                    line: node.end.line,
-                    pos: node.start.index,
-                    target: node.id,
-                });
+                anchors.push(flow_anchor(node, role, in_list));
             }
             for it in items {
-                collect(it, Some((it.start.index, node.id)), ranges, anchors);
+                collect(it, Some((it.start.index, node.id)), true, ranges, anchors);
             }
         }
     }
@@ -464,7 +526,13 @@ impl Converter {
     /// indented deeper than the token that ends the block (`end`) can be feet. The innermost
     /// block ending there takes the first run of comment lines at one column, whatever that
     /// column; after that, every block takes the lines indented at least as deep as itself.
-    fn flush_foot(&mut self, end: Pos, indent: usize, mut push: impl FnMut(SecretString)) {
+    fn flush_foot(
+        &mut self,
+        end: Pos,
+        indent: usize,
+        seq: bool,
+        mut push: impl FnMut(SecretString),
+    ) {
         let innermost = self.last_foot_end != Some(end.index);
         self.last_foot_end = Some(end.index);
         let mut first_run = innermost;
@@ -480,23 +548,36 @@ impl Converter {
                     Some(_) => first_run = false,
                 }
             }
-            if !first_run && c.at.col < indent {
+            // A sequence keeps only the first run (checked against sops 3.11).
+            if !first_run && (seq || c.at.col < indent) {
                 break;
             }
             push(self.take());
         }
     }
 
-    fn flush_flow_end(&mut self, id: usize, end: usize, mut push: impl FnMut(SecretString)) {
+    /// Comments left before the end of a flow collection. `keep_own_lines: false` drops the
+    /// full-line ones: go-yaml loses them inside an empty flow mapping (`{` comment `}`, which
+    /// sops writes for a map holding only comments).
+    fn flush_flow_end(
+        &mut self,
+        id: usize,
+        end: usize,
+        keep_own_lines: bool,
+        mut push: impl FnMut(SecretString),
+    ) {
         while let Some(c) = self.comments.get(self.next) {
-            let ok = match c.target {
-                Some(t) => t == id,
-                None => c.pos < end,
+            let (ok, keep) = match c.target {
+                Some(t) => (t == id, true),
+                None => (c.pos < end, keep_own_lines),
             };
             if !ok {
                 break;
             }
-            push(self.take());
+            let text = self.take();
+            if keep {
+                push(text);
+            }
         }
     }
 
@@ -510,9 +591,13 @@ impl Converter {
                 .get(&a)
                 .cloned()
                 .ok_or_else(|| syntax(format!("unknown anchor at {}", at(node.start))))?,
-            Kind::Map { entries, flow } => {
-                Value::Map(self.map(node.id, entries, flow, node.end, node.indent)?)
-            }
+            Kind::Map { entries, flow } => Value::Map(self.map(
+                node.id,
+                entries,
+                flow,
+                (node.start.index, node.end),
+                node.indent,
+            )?),
             Kind::Seq { items, flow } => {
                 Value::List(self.list(node.id, items, flow, node.end, node.indent)?)
             }
@@ -540,10 +625,13 @@ impl Converter {
         id: usize,
         entries: Vec<(Node, Node)>,
         flow: bool,
-        end: Pos,
+        (start, end): (usize, Pos),
         indent: usize,
     ) -> Result<Map, LoadError> {
         let mut out: Map = Vec::new();
+        let empty = entries.is_empty();
+        // Comments before the collection itself are heads of what it contains.
+        self.flush_before(start, id, |c| out.push(MapItem::Comment(c)));
         for (k, v) in entries {
             self.flush_before(k.start.index, id, |c| out.push(MapItem::Comment(c)));
             let key = self.key(k)?;
@@ -551,9 +639,9 @@ impl Converter {
             out.push(MapItem::Entry(key, value));
         }
         if flow {
-            self.flush_flow_end(id, end.index, |c| out.push(MapItem::Comment(c)));
+            self.flush_flow_end(id, end.index, !empty, |c| out.push(MapItem::Comment(c)));
         } else {
-            self.flush_foot(end, indent, |c| out.push(MapItem::Comment(c)));
+            self.flush_foot(end, indent, false, |c| out.push(MapItem::Comment(c)));
         }
         Ok(out)
     }
@@ -572,9 +660,9 @@ impl Converter {
             out.push(ListItem::Value(self.value(it)?));
         }
         if flow {
-            self.flush_flow_end(id, end.index, |c| out.push(ListItem::Comment(c)));
+            self.flush_flow_end(id, end.index, true, |c| out.push(ListItem::Comment(c)));
         } else {
-            self.flush_foot(end, indent, |c| out.push(ListItem::Comment(c)));
+            self.flush_foot(end, indent, true, |c| out.push(ListItem::Comment(c)));
         }
         Ok(out)
     }
@@ -589,13 +677,14 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Map>, LoadError> {
         ))
     })?;
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
-    let docs = parse_events(src)?;
+    let (fixed, docs) = parse_events_lenient(src)?;
+    let src = fixed.as_str();
 
     let mut ranges = Vec::new();
     let mut anchors = Vec::new();
     for d in &docs {
         if let Some(root) = &d.root {
-            collect(root, None, &mut ranges, &mut anchors);
+            collect(root, None, false, &mut ranges, &mut anchors);
         }
     }
     let mut comments = scan_comments(src, ranges);
@@ -633,7 +722,13 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Map>, LoadError> {
                 match root.kind {
                     Kind::Map { entries, flow } => {
                         let anchor = root.anchor;
-                        map = conv.map(root.id, entries, flow, root.end, root.indent)?;
+                        map = conv.map(
+                            root.id,
+                            entries,
+                            flow,
+                            (root.start.index, root.end),
+                            root.indent,
+                        )?;
                         if anchor != 0 {
                             conv.anchors.insert(anchor, Value::Map(map.clone()));
                         }
