@@ -583,3 +583,43 @@ fn comment_on_empty_flow_map() {
     assert!(String::from_utf8_lossy(&enc).starts_with("a: {\n    #ENC["));
     assert_eq!(env.ours(&enc), env.theirs(&enc));
 }
+
+#[test]
+fn negative_duplicate_keys_like_sops() {
+    // sops refuses to encrypt a repeated key at any level…
+    let env = Env::new();
+    std::fs::write(env.path().join("dup.yaml"), "a:\n  x: 1\n  x: 2\n").unwrap();
+    let out = sops(
+        env.path(),
+        &["encrypt", "--age", &env.key.recipient, "dup.yaml"],
+        &[],
+    );
+    assert!(!out.status.success());
+    let e = yaml::parse_plain(b"a:\n  x: 1\n  x: 2\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 3") && e.contains("line 2"), "{e}");
+    // …and to load an encrypted file with a repeated top-level key, but not a nested one.
+    let e = err_text(b"a: 1\na: 2\nsops: {}\n");
+    assert!(e.contains("already defined"), "{e}");
+    assert!(yaml::parse(b"a:\n  x: 1\n  x: 2\nsops:\n  version: 3.11.0\n").is_ok());
+    // Later documents are not checked by sops.
+    assert!(yaml::parse_plain(b"a: 1\n---\nb: 1\nb: 2\n").is_ok());
+}
+
+#[test]
+fn crlf_line_endings() {
+    let env = Env::new();
+    env.roundtrip(
+        "# c\r\na: 1 # x\r\nb:\r\n    c: \"q\"\r\n    d: |\r\n        t\r\n",
+        &[],
+    );
+}
+
+#[test]
+fn non_utf8_binary_value() {
+    // `!!binary` holding bytes that are not UTF-8: sops encrypts them as `str` and prints them
+    // back as `!!binary`.
+    let env = Env::new();
+    env.roundtrip("a: !!binary /wD+\nb: !!binary aGVsbG8=\n", &[]);
+}

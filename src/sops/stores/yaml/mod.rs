@@ -16,7 +16,8 @@ use crate::sops::{EmitError, LoadError};
 /// Parses an encrypted file: the data tree (every document a branch) and the `sops` block of the
 /// first document. The `sops` key is removed from every document, as SOPS does.
 pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
-    let mut branches = parse::parse_documents(bytes)?;
+    // go-yaml refuses a repeated top-level key when SOPS reads the metadata.
+    let mut branches = parse::parse_documents(bytes, 1)?;
     let has_meta = branches.first().is_some_and(|b| {
         b.iter()
             .any(|i| matches!(i, MapItem::Entry(k, v) if k == "sops" && !matches!(v, Value::Null)))
@@ -37,7 +38,8 @@ pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
 /// Parses a plaintext YAML file (no metadata), e.g. before encryption.
 pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     Ok(Tree {
-        branches: parse::parse_documents(bytes)?,
+        // SOPS first decodes the plaintext into a Go map: no key may repeat at any level.
+        branches: parse::parse_documents(bytes, usize::MAX)?,
     })
 }
 

@@ -493,6 +493,10 @@ fn collect(
 }
 
 struct Converter {
+    /// Mapping depth, and how deep duplicate keys are refused (go-yaml refuses them where
+    /// SOPS decodes into Go maps/structs: the first document only).
+    depth: usize,
+    unique_depth: usize,
     /// Where the last block ended (to tell the innermost of blocks that end together).
     last_foot_end: Option<usize>,
     comments: Vec<Comment>,
@@ -632,12 +636,34 @@ impl Converter {
         let empty = entries.is_empty();
         // Comments before the collection itself are heads of what it contains.
         self.flush_before(start, id, |c| out.push(MapItem::Comment(c)));
+        self.depth += 1;
+        let check = self.depth <= self.unique_depth;
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for (k, v) in entries {
             self.flush_before(k.start.index, id, |c| out.push(MapItem::Comment(c)));
-            let key = self.key(k)?;
-            let value = self.value(v)?;
+            if check {
+                if let Kind::Scalar { text, .. } = &k.kind {
+                    if let Some(first) = seen.insert(text.clone(), k.start.line) {
+                        self.depth -= 1;
+                        return Err(LoadError::Structure(format!(
+                            "YAML mapping key {text:?} at line {} is already defined at line {first}",
+                            k.start.line
+                        )));
+                    }
+                }
+            }
+            let key = self.key(k);
+            let value = key.and_then(|k| Ok((k, self.value(v)?)));
+            let (key, value) = match value {
+                Ok(kv) => kv,
+                Err(e) => {
+                    self.depth -= 1;
+                    return Err(e);
+                }
+            };
             out.push(MapItem::Entry(key, value));
         }
+        self.depth -= 1;
         if flow {
             self.flush_flow_end(id, end.index, !empty, |c| out.push(MapItem::Comment(c)));
         } else {
@@ -669,7 +695,9 @@ impl Converter {
 }
 
 /// Parses every document into a branch (a map with comments).
-pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Map>, LoadError> {
+/// `unique_depth`: how many mapping levels of the first document must not repeat a key
+/// (SOPS: 1 for an encrypted file, all for a plaintext one).
+pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, LoadError> {
     let src = std::str::from_utf8(bytes).map_err(|e| {
         syntax(format!(
             "the file is not UTF-8 (invalid byte at offset {})",
@@ -711,9 +739,12 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<Map>, LoadError> {
         comments,
         next: 0,
         anchors: HashMap::new(),
+        depth: 0,
+        unique_depth: 0,
     };
     let mut branches = Vec::new();
     for (i, d) in docs.into_iter().enumerate() {
+        conv.unique_depth = if i == 0 { unique_depth } else { 0 };
         let mut map: Map = Vec::new();
         match d.root {
             None => {}
