@@ -74,10 +74,7 @@ impl Env {
         let enc = self.encrypt("in.yaml", plain, args);
         let theirs = self.theirs(&enc);
         let ours = self.ours(&enc);
-        assert_eq!(
-            ours, theirs,
-            "our decrypted output differs from sops decrypt"
-        );
+        assert_same_text(&ours, &theirs);
         // Our reading of the plaintext places comments and types values as sops did (NaN is
         // written as `.nan` so that trees with NaN compare equal).
         let tree = yaml::parse_plain(plain.as_bytes()).expect("parse_plain");
@@ -91,6 +88,28 @@ impl Env {
         );
         ours
     }
+}
+
+/// Equal texts, or a panic showing the differing lines (test data only, never real secrets).
+fn assert_same_text(ours: &str, theirs: &str) {
+    if ours == theirs {
+        return;
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (ours.split('\n').collect(), theirs.split('\n').collect());
+    let mut diffs = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i), b.get(i));
+        if x != y {
+            diffs.push(format!("line {}:\n  ours:   {x:?}\n  theirs: {y:?}", i + 1));
+        }
+        if diffs.len() == 5 {
+            break;
+        }
+    }
+    panic!(
+        "our decrypted output differs from sops decrypt:\n{}",
+        diffs.join("\n")
+    );
 }
 
 /// Replaces NaN floats (never equal to themselves) by a marker string.
@@ -622,4 +641,58 @@ fn non_utf8_binary_value() {
     // back as `!!binary`.
     let env = Env::new();
     env.roundtrip("a: !!binary /wD+\nb: !!binary aGVsbG8=\n", &[]);
+}
+
+/// Strings that stress go-yaml's quoting, as values, keys and list items.
+#[test]
+fn string_styles_everywhere() {
+    let strings: &[&str] = &[
+        "plain", "with space", " lead", "trail ", "a: b", "a:b", "a #b", "a#b", "#x", "- x", "-x",
+        "-", "?", "? x", ":x", ": x", "[x", "x]", "{x", "x}", ",x", "x,y", "&a", "*a", "!t", "|x",
+        ">x", "'x", "\"x", "%x", "@x", "`x", "x'y", "x\"y", "x\\y", "tab\tin", "\ttab",
+        "nl\nin", "\nlead nl", "trail nl\n", "two\n\n", "sp \nbreak", "break\n sp", "\u{1}",
+        "\u{7f}", "\u{85}", "\u{a0}", "\u{feff}x", "\u{2028}", "é", "日本語", "😀", "a😀b",
+        "yes", "No", "ON", "off", "y", "n", "true", "False", "null", "~", "NULL", "1", "-1",
+        "+1", "0x1F", "0o7", "0b1", "1_0", "1.5", ".5", "1e3", ".inf", "-.Inf", ".NaN", "1:20",
+        "1:20:30.5", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "<<", "=", "---", "...",
+        "--- x", "... x", "x ---", "0777", "09", "1e400", "0x", "0.", "+", "+.", "e1",
+        "a very long string that goes on and on beyond eighty characters without any line wrapping at all, really",
+        "long words: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbb",
+        "multi\nline with a very long line that goes on and on beyond eighty characters without wrapping\nend",
+        "- single quoted because of the dash, and long enough to pass the eighty column mark for sure",
+        "\tdouble quoted because of the tab, and long enough to pass the eighty column mark for sure",
+    ];
+    // YAML double-quoted, everything outside printable ASCII escaped.
+    let q = |s: &str| {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                ' '..='~' => out.push(c),
+                c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04X}", c as u32)),
+                c => out.push_str(&format!("\\U{:08X}", c as u32)),
+            }
+        }
+        out.push('"');
+        out
+    };
+    let mut doc = String::from("values:\n");
+    for (i, s) in strings.iter().enumerate() {
+        doc.push_str(&format!("    v{i}: {}\n", q(s)));
+    }
+    doc.push_str("keys:\n");
+    for s in strings {
+        doc.push_str(&format!("    {}: k\n", q(s)));
+    }
+    doc.push_str("items:\n");
+    for s in strings {
+        doc.push_str(&format!("    - {}\n", q(s)));
+    }
+    doc.push_str("nested_items:\n");
+    for s in strings {
+        doc.push_str(&format!("    - - {}\n      - x: {}\n", q(s), q(s)));
+    }
+    let env = Env::new();
+    env.roundtrip(&doc, &[]);
 }

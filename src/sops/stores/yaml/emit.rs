@@ -56,7 +56,6 @@ fn analyze(s: &str) -> Analysis {
     let (mut break_space, mut space_break) = (false, false);
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_ws = true;
-    let is_break = |c: char| matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}');
     let n = chars.len();
     for (i, &c) in chars.iter().enumerate() {
         let followed_ws =
@@ -226,8 +225,16 @@ fn choose_style(s: &str, key: bool) -> StrStyle {
 }
 
 fn double_quoted(s: &str) -> String {
+    // go-yaml's `is_bom` looks at the start of the value, not the current character: a value
+    // that starts with a BOM has every character escaped.
+    let bom = s.starts_with('\u{feff}');
     let mut out = String::from("\"");
     for c in s.chars() {
+        let escape = bom || !printable(c) || c == '\n' || c == '"' || c == '\\' || is_break(c);
+        if !escape {
+            out.push(c);
+            continue;
+        }
         match c {
             '\0' => out.push_str("\\0"),
             '\x07' => out.push_str("\\a"),
@@ -244,7 +251,7 @@ fn double_quoted(s: &str) -> String {
             '\u{a0}' => out.push_str("\\_"),
             '\u{2028}' => out.push_str("\\L"),
             '\u{2029}' => out.push_str("\\P"),
-            c if !printable(c) || c == '\u{feff}' => {
+            c => {
                 let v = c as u32;
                 if v <= 0xFF {
                     out.push_str(&format!("\\x{v:02X}"));
@@ -254,11 +261,14 @@ fn double_quoted(s: &str) -> String {
                     out.push_str(&format!("\\U{v:08X}"));
                 }
             }
-            c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
 /// A literal block: header (`|`, `|-`, `|+`, with `4` when the text starts with a space or
@@ -287,7 +297,8 @@ fn literal(s: &str, indent: usize) -> String {
 
 /// A string scalar. Returns the text and whether it already ends the line (literal block).
 fn string_scalar(s: &str, key: bool, content_indent: usize) -> (String, bool) {
-    if key && s == "<<" {
+    if s == "<<" {
+        // go-yaml resolves `<<` to the merge tag and writes it back tagged.
         return ("!!merge <<".into(), false);
     }
     match choose_style(s, key) {
@@ -444,10 +455,14 @@ impl Out {
     }
 
     fn key(&mut self, k: &str, indent: usize) {
-        if k.contains('\n') {
-            // go-yaml writes a multi-line key as a complex key with a literal block.
+        if k.chars().any(is_break) {
+            // A multi-line key cannot be a simple key: go-yaml writes `? key` then `: value`.
             self.buf.push_str("? ");
-            self.buf.push_str(&literal(k, indent + INDENT));
+            let (text, ends) = string_scalar(k, true, indent + INDENT);
+            self.buf.push_str(&text);
+            if !ends {
+                self.buf.push('\n');
+            }
             self.buf.push_str(&" ".repeat(indent));
             self.buf.push(':');
         } else {
