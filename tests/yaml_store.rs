@@ -574,6 +574,14 @@ fn comment_layouts_lists_and_flows() {
         "a:\n    - b:\n        - c # deep\n        # deep foot\n    # seq foot\n# top foot\n",
         "k: v\n    # indented more than everything\n",
         "? complex\n: value # c\n",
+        "l:\n    -\n      # inside item map\n      x: 1\n      y: 2\n",
+        "l:\n    - a\n    # last\n",
+        "m:\n    # only comments\n    # in this map\nn: 1\n",
+        "m: [] # after empty list\n",
+        "a: 1\n\n\n# spaced\n\n\nb: 2\n",
+        "a: &anc\n    # inside anchor\n    x: 1\nb: *anc\n",
+        "a: !!str # after tag\n    x\n",
+        "a: !!str | # block header\n    text # not a comment\nb: &q !!str 'x # no' # yes\n",
     ];
     let mut failed = Vec::new();
     for (i, case) in cases.iter().enumerate() {

@@ -69,6 +69,8 @@ struct Node {
     end: Pos,
     /// Block collections: the column of the keys / of the `-` indicators.
     indent: usize,
+    /// Quoted and block scalars: the char range a `#` inside is text, not a comment.
+    cover: Option<(usize, usize)>,
 }
 
 /// One document's root and the char index where the next document starts.
@@ -114,6 +116,16 @@ impl<'a> Builder<'a> {
                     ScalarStyle::DoubleQuoted => self.quoted_end(&span, '"'),
                     _ => Pos::from_span_end(&span),
                 };
+                let cover = match style {
+                    // A plain scalar cannot hold ` #`: nothing to hide from the comment scan.
+                    ScalarStyle::Plain => None,
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+                        Some((self.after_properties(span.start.index()), end.index))
+                    }
+                    ScalarStyle::Literal | ScalarStyle::Folded => {
+                        Some((self.block_content_start(span.start.index()), end.index))
+                    }
+                };
                 let style = match style {
                     ScalarStyle::Plain => Style::Plain,
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
@@ -133,6 +145,7 @@ impl<'a> Builder<'a> {
                     start,
                     end,
                     indent: 0,
+                    cover,
                 })
             }
             Event::Alias(a) => Ok(Node {
@@ -142,6 +155,7 @@ impl<'a> Builder<'a> {
                 start,
                 end: Pos::from_span_end(&span),
                 indent: 0,
+                cover: None,
             }),
             Event::MappingStart(anchor, _tag) => {
                 let flow = self.source_char_is_flow_start(&span);
@@ -160,6 +174,7 @@ impl<'a> Builder<'a> {
                             start,
                             end,
                             indent,
+                            cover: None,
                         });
                     }
                     let k = self.node()?;
@@ -184,6 +199,7 @@ impl<'a> Builder<'a> {
                             start,
                             end,
                             indent,
+                            cover: None,
                         });
                     }
                     items.push(self.node()?);
@@ -191,6 +207,33 @@ impl<'a> Builder<'a> {
             }
             _ => Err(syntax(format!("unexpected YAML event at {}", at(start)))),
         }
+    }
+
+    /// Skips a scalar's tag and anchor (saphyr's span starts at them).
+    fn after_properties(&self, mut i: usize) -> usize {
+        while matches!(self.chars.get(i), Some('!' | '&')) {
+            while self.chars.get(i).is_some_and(|c| !c.is_whitespace()) {
+                i += 1;
+            }
+            while matches!(self.chars.get(i), Some(' ' | '\t')) {
+                i += 1;
+            }
+        }
+        i
+    }
+
+    /// Where a block scalar's content starts: saphyr's span starts at the content, or at the
+    /// tag/anchor on the header line when there is one.
+    fn block_content_start(&self, start: usize) -> usize {
+        let i = self.after_properties(start);
+        if i == start || !matches!(self.chars.get(i), Some('|' | '>')) {
+            return start;
+        }
+        let mut j = i;
+        while self.chars.get(j).is_some_and(|c| *c != '\n') {
+            j += 1;
+        }
+        j + 1
     }
 
     /// Just after the closing quote of a quoted scalar: saphyr's span may run on over a
@@ -466,7 +509,9 @@ fn collect(
     };
     match &node.kind {
         Kind::Scalar { .. } => {
-            ranges.push((node.start.index, node.end.index));
+            if let Some(r) = node.cover {
+                ranges.push(r);
+            }
             // A block scalar's end is the start of the next line: its anchor is its header.
             push_anchor(anchors, node.end);
         }
