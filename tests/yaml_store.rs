@@ -704,3 +704,25 @@ fn string_styles_everywhere() {
     let env = Env::new();
     env.roundtrip(&doc, &[]);
 }
+
+#[test]
+fn negative_deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!("a: {}1{}\nsops: {{}}\n", "[".repeat(5000), "]".repeat(5000));
+    let e = err_text(deep.as_bytes());
+    assert!(e.contains("recursion limit") || e.contains("deeper"), "{e}");
+    // Block nesting, one space per level.
+    let mut block = String::new();
+    for i in 0..3000 {
+        block.push_str(&format!("{}k:\n", " ".repeat(i)));
+    }
+    let e = yaml::parse_plain(block.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("recursion limit") || e.contains("deeper"), "{e}");
+    // 200 levels are fine, and survive our emitter.
+    let mut ok = String::new();
+    for i in 0..200 {
+        ok.push_str(&format!("{}k:\n", " ".repeat(i)));
+    }
+    let t = yaml::parse_plain(ok.as_bytes()).unwrap();
+    let out = yaml::emit(&t).unwrap();
+    assert_eq!(yaml::parse_plain(out.expose()).unwrap(), t);
+}

@@ -94,6 +94,7 @@ struct Builder<'a> {
     chars: Vec<char>,
     events: std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>,
     next_id: usize,
+    depth: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -102,7 +103,26 @@ impl<'a> Builder<'a> {
         self.next_id
     }
 
+    /// Nesting deeper than this is refused rather than risking the stack (go-yaml has a
+    /// similar limit).
+    const MAX_DEPTH: usize = 256;
+
     fn node(&mut self) -> Result<Node, LoadError> {
+        self.depth += 1;
+        if self.depth > Self::MAX_DEPTH {
+            let at_ = self.events.peek().map(|(_, sp)| Pos::from_span_start(sp));
+            return Err(syntax(format!(
+                "the document nests deeper than {} levels{}",
+                Self::MAX_DEPTH,
+                at_.map(|p| format!(" at {}", at(p))).unwrap_or_default()
+            )));
+        }
+        let r = self.node_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn node_inner(&mut self) -> Result<Node, LoadError> {
         let (ev, span) = self
             .events
             .next()
@@ -380,6 +400,7 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
         chars: src.chars().collect(),
         events: events.into_iter().peekable(),
         next_id: 0,
+        depth: 0,
     };
     let mut docs: Vec<Doc> = Vec::new();
     while let Some((ev, span)) = b.events.next() {
@@ -764,10 +785,13 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     // Inline comments: attach to the last node that ends before them on their line.
     anchors.sort_by_key(|a| a.end);
     for c in comments.iter_mut().filter(|c| c.target.is_some()) {
-        let found = anchors
-            .iter()
-            .rev()
-            .find(|a| a.end <= c.at.index && a.line == c.at.line);
+        // The anchor ending last before the comment; if it is not on the comment's line, none
+        // is.
+        let n = anchors.partition_point(|a| a.end <= c.at.index);
+        let found = n
+            .checked_sub(1)
+            .map(|i| &anchors[i])
+            .filter(|a| a.line == c.at.line);
         match found {
             Some(a) => {
                 c.pos = a.pos;
