@@ -419,7 +419,7 @@ fn extract_values_like_sops() {
     let env = Env::new();
     let enc = env.encrypt(
         "in.yaml",
-        "n: 42\nf: 1.5\nb: true\nm:\n    # c\n    x: 1\n    y: [a, b]\nl:\n    - 1\n    - a: b\n",
+        "n: 42\nf: 1.5\nb: true\nm:\n    # c\n    x: 1\n    y: [a, b]\nl:\n    # head\n    - 1\n    - a: b\n      # in\n      c: |\n        text\n    # foot\nt: 2001-12-14\nz: ~\nem: {}\nel: []\nfl: 1e100\nll:\n    - - x\n",
         &[],
     );
     let file = load(Format::Yaml, &enc).unwrap();
@@ -429,7 +429,7 @@ fn extract_values_like_sops() {
     let plain = file.decrypt(&key, DecryptOptions::default()).unwrap();
     std::fs::write(env.path().join("enc.yaml"), &enc).unwrap();
     let kf = env.key.write(env.path(), "keys.txt");
-    for k in ["n", "f", "b", "m", "l"] {
+    for k in ["n", "f", "b", "m", "l", "t", "z", "em", "el", "fl", "ll"] {
         let out = sops_decrypt(
             env.path(),
             "enc.yaml",
