@@ -581,6 +581,10 @@ fn comment_layouts_lists_and_flows() {
         "a: 1\n\n\n# spaced\n\n\nb: 2\n",
         "a: &anc\n    # inside anchor\n    x: 1\nb: *anc\n",
         "a: !!str # after tag\n    x\n",
+        "%YAML 1.1\n---\na: 1\n...\n",
+        "--- !!map\na: 1\n",
+        "a: 1\n...\n---\nb: 2\n",
+        "? a\n: 1\n",
         "a: !!str | # block header\n    text # not a comment\nb: &q !!str 'x # no' # yes\n",
     ];
     let mut failed = Vec::new();
@@ -725,4 +729,24 @@ fn negative_deep_nesting_is_an_error_not_a_crash() {
     let t = yaml::parse_plain(ok.as_bytes()).unwrap();
     let out = yaml::emit(&t).unwrap();
     assert_eq!(yaml::parse_plain(out.expose()).unwrap(), t);
+}
+
+#[test]
+fn negative_what_go_yaml_refuses() {
+    // sops (go-yaml) refuses both; so do we, with a position.
+    let env = Env::new();
+    for (doc, needle) in [
+        ("%YAML 1.2\n---\na: 1\n", "YAML 1.2"),
+        ("? [b]\n: 2\n", "list"),
+    ] {
+        std::fs::write(env.path().join("bad.yaml"), doc).unwrap();
+        let out = sops(
+            env.path(),
+            &["encrypt", "--age", &env.key.recipient, "bad.yaml"],
+            &[],
+        );
+        assert!(!out.status.success(), "sops accepted {doc:?}");
+        let e = yaml::parse_plain(doc.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains(needle) && e.contains("line 1"), "{e}");
+    }
 }

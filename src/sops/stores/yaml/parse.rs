@@ -309,8 +309,8 @@ impl<'a> Builder<'a> {
         item.col
     }
 
-    /// saphyr gives flow collection starts a one-char span (`[`/`{`), block ones an empty
-    /// span. An anchor or tag before `[` widens it, so look at the span length only.
+    /// saphyr's span of a flow collection start ends just after its `[`/`{` (an anchor or tag
+    /// may come first); a block collection's span is empty or ends at its first key.
     fn source_char_is_flow_start(&self, span: &Span) -> bool {
         let end = span.end.index();
         end > span.start.index() && matches!(self.chars.get(end - 1), Some('[' | '{'))
@@ -761,6 +761,24 @@ impl Converter {
 }
 
 /// Parses every document into a branch (a map with comments).
+/// go-yaml only reads YAML 1.1 documents (`%YAML 1.1` or no directive).
+fn check_directives(src: &str) -> Result<(), LoadError> {
+    for (n, line) in src.split('\n').enumerate() {
+        if let Some(rest) = line.strip_prefix("%YAML") {
+            let version = rest.split('#').next().unwrap_or("").trim();
+            if version != "1.1" {
+                return Err(syntax(format!(
+                    "found incompatible YAML document (%YAML {} directive) at line {}: only \
+                     YAML 1.1 documents are accepted, as by go-yaml",
+                    version.chars().take(8).collect::<String>(),
+                    n + 1
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `unique_depth`: how many mapping levels of the first document must not repeat a key
 /// (SOPS: 1 for an encrypted file, all for a plaintext one).
 pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, LoadError> {
@@ -771,6 +789,7 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
         ))
     })?;
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    check_directives(src)?;
     let (fixed, docs) = parse_events_lenient(src)?;
     let src = fixed.as_str();
 
