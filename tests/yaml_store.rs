@@ -652,7 +652,10 @@ fn non_utf8_binary_value() {
     // `!!binary` holding bytes that are not UTF-8: sops encrypts them as `str` and prints them
     // back as `!!binary`.
     let env = Env::new();
-    env.roundtrip("a: !!binary /wD+\nb: !!binary aGVsbG8=\n", &[]);
+    env.roundtrip(
+        "a: !!binary /wD+\nb: !!binary aGVsbG8=\nlong: !!binary /wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+/wD+\nl:\n    - !!binary /wD+\n",
+        &[],
+    );
 }
 
 /// Strings that stress go-yaml's quoting, as values, keys and list items.
