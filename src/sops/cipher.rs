@@ -62,11 +62,12 @@ impl EncValue {
         // Greedy `(.+)` groups: each separator is the *last* occurrence that still lets the rest
         // match. Values written by sops never contain the separators, so searching from the right
         // gives the same split. `.` does not match a newline.
-        let close = body.rfind(']').ok_or(CipherError::Malformed("no closing `]`"))?;
+        // Go's regex has no (?s) flag: it matches on the first line only.
+        let body = body.split('\n').next().unwrap_or(body);
+        let close = body
+            .rfind(']')
+            .ok_or(CipherError::Malformed("no closing `]`"))?;
         let body = &body[..close];
-        if body.contains('\n') {
-            return Err(CipherError::Malformed("newline inside ENC[…]"));
-        }
         let (rest, ty) = body
             .rsplit_once(",type:")
             .ok_or(CipherError::Malformed("no `type:` field"))?;
@@ -89,9 +90,8 @@ impl EncValue {
             "bytes" => ValueType::Bytes,
             other => return Err(CipherError::UnknownType(other.chars().take(32).collect())),
         };
-        let decode = |field: &'static str, v: &str| {
-            B64.decode(v).map_err(|_| CipherError::Base64(field))
-        };
+        let decode =
+            |field: &'static str, v: &str| B64.decode(v).map_err(|_| CipherError::Base64(field));
         let tag = decode("tag", tag)?;
         if tag.len() != 16 {
             return Err(CipherError::TagLength(tag.len()));
@@ -183,10 +183,24 @@ mod tests {
     }
 
     #[test]
+    fn only_the_first_line_counts() {
+        let key = [9u8; 32];
+        let enc = EncValue::encrypt(b"v", ValueType::Str, &key, b"k:").unwrap();
+        let text = format!("{enc}\nmore text ] here");
+        let parsed = EncValue::parse(&text).unwrap();
+        assert_eq!(parsed.decrypt(&key, b"k:").unwrap().expose(), b"v");
+    }
+
+    #[test]
     fn parse_errors_are_specific() {
-        assert!(matches!(EncValue::parse("hello"), Err(CipherError::NotEncrypted)));
         assert!(matches!(
-            EncValue::parse("ENC[AES256_GCM,data:!!,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"),
+            EncValue::parse("hello"),
+            Err(CipherError::NotEncrypted)
+        ));
+        assert!(matches!(
+            EncValue::parse(
+                "ENC[AES256_GCM,data:!!,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"
+            ),
             Err(CipherError::Base64("data"))
         ));
         assert!(matches!(
@@ -194,7 +208,9 @@ mod tests {
             Err(CipherError::TagLength(3))
         ));
         assert!(matches!(
-            EncValue::parse("ENC[AES256_GCM,data:AA==,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:blob]"),
+            EncValue::parse(
+                "ENC[AES256_GCM,data:AA==,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:blob]"
+            ),
             Err(CipherError::UnknownType(_))
         ));
     }
