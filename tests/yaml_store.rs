@@ -585,6 +585,8 @@ fn comment_layouts_lists_and_flows() {
         "--- !!map\na: 1\n",
         "a: 1\n...\n---\nb: 2\n",
         "? a\n: 1\n",
+        "l: [\n    a, # after a\n    # own line\n    b\n]\n",
+        "m: {\n    a: 1, # after a\n    b: 2\n}\n",
         "a: !!str | # block header\n    text # not a comment\nb: &q !!str 'x # no' # yes\n",
     ];
     let mut failed = Vec::new();
@@ -601,6 +603,18 @@ fn comment_layouts_lists_and_flows() {
 
 /// `a: {} # c`: sops stores the comment inside the empty map and writes `a: {` comment `}`,
 /// which go-yaml (and so sops) then reads back without the comment; we match both steps.
+#[test]
+fn comment_inside_nested_empty_flow_list() {
+    // sops keeps no trace of these comments in its output; neither do we.
+    let env = Env::new();
+    for doc in [
+        "l:\n    - [\n        # inside empty list item\n      ]\n    - x\n",
+        "m:\n    n: [\n        # inside empty list value\n    ]\n",
+    ] {
+        env.roundtrip_with(doc, &[], false);
+    }
+}
+
 #[test]
 fn comment_on_empty_flow_map() {
     let env = Env::new();
@@ -752,4 +766,13 @@ fn negative_what_go_yaml_refuses() {
         let e = yaml::parse_plain(doc.as_bytes()).unwrap_err().to_string();
         assert!(e.contains(needle) && e.contains("line 1"), "{e}");
     }
+}
+
+#[test]
+fn negative_bracket_indentation_that_cannot_be_fixed() {
+    // A genuinely broken flow collection is reported, not retried forever.
+    let e = yaml::parse_plain(b"a:\n  b: [1,\n]\n  c: 2\n]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line"), "{e}");
 }

@@ -317,13 +317,13 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// go-yaml accepts a flow collection closed at column 0 inside a block mapping (sops writes
-/// `key: {` comment `}` that way); saphyr rejects it. Indenting that bracket by one space keeps
-/// the meaning, so the loader retries with the line fixed.
+/// go-yaml accepts a flow collection closed at or left of its parent block's indentation (sops
+/// writes `key: {` comment `}` that way); saphyr rejects it. Indenting that bracket keeps the
+/// meaning, so the loader retries with the line indented one more space.
 fn bracket_line_to_fix(src: &str, line: usize) -> bool {
     src.split('\n')
         .nth(line.wrapping_sub(1))
-        .is_some_and(|l| l.starts_with(['}', ']']))
+        .is_some_and(|l| l.trim_start_matches(' ').starts_with(['}', ']']))
 }
 
 fn indent_line(src: &str, line: usize) -> String {
@@ -340,24 +340,28 @@ fn indent_line(src: &str, line: usize) -> String {
     out
 }
 
-/// Parses the source, fixing brackets closed at column 0 (see [`bracket_line_to_fix`]).
+/// Parses the source, fixing under-indented closing brackets (see [`bracket_line_to_fix`]).
 fn parse_events_lenient(src: &str) -> Result<(String, Vec<Doc>), LoadError> {
     let mut src = src.to_owned();
-    for _ in 0..1000 {
+    let mut first_line = None;
+    for _ in 0..200 {
         match parse_events(&src) {
             Ok(docs) => return Ok((src, docs)),
-            Err(EventsError::BracketAtColumn0(line)) => src = indent_line(&src, line),
+            Err(EventsError::UnderIndentedBracket(line)) => {
+                first_line.get_or_insert(line);
+                src = indent_line(&src, line);
+            }
             Err(EventsError::Load(e)) => return Err(e),
         }
     }
-    Err(syntax(
-        "too many flow collections closed at column 1".into(),
-    ))
+    // Not fixable this way: report the original error.
+    let line = first_line.unwrap_or(0);
+    Err(syntax(format!("invalid indentation at line {line}")))
 }
 
 enum EventsError {
     Load(LoadError),
-    BracketAtColumn0(usize),
+    UnderIndentedBracket(usize),
 }
 
 impl From<LoadError> for EventsError {
@@ -374,11 +378,8 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
             Ok(ev) => events.push(ev),
             Err(e) => {
                 let m = e.marker();
-                if e.info() == "invalid indentation"
-                    && m.col() == 0
-                    && bracket_line_to_fix(src, m.line())
-                {
-                    return Err(EventsError::BracketAtColumn0(m.line()));
+                if e.info() == "invalid indentation" && bracket_line_to_fix(src, m.line()) {
+                    return Err(EventsError::UnderIndentedBracket(m.line()));
                 }
                 // saphyr quotes the offending character in one message: drop it (it may be
                 // plaintext).
