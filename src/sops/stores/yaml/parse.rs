@@ -4,11 +4,17 @@
 //!
 //! Comment placement follows what go-yaml v3 + SOPS' store do (checked against sops 3.11):
 //! - a comment after content on the same line moves to its own line before the entry (or list
-//!   item) it follows; after a flow collection it becomes that collection's first item;
+//!   item) it follows; after a flow collection that is a map value it becomes the collection's
+//!   first item;
 //! - full-line comments go before the next entry of the container they are in;
-//! - after the last entry of a block that ends, comment lines indented deeper than the next
-//!   token stay at the end of the innermost block ("foot" comments); the others go before the
-//!   next token.
+//! - after the last entry of a block that ends, only comment lines indented deeper than the next
+//!   token can stay inside ("foot" comments): the innermost block takes the first run of lines
+//!   at one column, then each enclosing mapping takes the lines indented at least as deep as its
+//!   keys; the rest go before the next token;
+//! - full-line comments inside an empty flow mapping are lost, as go-yaml loses them.
+//!
+//! Exotic layouts may still differ from go-yaml (whose comment attachment is token-based); the
+//! tests compare every layout we know of with the real sops.
 
 use super::resolve::{resolve, short_tag, Style};
 use crate::secret::SecretString;
