@@ -566,6 +566,8 @@ fn collect(
 }
 
 struct Converter {
+    /// Where the document being converted ends.
+    doc_end: usize,
     /// Mapping depth, and how deep duplicate keys are refused (go-yaml refuses them where
     /// SOPS decodes into Go maps/structs: the first document only).
     depth: usize,
@@ -615,7 +617,7 @@ impl Converter {
         let mut first_run = innermost;
         let mut run_col = None;
         while let Some(c) = self.comments.get(self.next) {
-            if c.target.is_some() || c.pos >= end.index || c.at.col <= end.col {
+            if c.target.is_some() || c.pos >= end.index {
                 break;
             }
             if first_run {
@@ -625,8 +627,18 @@ impl Converter {
                     Some(_) => first_run = false,
                 }
             }
-            // A sequence keeps only the first run (checked against sops 3.11).
-            if !first_run && (seq || c.at.col < indent) {
+            // The column of the token that ends the block; -1 at the end of the document.
+            let t_col = end.col as isize;
+            let col = c.at.col as isize;
+            let take = if first_run {
+                // go-yaml: a comment block followed by a dedented token at another column is
+                // the foot of the content before it.
+                col != t_col && t_col < indent as isize
+            } else {
+                // A sequence keeps only the first run (checked against sops 3.11).
+                !seq && col > t_col && c.at.col >= indent
+            };
+            if !take {
                 break;
             }
             push(self.take());
@@ -830,6 +842,7 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     comments.sort_by_key(|c| c.pos);
 
     let mut conv = Converter {
+        doc_end: usize::MAX,
         last_foot_end: None,
         comments,
         next: 0,
@@ -840,6 +853,7 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     let mut branches = Vec::new();
     for (i, d) in docs.into_iter().enumerate() {
         conv.unique_depth = if i == 0 { unique_depth } else { 0 };
+        conv.doc_end = d.end;
         let mut map: Map = Vec::new();
         match d.root {
             None => {}
