@@ -1,0 +1,669 @@
+//! The Nix side: every `.nix` file parses; the manifest the module builds matches sops-nix's
+//! field for field (bare `nix-instantiate`, no nixpkgs); that manifest installs real secrets
+//! with the real installer; and, when `NIX_SOPS_NIXPKGS_LIB` names a nixpkgs `lib` directory,
+//! the whole NixOS / home-manager module evaluated with `lib.evalModules`.
+//!
+//! The expected manifests in `tests/nix/cases/*.json` were written from sops-nix's
+//! `modules/sops/manifest-for.nix` and option defaults, not from our output. Markers in them:
+//! `@PLACEHOLDER:<secret>@` (sops-nix's `<SOPS:sha256(name):PLACEHOLDER>`), `@FILE@` (a template's
+//! store file, checked separately), `@STORE:<repo path>@` / `@SHA256:<repo path>@` (the store copy
+//! and hash of a repository file, computed here with `nix-store --add` and sha2).
+
+mod common;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn nix_instantiate(args: &[&str]) -> Output {
+    common::require("nix-instantiate");
+    Command::new("nix-instantiate")
+        .current_dir(repo())
+        .args(args)
+        .output()
+        .expect("nix-instantiate runs (scripts/install-peers installs nix-bin)")
+}
+
+/// `nix-instantiate --eval --strict --json <file> <args>` → JSON, panicking with Nix's error.
+fn eval_json(file: &str, args: &[&str]) -> Value {
+    let mut full = vec!["--eval", "--strict", "--json", file];
+    full.extend_from_slice(args);
+    let out = nix_instantiate(&full);
+    assert!(
+        out.status.success(),
+        "nix-instantiate {file} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("nix-instantiate --json prints JSON")
+}
+
+fn cases() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("tests/nix/cases"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".nix").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 7, "sample configurations missing: {names:?}");
+    names
+}
+
+fn placeholder(secret: &str) -> String {
+    format!("<SOPS:{:x}:PLACEHOLDER>", Sha256::digest(secret.as_bytes()))
+}
+
+fn store_copy(repo_path: &str) -> String {
+    common::require("nix-store");
+    let out = Command::new("nix-store")
+        .arg("--add")
+        .arg(repo().join(repo_path))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "nix-store --add {repo_path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Replaces the markers of an expected manifest (see the module docs) in every string.
+fn expand_markers(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            while let Some(start) = s.find('@') {
+                let Some(len) = s[start + 1..].find('@') else {
+                    break;
+                };
+                let marker = s[start + 1..start + 1 + len].to_owned();
+                let replacement = if let Some(name) = marker.strip_prefix("PLACEHOLDER:") {
+                    placeholder(name)
+                } else if let Some(p) = marker.strip_prefix("STORE:") {
+                    store_copy(p)
+                } else if let Some(p) = marker.strip_prefix("SHA256:") {
+                    format!(
+                        "{:x}",
+                        Sha256::digest(std::fs::read(repo().join(p)).unwrap())
+                    )
+                } else {
+                    break; // @FILE@ is compared separately
+                };
+                s.replace_range(start..start + len + 2, &replacement);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(expand_markers),
+        Value::Object(o) => o.values_mut().for_each(expand_markers),
+        _ => {}
+    }
+}
+
+/// Checks every template's `file` (a store path named after the template; `nix-instantiate
+/// --eval` does not write it, so only its name is checked) and replaces it by `@FILE@` so the
+/// rest compares exactly.
+fn check_template_files(manifest: &mut Value, case: &str) {
+    let Some(templates) = manifest.get_mut("templates").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for t in templates {
+        let name = t["name"].as_str().unwrap().to_owned();
+        let file = t["file"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            file.starts_with("/nix/store/") && file.ends_with(&format!("-{name}")),
+            "{case}: template {name}: file {file:?} is not a store file named after the template"
+        );
+        t["file"] = Value::String("@FILE@".into());
+    }
+}
+
+fn expected(case: &str) -> Value {
+    let path = repo().join(format!("tests/nix/cases/{case}.json"));
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    expand_markers(&mut v);
+    v
+}
+
+fn assert_same(case: &str, what: &str, actual: &Value, expected: &Value) {
+    assert_eq!(
+        actual,
+        expected,
+        "{case}: {what} differs from sops-nix's\nactual:   {}\nexpected: {}",
+        serde_json::to_string_pretty(actual).unwrap(),
+        serde_json::to_string_pretty(expected).unwrap()
+    );
+}
+
+fn nix_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let path = e.path();
+        if e.file_type().unwrap().is_dir() {
+            if !matches!(name.as_ref(), "target" | ".git" | "node_modules") {
+                nix_files(&path, out);
+            }
+        } else if name.ends_with(".nix") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_nix_file_parses() {
+    let mut files = Vec::new();
+    nix_files(repo(), &mut files);
+    for wanted in [
+        "flake.nix",
+        "nix/package.nix",
+        "nix/modules/sops/default.nix",
+        "nix/modules/home-manager/sops.nix",
+        "nix/checks/nixos-tests.nix",
+        "examples/server/flake.nix",
+        "examples/server/nixos/hosts/server/configuration.nix",
+    ] {
+        assert!(
+            files.iter().any(|f| f.ends_with(wanted)),
+            "{wanted} is missing"
+        );
+    }
+    let mut bad = Vec::new();
+    for f in &files {
+        let out = nix_instantiate(&["--parse", f.to_str().unwrap()]);
+        if !out.status.success() {
+            bad.push(format!(
+                "{}: {}",
+                f.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "Nix files that do not parse:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn flake_lock_pins_nixpkgs_to_a_revision_with_its_nar_hash() {
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("flake.lock")).unwrap()).unwrap();
+    let locked = &lock["nodes"]["nixpkgs"]["locked"];
+    let rev = locked["rev"].as_str().expect("nixpkgs has a locked rev");
+    assert_eq!(rev.len(), 40, "rev {rev} is not a full commit id");
+    assert!(rev.chars().all(|c| c.is_ascii_hexdigit()));
+    let nar = locked["narHash"].as_str().expect("nixpkgs has a narHash");
+    assert!(
+        nar.starts_with("sha256-") && nar.len() == 51,
+        "narHash {nar}"
+    );
+    assert_eq!(lock["nodes"]["root"]["inputs"]["nixpkgs"], "nixpkgs");
+}
+
+/// Bare Nix: defaults, nested names, custom paths, owners, templates, the neededForUsers split
+/// and home-manager, against the manifests sops-nix would write.
+#[test]
+fn bare_nix_manifests_match_sops_nix() {
+    for case in cases() {
+        let arg = format!("./tests/nix/cases/{case}.nix");
+        let mut actual = eval_json("tests/nix/bare.nix", &["--arg", "case", &arg]);
+        let exp = expected(&case);
+        for which in ["manifest", "usersManifest"] {
+            check_template_files(&mut actual[which], &case);
+            if exp.get(which).is_some() {
+                assert_same(&case, which, &actual[which], &exp[which]);
+            }
+        }
+    }
+}
+
+#[test]
+fn bare_nix_validation_errors_are_sops_nix_messages() {
+    // validateSopsFiles (default on): a file outside the store, and one that does not exist.
+    let expr = |file: &str| {
+        format!(
+            "builtins.toJSON ((import ./nix/lib/resolve.nix).nixos {{ sops = {{ defaultSopsFile = {file}; \
+             age.keyFile = \"/k\"; secrets.\"a b\" = {{ }}; }}; }}).manifest"
+        )
+    };
+    let outside = nix_instantiate(&["--eval", "--strict", "-E", &expr("\"/etc/hosts\"")]);
+    let err = String::from_utf8_lossy(&outside.stderr);
+    assert!(!outside.status.success());
+    assert!(
+        err.contains("'/etc/hosts' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"),
+        "{err}"
+    );
+    let missing = nix_instantiate(&["--eval", "--strict", "-E", &expr("\"/nonexistent/s.yaml\"")]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        err.contains("Cannot find path '/nonexistent/s.yaml' set in sops.secrets.\"a b\".sopsFile"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nix → manifest → the real installer.
+
+/// Runs `script` as root in a private mount namespace (the installer mounts a ramfs there).
+fn in_private_mount_ns(script: &str) -> Output {
+    common::require("unshare");
+    Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-euc", script])
+        .output()
+        .expect("unshare runs")
+}
+
+struct Installed {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    content: Vec<u8>,
+}
+
+/// Parses the `path uid gid mode hex` lines the namespace script prints.
+fn parse_report(stdout: &str) -> std::collections::HashMap<String, Installed> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("FILE "))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let content = (0..f[4].len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&f[4][i..i + 2], 16).unwrap())
+                .collect();
+            (
+                f[0].to_owned(),
+                Installed {
+                    uid: f[1].parse().unwrap(),
+                    gid: f[2].parse().unwrap(),
+                    mode: u32::from_str_radix(f[3], 8).unwrap(),
+                    content,
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "PENDING: needs the installer (branch install) and the yaml/json stores on main"]
+fn nix_manifest_installs_yaml_secrets_with_the_real_installer() {
+    install_from_nix_manifest(
+        "yaml",
+        "github_token: ghp_example\ndb:\n    password: hunter2\nnested:\n    deep: deep value\n",
+    );
+}
+
+/// Nested JSON keys fail in sops-nix's Go installer (a bug); ours reads them.
+#[test]
+#[ignore = "PENDING: needs the installer (branch install) and the yaml/json stores on main"]
+fn nix_manifest_installs_json_secrets_with_the_real_installer() {
+    install_from_nix_manifest(
+        "json",
+        r#"{"github_token": "ghp_example", "db": {"password": "hunter2"}, "nested": {"deep": "deep value"}}"#,
+    );
+}
+
+/// Nix (tests/nix/e2e.nix, the module's pure manifest code) → manifest → the real installer in
+/// a private mount namespace → files with the right content, owner and mode.
+fn install_from_nix_manifest(format: &str, plaintext: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = common::AgeKey::generate();
+    let key_file = key.write(root, "age-keys.txt");
+    let name = format!("secrets.{format}");
+    let encrypted = common::sops_encrypt(
+        root,
+        &name,
+        plaintext.as_bytes(),
+        &["--age", &key.recipient],
+    );
+    std::fs::write(root.join(&name), &encrypted).unwrap();
+
+    let manifest = eval_json(
+        "tests/nix/e2e.nix",
+        &[
+            "--argstr",
+            "root",
+            root.to_str().unwrap(),
+            "--argstr",
+            "format",
+            format,
+            "--argstr",
+            "sopsFile",
+            root.join(&name).to_str().unwrap(),
+            "--argstr",
+            "keyFile",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    let manifest_path = root.join("manifest.json");
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+
+    // NIX_SOPS_TEST_INSTALLER runs the same check against another build (e.g. sops-nix's Go one).
+    let bin = std::env::var("NIX_SOPS_TEST_INSTALLER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sops-install-secrets").to_owned());
+    let r = root.to_str().unwrap();
+    let files = [
+        "secrets/github_token",
+        "secrets/db/password",
+        "secrets/numeric",
+        "secrets/linked",
+        "etc/app/token",
+        "secrets/rendered/app.env",
+    ];
+    let mut script = format!(
+        "'{bin}' -check-mode=sopsfile '{m}'\n'{bin}' '{m}'\n",
+        m = manifest_path.display()
+    );
+    for f in files {
+        script.push_str(&format!(
+            "printf 'FILE {f} %s %s\\n' \"$(stat -L -c '%u %g %a' '{r}/{f}')\" \"$(od -An -v -tx1 '{r}/{f}' | tr -d ' \\n')\"\n"
+        ));
+    }
+    script.push_str(&format!(
+        "readlink '{r}/etc/app/token'\nreadlink '{r}/secrets'\n"
+    ));
+    let out = in_private_mount_ns(&script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "installer in a private mount namespace failed:\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "a secret value was logged"
+    );
+    let got = parse_report(&stdout);
+
+    let nobody = 65534;
+    let check = |f: &str, uid: u32, gid: u32, mode: u32, content: &[u8]| {
+        let i = got
+            .get(f)
+            .unwrap_or_else(|| panic!("{f} not reported: {stdout}"));
+        assert_eq!((i.uid, i.gid, i.mode), (uid, gid, mode), "{f}: owner/mode");
+        assert_eq!(i.content, content, "{f}: content");
+    };
+    check("secrets/github_token", 0, 0, 0o400, b"ghp_example");
+    check("secrets/db/password", nobody, nobody, 0o440, b"hunter2");
+    check("secrets/numeric", 1234, 5678, 0o600, b"deep value");
+    check("secrets/linked", 0, 0, 0o400, b"ghp_example");
+    check("etc/app/token", 0, 0, 0o400, b"ghp_example");
+    check(
+        "secrets/rendered/app.env",
+        0,
+        0,
+        0o444,
+        b"TOKEN=ghp_example\nDB=hunter2\n",
+    );
+    // The custom path is a link to the stable /…/secrets name, which points at generation 1.
+    assert!(
+        stdout.contains(&format!("{r}/secrets/linked\n")),
+        "custom path is not a link to the secrets dir: {stdout}"
+    );
+    assert!(stdout.contains(&format!("{r}/secrets.d/1\n")), "{stdout}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole module with nixpkgs' lib.evalModules (optional: needs a nixpkgs lib checkout).
+
+fn nixpkgs_lib() -> Option<String> {
+    let lib = std::env::var("NIX_SOPS_NIXPKGS_LIB").ok()?;
+    assert!(
+        Path::new(&lib).join("default.nix").exists(),
+        "NIX_SOPS_NIXPKGS_LIB={lib} is not a nixpkgs lib directory (no default.nix)"
+    );
+    Some(lib)
+}
+
+fn eval_module(lib: &str, case: &str, extra_modules: &str) -> Value {
+    eval_module_attr(lib, case, extra_modules, None)
+}
+
+/// `attr` selects one output (`-A`), so e.g. assertions can be read without building a
+/// manifest that would not validate.
+fn eval_module_attr(lib: &str, case: &str, extra_modules: &str, attr: Option<&str>) -> Value {
+    let arg = format!("./tests/nix/cases/{case}.nix");
+    let mut args = vec![
+        "--arg",
+        "lib",
+        lib,
+        "--arg",
+        "case",
+        &arg,
+        "--arg",
+        "extraModules",
+        extra_modules,
+    ];
+    if let Some(a) = attr {
+        args.extend(["-A", a]);
+    }
+    eval_json("tests/nix/module.nix", &args)
+}
+
+fn failed_assertions(v: &Value) -> Vec<String> {
+    let list = if v.is_array() {
+        v
+    } else {
+        &v["failedAssertions"]
+    };
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn module_evaluates_like_sops_nix_with_nixpkgs_lib() {
+    let Some(lib) = nixpkgs_lib() else {
+        println!(
+            "SKIPPED module_evaluates_like_sops_nix_with_nixpkgs_lib: set NIX_SOPS_NIXPKGS_LIB to a nixpkgs lib directory to evaluate the NixOS/home-manager modules with lib.evalModules"
+        );
+        return;
+    };
+
+    // The same sample configurations through the real module give the same manifests.
+    for case in cases() {
+        let mut v = eval_module(&lib, &case, "[ ]");
+        let exp = expected(&case);
+        for which in ["manifest", "usersManifest"] {
+            check_template_files(&mut v[which], &case);
+            if exp.get(which).is_some() {
+                assert_same(&case, which, &v[which], &exp[which]);
+            }
+        }
+        assert_eq!(failed_assertions(&v), Vec::<String>::new(), "{case}");
+    }
+
+    // Activation-script wiring (the default without sysusers/userborn).
+    let v = eval_module(&lib, "templates", "[ ]");
+    assert_eq!(v["useSystemdActivation"], false);
+    assert_eq!(
+        v["setupSecretsDeps"],
+        serde_json::json!(["specialfs", "users", "groups"])
+    );
+    assert_eq!(v["supportsDryActivation"], true);
+    assert_eq!(
+        v["setupSecretsForUsersDeps"],
+        serde_json::json!(["specialfs"])
+    );
+    assert_eq!(v["usersDeps"], serde_json::json!(["setupSecretsForUsers"]));
+    let text = v["setupSecretsText"].as_str().unwrap();
+    assert!(text.contains("export HOME='/var/empty'"), "{text}");
+    assert!(
+        text.contains("/bin/sops-install-secrets /nix/store/"),
+        "{text}"
+    );
+    assert_eq!(v["services"], serde_json::json!({}));
+    assert_eq!(
+        v["paths"],
+        serde_json::json!({"api/key": "/run/secrets/api/key", "db_pass": "/run/secrets/db_pass",
+                           "root_pw": "/run/secrets-for-users/root_pw"})
+    );
+    let v = eval_module(&lib, "validated", "[ ]");
+    assert!(v["checkPhase"]
+        .as_str()
+        .unwrap()
+        .contains("-check-mode=sopsfile \"$out\""));
+
+    // generateKey adds the key script and orders setupSecrets after it.
+    let v = eval_module(
+        &lib,
+        "defaults",
+        "[ { sops.age.generateKey = true; sops.age.keyFile = \"/var/lib/k.txt\"; } ]",
+    );
+    assert_eq!(
+        v["setupSecretsDeps"],
+        serde_json::json!(["specialfs", "users", "groups", "generate-age-key"])
+    );
+    assert!(v["activationScripts"]
+        .as_array()
+        .unwrap()
+        .contains(&"generate-age-key".into()));
+
+    // sysusers: systemd units with sops-nix's ordering, no activation scripts.
+    let v = eval_module(
+        &lib,
+        "templates",
+        "[ { systemd.sysusers.enable = true; sops.environment.FOO = \"bar\"; } ]",
+    );
+    assert_eq!(v["useSystemdActivation"], true);
+    assert_eq!(v["activationScripts"], serde_json::json!([]));
+    let unit = &v["services"]["sops-install-secrets"];
+    assert_eq!(unit["wantedBy"], serde_json::json!(["sysinit.target"]));
+    assert_eq!(
+        unit["after"],
+        serde_json::json!([
+            "local-fs.target",
+            "systemd-sysusers.service",
+            "userborn.service"
+        ])
+    );
+    assert_eq!(
+        unit["before"],
+        serde_json::json!(["sysinit-reactivation.target"])
+    );
+    assert_eq!(
+        unit["requiredBy"],
+        serde_json::json!(["sysinit-reactivation.target"])
+    );
+    assert_eq!(unit["unitConfig"]["DefaultDependencies"], "no");
+    assert_eq!(
+        unit["unitConfig"]["RequiresMountsFor"],
+        serde_json::json!(["/var/lib/sops-nix/key.txt"])
+    );
+    assert_eq!(unit["serviceConfig"]["Type"], "oneshot");
+    assert_eq!(unit["serviceConfig"]["RemainAfterExit"], true);
+    assert_eq!(
+        unit["environment"],
+        serde_json::json!({"FOO": "bar", "SOPS_RESTART_UNITS_VIA_SYSTEMCTL": "1"})
+    );
+    let users_unit = &v["services"]["sops-install-secrets-for-users"];
+    assert_eq!(
+        users_unit["wantedBy"],
+        serde_json::json!(["systemd-sysusers.service"])
+    );
+    assert_eq!(
+        users_unit["before"],
+        serde_json::json!(["systemd-sysusers.service"])
+    );
+    assert!(users_unit["serviceConfig"]["ExecStart"][0]
+        .as_str()
+        .unwrap()
+        .contains("sops-install-secrets -ignore-passwd /nix/store/"));
+
+    // Assertions: sops-nix's, plus gnupg.home with age.keyFile.
+    let cases_and_messages = [
+        (
+            "({ lib, ... }: { sops.age.keyFile = lib.mkForce null; })",
+            "No key source configured for sops",
+        ),
+        (
+            "{ sops.gnupg.home = \"/root/.gnupg\"; }",
+            "sops.gnupg.home and sops.age.keyFile cannot both be set",
+        ),
+        (
+            "({ lib, ... }: { sops.age.keyFile = lib.mkForce null; sops.gnupg.home = \"/g\"; sops.gnupg.sshKeyPaths = [ \"/etc/ssh/k\" ]; })",
+            "Exactly one of sops.gnupg.home and sops.gnupg.sshKeyPaths must be set",
+        ),
+        (
+            "({ lib, ... }: { sops.validateSopsFiles = lib.mkForce true; sops.secrets.regular = { uid = 5; owner = \"root\"; }; })",
+            "In regular exactly one of sops.owner and sops.uid must be set",
+        ),
+        (
+            "{ sops.secrets.alice_pw.uid = 7; }",
+            "neededForUsers cannot be used for secrets that are not root-owned",
+        ),
+        (
+            "{ systemd.sysusers.enable = true; users.mutableUsers = false; }",
+            "can only work with config.users.mutableUsers enabled",
+        ),
+    ];
+    for (module, message) in cases_and_messages {
+        let v = eval_module_attr(
+            &lib,
+            "for-users",
+            &format!("[ {module} ]"),
+            Some("failedAssertions"),
+        );
+        let failed = failed_assertions(&v);
+        assert!(
+            failed.iter().any(|m| m.contains(message)),
+            "{module}: expected an assertion containing {message:?}, got {failed:?}"
+        );
+    }
+    let v = eval_module_attr(
+        &lib,
+        "templates",
+        "[ { sops.templates.linked = { owner = \"root\"; group = \"root\"; }; } ]",
+        Some("failedAssertions"),
+    );
+    assert!(failed_assertions(&v)
+        .iter()
+        .any(|m| m.contains("Both `owner` and `uid` cannot be defined")));
+
+    // The renamed options still work.
+    let v = eval_module(
+        &lib,
+        "nested",
+        "[ ({ lib, ... }: { sops.gnupgHome = \"/g\"; sops.age.keyFile = lib.mkForce null; }) ]",
+    );
+    assert_eq!(v["manifest"]["gnupgHome"], "/g");
+    let v = eval_module(
+        &lib,
+        "nested",
+        "[ { sops.sshKeyPaths = [ \"/etc/ssh/rsa\" ]; } ]",
+    );
+    assert_eq!(v["gnupgSshKeyPaths"], serde_json::json!(["/etc/ssh/rsa"]));
+    assert_eq!(
+        v["manifest"]["sshKeyPaths"],
+        serde_json::json!(["/etc/ssh/rsa"])
+    );
+    assert_eq!(
+        v["environment"]["SOPS_GPG_EXEC"],
+        "/nix/store/00000000000000000000000000000000-gnupg/bin/gpg"
+    );
+
+    // home-manager: the user service restarted on activation, -ignore-passwd, WantedBy.
+    let v = eval_module(&lib, "home-manager", "[ ]");
+    let unit = &v["services"]["sops-nix"];
+    assert_eq!(unit["Service"]["Type"], "oneshot");
+    assert_eq!(
+        unit["Install"]["WantedBy"],
+        serde_json::json!(["default.target"])
+    );
+    assert!(v["checkPhase"]
+        .as_str()
+        .unwrap()
+        .contains("-check-mode=manifest"));
+}
