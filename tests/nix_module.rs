@@ -13,6 +13,7 @@ mod common;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -251,6 +252,123 @@ fn bare_nix_validation_errors_are_sops_nix_messages() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The example server (examples/server).
+
+const EXAMPLE_SECRETS: [&str; 6] = [
+    "github_token",
+    "GITHUB_TOKEN",
+    "database_password",
+    "ssh_private_key",
+    "wireguard_private_key",
+    "tailscale_auth_key",
+];
+
+#[test]
+fn example_server_hands_each_consumer_its_secret_path() {
+    let v = eval_json("tests/nix/example-server.nix", &[]);
+    let mut names: Vec<&str> = v["manifest"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    let mut want = EXAMPLE_SECRETS.to_vec();
+    want.sort();
+    assert_eq!(names, want);
+    for name in EXAMPLE_SECRETS {
+        let consumer = v["consumers"][name].to_string();
+        assert!(
+            consumer.contains(&format!("/run/secrets/{name}")),
+            "{name}: its consumer does not use config.sops.secrets.{name}.path: {consumer}"
+        );
+    }
+    // Decrypted with the server's SSH host key (services.openssh's default).
+    assert_eq!(
+        v["manifest"]["ageSshKeyPaths"],
+        serde_json::json!(["/etc/ssh/ssh_host_ed25519_key"])
+    );
+    let db = v["manifest"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "database_password")
+        .unwrap();
+    assert_eq!(
+        (&db["owner"], &db["group"]),
+        (&"postgres".into(), &"postgres".into())
+    );
+}
+
+#[test]
+fn example_server_secrets_are_real_sops_files_for_the_example_keys() {
+    let ex = repo().join("examples/server");
+    let admin_key = ex.join("keys/admin-age-key.txt");
+    for name in EXAMPLE_SECRETS {
+        let out = common::sops_decrypt(
+            &ex,
+            "nixos/secrets/secrets.yaml",
+            &admin_key,
+            &["--extract", &format!("[\"{name}\"]")],
+        );
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "the real sops cannot extract {name} with the example admin key: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // .sops.yaml: the rule matches the secrets file and names the admin key and the server's
+    // host key converted to age; the file is encrypted to exactly those.
+    let rules = std::fs::read_to_string(ex.join(".sops.yaml")).unwrap();
+    assert!(rules.contains("path_regex: secrets/.*\\.yaml$"), "{rules}");
+    let admin = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&admin_key)
+        .output()
+        .unwrap();
+    let admin = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
+    let pubkey = std::fs::read(ex.join("keys/ssh_host_ed25519_key.pub")).unwrap();
+    let mut conv = Command::new(repo().join("nix/scripts/ed25519-to-age"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    Write::write_all(&mut conv.stdin.take().unwrap(), &pubkey).unwrap();
+    let server = String::from_utf8(conv.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let encrypted = std::fs::read_to_string(ex.join("nixos/secrets/secrets.yaml")).unwrap();
+    for r in [&admin, &server] {
+        assert!(r.starts_with("age1"), "{r}");
+        assert!(rules.contains(r.as_str()), ".sops.yaml lacks {r}");
+        assert!(
+            encrypted.contains(&format!("recipient: {r}")),
+            "secrets.yaml not encrypted to {r}"
+        );
+    }
+}
+
+/// nix/scripts/ed25519-to-age (used by the fixture scripts) against sops-nix's own test vector:
+/// its ssh-ed25519-key.pub is the recipient age1a8pk4… in its secrets.yaml.
+#[test]
+fn ed25519_to_age_matches_sops_nix_test_vector() {
+    let pubkey =
+        b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBI1+Q+ntzANebtnicCiAY29uqLGWOaOGLEa8bUqOVmS\n";
+    let mut conv = Command::new(repo().join("nix/scripts/ed25519-to-age"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs nix/scripts/ed25519-to-age");
+    Write::write_all(&mut conv.stdin.take().unwrap(), pubkey).unwrap();
+    let out = conv.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Nix → manifest → the real installer.
 
 /// Runs `script` as root in a private mount namespace (the installer mounts a ramfs there).
@@ -466,7 +584,9 @@ fn failed_assertions(v: &Value) -> Vec<String> {
 #[test]
 fn module_evaluates_like_sops_nix_with_nixpkgs_lib() {
     let Some(lib) = nixpkgs_lib() else {
-        println!(
+        // Straight to stderr (not eprintln!, which the test harness captures) so the skip shows.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED module_evaluates_like_sops_nix_with_nixpkgs_lib: set NIX_SOPS_NIXPKGS_LIB to a nixpkgs lib directory to evaluate the NixOS/home-manager modules with lib.evalModules"
         );
         return;
