@@ -3,11 +3,13 @@
 
 pub mod cipher;
 pub mod decrypt;
+pub mod encrypt;
 pub mod gofmt;
 pub mod metadata;
 pub mod path;
 pub mod stores;
 pub mod tree;
+mod walk;
 
 use crate::secret::SecretBytes;
 pub use decrypt::DecryptOptions;

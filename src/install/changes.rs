@@ -1,0 +1,219 @@
+//! What changes against the live generation: new, modified (content, owner, group or mode) and
+//! removed entries; the units to restart or reload; sops-nix's log lines; and `changes.json`, the
+//! machine-readable record kept in each generation (it also lists the generation's out-of-tree
+//! links, so the next install can remove the stale ones).
+
+use super::fsutil;
+use super::plan::{Entry, Kind};
+use crate::manifest::{RENDERED_DIR, STATE_DIR};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+pub const CHANGES_FILE: &str = "changes.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Modified {
+    pub name: String,
+    pub content: bool,
+    pub owner: bool,
+    pub mode: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Section {
+    pub added: Vec<String>,
+    pub modified: Vec<Modified>,
+    pub removed: Vec<String>,
+}
+
+impl Section {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.modified.is_empty() && self.removed.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Link {
+    pub path: PathBuf,
+    pub target: PathBuf,
+}
+
+/// `changes.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub version: u32,
+    pub generation: u64,
+    pub previous: Option<u64>,
+    pub dry_run: bool,
+    pub secrets: Section,
+    pub templates: Section,
+    pub restart_units: Vec<String>,
+    pub reload_units: Vec<String>,
+    pub links: Vec<Link>,
+}
+
+impl Record {
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty() && self.templates.is_empty()
+    }
+}
+
+/// Compares the planned entries with the live generation (if any).
+pub fn diff<Fd: AsFd>(entries: &[Entry], live: Option<Fd>) -> Result<Record> {
+    let mut rec = Record {
+        version: 1,
+        ..Default::default()
+    };
+    let mut restart = Vec::new();
+    let mut reload = Vec::new();
+    for e in entries {
+        let section = match e.kind {
+            Kind::Secret => &mut rec.secrets,
+            Kind::Template => &mut rec.templates,
+        };
+        let old = match &live {
+            Some(d) => fsutil::read_at(d, &e.rel)?,
+            None => None,
+        };
+        let changed = match old {
+            None => {
+                section.added.push(e.name.clone());
+                true
+            }
+            Some((data, st)) => {
+                let m = Modified {
+                    name: e.name.clone(),
+                    content: data.expose() != e.data.expose(),
+                    owner: e.owner.known && (st.st_uid, st.st_gid) != (e.owner.uid, e.owner.gid),
+                    mode: (st.st_mode & 0o7777) != e.mode,
+                };
+                let any = m.content || m.owner || m.mode;
+                if any {
+                    section.modified.push(m);
+                }
+                any
+            }
+        };
+        if changed {
+            restart.extend(e.restart_units.iter().cloned());
+            reload.extend(e.reload_units.iter().cloned());
+        }
+    }
+    if let Some(d) = &live {
+        let mut old_secrets = BTreeSet::new();
+        let mut old_templates = BTreeSet::new();
+        walk(d, "", &mut |rel| {
+            if let Some(t) = rel.strip_prefix(&format!("{RENDERED_DIR}/")) {
+                old_templates.insert(t.to_owned());
+            } else {
+                old_secrets.insert(rel.to_owned());
+            }
+        })?;
+        let mut names: BTreeMap<Kind, BTreeSet<&str>> = BTreeMap::new();
+        for e in entries {
+            names.entry(e.kind).or_default().insert(e.name.as_str());
+        }
+        let empty = BTreeSet::new();
+        let cur_s = names.get(&Kind::Secret).unwrap_or(&empty);
+        let cur_t = names.get(&Kind::Template).unwrap_or(&empty);
+        // With no templates, `rendered/x` of the old generation may be a secret's name.
+        let templates_now = !cur_t.is_empty();
+        for t in old_templates {
+            if cur_t.contains(t.as_str()) {
+                continue;
+            }
+            let as_secret = format!("{RENDERED_DIR}/{t}");
+            if !templates_now && cur_s.contains(as_secret.as_str()) {
+                continue;
+            }
+            rec.templates.removed.push(t);
+        }
+        rec.secrets.removed = old_secrets
+            .into_iter()
+            .filter(|s| !cur_s.contains(s.as_str()))
+            .collect();
+    }
+    for s in [&mut rec.secrets, &mut rec.templates] {
+        s.added.sort();
+        s.modified.sort_by(|a, b| a.name.cmp(&b.name));
+        s.removed.sort();
+    }
+    rec.restart_units = super::units::dedup(restart);
+    rec.reload_units = super::units::dedup(reload);
+    Ok(rec)
+}
+
+/// Every file below `dir` (relative paths), skipping our own state directory.
+fn walk<Fd: AsFd>(dir: Fd, prefix: &str, f: &mut dyn FnMut(&str)) -> Result<()> {
+    for (name, ty) in fsutil::list(&dir)? {
+        if prefix.is_empty() && name == STATE_DIR {
+            continue;
+        }
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let is_dir = match ty {
+            Some(nix::dir::Type::Directory) => true,
+            Some(_) => false,
+            None => fsutil::lstat_at(&dir, &name)?
+                .map(|st| fsutil::is_dir(&st))
+                .unwrap_or(false),
+        };
+        if is_dir {
+            let sub = fsutil::open_dir_at(&dir, &name)?;
+            walk(&sub, &rel, f)?;
+        } else {
+            f(&rel);
+        }
+    }
+    Ok(())
+}
+
+/// sops-nix's lines, on stdout: "adding secrets: a, b", "would modify rendered secret: t", …
+pub fn log_lines(rec: &Record, dry: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = |noun: &str, names: Vec<&str>, verb: &str, dry_verb: &str| {
+        if names.is_empty() {
+            return;
+        }
+        let s = if names.len() == 1 { "" } else { "s" };
+        let v = if dry { dry_verb } else { verb };
+        out.push(format!("{v} {noun}{s}: {}", names.join(", ")));
+    };
+    for (noun, sec) in [
+        ("secret", &rec.secrets),
+        ("rendered secret", &rec.templates),
+    ] {
+        line(
+            noun,
+            sec.added.iter().map(String::as_str).collect(),
+            "adding",
+            "would add",
+        );
+        line(
+            noun,
+            sec.modified.iter().map(|m| m.name.as_str()).collect(),
+            "modifying",
+            "would modify",
+        );
+        line(
+            noun,
+            sec.removed.iter().map(String::as_str).collect(),
+            "removing",
+            "would remove",
+        );
+    }
+    out
+}
+
+/// The record of a generation, if it has one (generations made by sops-nix do not).
+pub fn read_record<Fd: AsFd>(gen: Fd) -> Option<Record> {
+    let (data, _) = fsutil::read_at(gen, &format!("{STATE_DIR}/{CHANGES_FILE}")).ok()??;
+    serde_json::from_slice(data.expose()).ok()
+}

@@ -1,0 +1,141 @@
+//! Small `*at` wrappers: every write below the mount point goes through a directory fd, with
+//! `O_NOFOLLOW`, so a symlink planted inside the tree can never redirect a write.
+
+use anyhow::{Context, Result};
+use nix::dir::{Dir, Type};
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, FileStat, Mode};
+use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+pub const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_RDONLY)
+    .union(OFlag::O_CLOEXEC);
+
+/// Opens an existing directory by absolute path; the last component must not be a symlink.
+pub fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
+    nix::fcntl::open(path, DIR_FLAGS, Mode::empty())
+}
+
+pub fn open_dir_at<Fd: AsFd>(dir: Fd, name: &str) -> nix::Result<OwnedFd> {
+    openat(dir, name, DIR_FLAGS, Mode::empty())
+}
+
+/// Creates `name` in `dir` (it must not exist), gives it its owner and mode explicitly (so the
+/// umask plays no part), and returns it opened.
+pub fn mkdir_owned<Fd: AsFd>(
+    dir: Fd,
+    name: &str,
+    owner: Option<(u32, u32)>,
+    mode: u32,
+) -> Result<OwnedFd> {
+    mkdirat(&dir, name, Mode::from_bits_truncate(0o700))
+        .with_context(|| format!("mkdir {name}"))?;
+    let fd = open_dir_at(&dir, name).with_context(|| format!("open {name}"))?;
+    if let Some((u, g)) = owner {
+        fchown(&fd, Some(Uid::from_raw(u)), Some(Gid::from_raw(g)))
+            .with_context(|| format!("chown {name} to {u}:{g}"))?;
+    }
+    fchmod(&fd, Mode::from_bits_truncate(mode)).with_context(|| format!("chmod {name}"))?;
+    Ok(fd)
+}
+
+/// `lstat` relative to a directory fd; `None` when absent.
+pub fn lstat_at<Fd: AsFd>(dir: Fd, name: &str) -> nix::Result<Option<FileStat>> {
+    match fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(nix::errno::Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn is_dir(st: &FileStat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
+pub fn is_symlink(st: &FileStat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFLNK
+}
+pub fn is_file(st: &FileStat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFREG
+}
+
+/// The entries of a directory (without `.` and `..`), with their types.
+pub fn list<Fd: AsFd>(dir: Fd) -> Result<Vec<(String, Option<Type>)>> {
+    let fd = openat(&dir, ".", DIR_FLAGS, Mode::empty())?;
+    let mut d = Dir::from_fd(fd)?;
+    let mut out = Vec::new();
+    for e in d.iter() {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "." || name == ".." {
+            continue;
+        }
+        out.push((name, e.file_type()));
+    }
+    Ok(out)
+}
+
+/// Removes `name` in `dir` and everything below it, never following symlinks.
+pub fn remove_tree_at<Fd: AsFd>(dir: Fd, name: &str) -> Result<()> {
+    let Some(st) = lstat_at(&dir, name)? else {
+        return Ok(());
+    };
+    if is_dir(&st) {
+        let sub = open_dir_at(&dir, name)?;
+        for (child, _) in list(&sub)? {
+            remove_tree_at(&sub, &child)?;
+        }
+        drop(sub);
+        unlinkat(&dir, name, UnlinkatFlags::RemoveDir)?;
+    } else {
+        unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir)?;
+    }
+    Ok(())
+}
+
+/// Reads a whole file below `dir` by a relative `a/b/c` path, no component followed if it is a
+/// symlink. `None` when any component is missing or not of the right type.
+pub fn read_at<Fd: AsFd>(
+    dir: Fd,
+    rel: &str,
+) -> Result<Option<(crate::secret::SecretBytes, FileStat)>> {
+    use std::io::Read;
+    let comps: Vec<&str> = rel.split('/').collect();
+    let (last, parents) = comps.split_last().expect("split gives one item");
+    let mut cur: Option<OwnedFd> = None;
+    for p in parents {
+        let next = match &cur {
+            Some(fd) => open_dir_at(fd, p),
+            None => open_dir_at(&dir, p),
+        };
+        match next {
+            Ok(fd) => cur = Some(fd),
+            Err(
+                nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ELOOP,
+            ) => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("open {p}")),
+        }
+    }
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+    let fd = match &cur {
+        Some(fd) => openat(fd, *last, flags, Mode::empty()),
+        None => openat(&dir, *last, flags, Mode::empty()),
+    };
+    let fd = match fd {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ELOOP) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e).with_context(|| format!("open {rel}")),
+    };
+    let st = fstat(&fd)?;
+    if !is_file(&st) {
+        return Ok(None);
+    }
+    let mut f = std::fs::File::from(fd);
+    let mut buf = crate::secret::SecretBytes::new(Vec::with_capacity(st.st_size as usize));
+    f.read_to_end(buf.expose_mut())?;
+    Ok(Some((buf, st)))
+}

@@ -1,0 +1,138 @@
+//! The secrets file system: ramfs (or tmpfs with `noswap`) at `secretsMountPoint`.
+
+use super::fsutil;
+use anyhow::{anyhow, bail, Context, Result};
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fchmod, Mode};
+use nix::unistd::{fchown, Gid, Uid};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+pub const RAMFS_MAGIC: i64 = 0x858458f6;
+pub const TMPFS_MAGIC: i64 = 0x01021994;
+
+/// Refuses a mount point that is a symlink (before anything is touched).
+pub fn preflight(mount_point: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(mount_point) {
+        Ok(md) if md.file_type().is_symlink() => bail!(
+            "secretsMountPoint {} is a symlink; refusing to write secrets through it",
+            mount_point.display()
+        ),
+        Ok(md) if !md.is_dir() => bail!(
+            "secretsMountPoint {} exists and is not a directory",
+            mount_point.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `path` (absolute, symlink-free) is itself a mount point, per /proc/self/mountinfo.
+pub fn is_mountpoint(path: &Path) -> Result<bool> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .context("cannot read /proc/self/mountinfo")?;
+    let want = path.to_string_lossy();
+    Ok(info.lines().any(|l| {
+        l.split(' ')
+            .nth(4)
+            .map(|m| unescape(m) == want)
+            .unwrap_or(false)
+    }))
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len() + 0
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push(
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 4]).unwrap(), 8)
+                    .unwrap_or(b'?'),
+            );
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn fs_magic(path: &Path) -> Result<i64> {
+    let st = nix::sys::statfs::statfs(path)
+        .with_context(|| format!("cannot statfs {}", path.display()))?;
+    Ok(st.filesystem_type().0 as i64)
+}
+
+/// Creates the mount point and mounts the secrets file system unless a correct one is there
+/// already; returns it opened (`O_NOFOLLOW`), owned root:keys, mode 0751. In user mode only the
+/// directory is created (0700, the user's own).
+pub fn ensure(
+    mount_point: &Path,
+    keys_gid: u32,
+    use_tmpfs: bool,
+    user_mode: bool,
+) -> Result<OwnedFd> {
+    preflight(mount_point)?;
+    if user_mode {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(mount_point)
+            .with_context(|| format!("cannot create directory '{}'", mount_point.display()))?;
+        return fsutil::open_dir(mount_point)
+            .with_context(|| format!("cannot open {}", mount_point.display()));
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o751)
+        .create(mount_point)
+        .with_context(|| format!("cannot create directory '{}'", mount_point.display()))?;
+    preflight(mount_point)?;
+    let (fstype, magic) = if use_tmpfs {
+        ("tmpfs", TMPFS_MAGIC)
+    } else {
+        ("ramfs", RAMFS_MAGIC)
+    };
+    if !(is_mountpoint(mount_point)? && fs_magic(mount_point)? == magic) {
+        let flags = MsFlags::MS_NODEV | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+        let opts = if use_tmpfs {
+            "mode=0751,noswap"
+        } else {
+            "mode=0751"
+        };
+        match mount(Some("none"), mount_point, Some(fstype), flags, Some(opts)) {
+            Ok(()) => {}
+            // Kernels before 6.4 do not know `noswap`.
+            Err(nix::errno::Errno::EINVAL) if use_tmpfs => mount(
+                Some("none"),
+                mount_point,
+                Some(fstype),
+                flags,
+                Some("mode=0751"),
+            )
+            .map_err(|e| {
+                anyhow!(
+                    "cannot mount {fstype} on {} (also without noswap): {e}",
+                    mount_point.display()
+                )
+            })?,
+            Err(e) => bail!("cannot mount {fstype} on {}: {e}", mount_point.display()),
+        }
+    }
+    let fd = fsutil::open_dir(mount_point)
+        .with_context(|| format!("cannot open {}", mount_point.display()))?;
+    fchown(&fd, Some(Uid::from_raw(0)), Some(Gid::from_raw(keys_gid))).with_context(|| {
+        format!(
+            "cannot change owner/group of '{}' to 0/{keys_gid}",
+            mount_point.display()
+        )
+    })?;
+    fchmod(&fd, Mode::from_bits_truncate(0o751))?;
+    Ok(fd)
+}
+
+use std::os::unix::fs::DirBuilderExt;

@@ -1,0 +1,225 @@
+//! The plan: everything an install will write, decided before anything is touched. Each sops file
+//! is decrypted once, however many secrets it holds; its plaintext tree is dropped as soon as its
+//! secrets are extracted.
+
+use super::owners::{self, Owner, Policy};
+use crate::manifest::{Manifest, Secret, RENDERED_DIR};
+use crate::secret::SecretBytes;
+use crate::sops::path::{lookup, parse_slash_key, render, Found};
+use crate::sops::{Format, PlainTree, Value};
+use anyhow::{anyhow, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Secret,
+    Template,
+}
+
+/// One file of the new generation.
+#[derive(Debug)]
+pub struct Entry {
+    pub kind: Kind,
+    pub name: String,
+    /// Path relative to the generation directory (`db/pass`, `rendered/app.env`).
+    pub rel: String,
+    pub data: SecretBytes,
+    pub owner: Owner,
+    pub mode: u32,
+    /// Out-of-tree path that gets a symlink, when `path` is not the default one.
+    pub link: Option<PathBuf>,
+    /// What that symlink points to (`symlinkPath/name`).
+    pub link_target: PathBuf,
+    pub restart_units: Vec<String>,
+    pub reload_units: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub entries: Vec<Entry>,
+}
+
+/// Where plaintext comes from: the real sops decryption, or a test double.
+pub trait Source {
+    fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree>;
+}
+
+/// Decrypts with the SOPS core and an in-memory keyring.
+pub struct SopsSource {
+    pub keyring: crate::keys::Keyring,
+    /// Key sources this build cannot use, appended to a "no data key" error.
+    pub unsupported: Vec<String>,
+    /// How many files were decrypted (each file once).
+    pub decrypted: usize,
+}
+
+impl Source for SopsSource {
+    fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree> {
+        let bytes = std::fs::read(sops_file)
+            .with_context(|| format!("failed reading {}", sops_file.display()))?;
+        let file = crate::sops::load(format, &bytes)
+            .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", sops_file.display()))?;
+        let key = self.keyring.unwrap_data_key(&file.metadata).map_err(|e| {
+            let mut msg = format!("failed to decrypt '{}': {e}", sops_file.display());
+            for u in &self.unsupported {
+                msg.push_str("\n  not used: ");
+                msg.push_str(u);
+            }
+            anyhow!(msg)
+        })?;
+        self.decrypted += 1;
+        file.decrypt(&key, crate::sops::DecryptOptions::default())
+            .map_err(|e| anyhow!("failed to decrypt '{}': {e}", sops_file.display()))
+    }
+}
+
+/// The bytes a secret's file holds: a key's value, or the whole document.
+pub fn extract(plain: &PlainTree, s: &Secret) -> Result<SecretBytes> {
+    let whole =
+        matches!(s.format, Format::Binary | Format::Dotenv | Format::Ini) || s.key.is_empty();
+    if whole {
+        return plain.emit(s.format).map_err(|e| {
+            anyhow!(
+                "secret {}: cannot write {} as {}: {e}",
+                s.name,
+                s.sops_file.display(),
+                s.format
+            )
+        });
+    }
+    let path = parse_slash_key(&s.key);
+    let found = lookup(&plain.tree, &path).map_err(|e| {
+        anyhow!(
+            "secret {}: the key '{}' cannot be found in {} ({e})",
+            s.name,
+            s.key,
+            s.sops_file.display()
+        )
+    })?;
+    let value = match found {
+        Found::Value(v) => v,
+        Found::Comment(_) => {
+            return Err(anyhow!(
+                "secret {}: the key '{}' in {} is a comment",
+                s.name,
+                s.key,
+                s.sops_file.display()
+            ))
+        }
+    };
+    match value {
+        Value::Str(v) => Ok(SecretBytes::new(v.expose().as_bytes().to_vec())),
+        Value::Bytes(b) => Ok(b.clone()),
+        // Everything else exactly as `sops decrypt --extract` prints it (numbers, bools, maps,
+        // lists as a document of the file's format).
+        other => crate::sops::stores::emit_value(s.format, other).map_err(|e| {
+            anyhow!(
+                "secret {}: cannot write the {} at {} of {}: {e}",
+                s.name,
+                other.kind(),
+                render(&path),
+                s.sops_file.display()
+            )
+        }),
+    }
+}
+
+/// Decrypts each sops file once and extracts all secrets; returns entries in manifest order.
+pub fn secrets(m: &Manifest, source: &mut dyn Source, policy: Policy) -> Result<Vec<Entry>> {
+    let mut by_file: BTreeMap<&Path, Vec<usize>> = BTreeMap::new();
+    for (i, s) in m.secrets.iter().enumerate() {
+        by_file.entry(s.sops_file.as_path()).or_default().push(i);
+    }
+    let mut values: Vec<Option<SecretBytes>> = (0..m.secrets.len()).map(|_| None).collect();
+    for (file, idx) in by_file {
+        let plain = source.decrypt(file, m.secrets[idx[0]].format)?;
+        for i in idx {
+            values[i] = Some(extract(&plain, &m.secrets[i])?);
+        }
+    }
+    let mut out = Vec::with_capacity(m.secrets.len());
+    for (s, v) in m.secrets.iter().zip(values) {
+        let owner = owners::resolve(
+            &format!("secret {}", s.name),
+            s.owner.as_deref(),
+            s.uid,
+            s.group.as_deref(),
+            s.gid,
+            policy,
+        )?;
+        let link_target = m.symlink_path.join(&s.name);
+        out.push(Entry {
+            kind: Kind::Secret,
+            name: s.name.clone(),
+            rel: s.name.clone(),
+            data: v.expect("every secret extracted"),
+            owner,
+            mode: s.mode,
+            link: (s.path != link_target).then(|| s.path.clone()),
+            link_target,
+            restart_units: s.restart_units.clone(),
+            reload_units: s.reload_units.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Owners are checked before any key is loaded or file decrypted, so a typo in a user name fails
+/// fast and names the entry.
+pub fn check_owners(m: &Manifest, policy: Policy) -> Result<()> {
+    for s in &m.secrets {
+        owners::resolve(
+            &format!("secret {}", s.name),
+            s.owner.as_deref(),
+            s.uid,
+            s.group.as_deref(),
+            s.gid,
+            policy,
+        )?;
+    }
+    for t in &m.templates {
+        owners::resolve(
+            &format!("template {}", t.name),
+            t.owner.as_deref(),
+            t.uid,
+            t.group.as_deref(),
+            t.gid,
+            policy,
+        )?;
+    }
+    Ok(())
+}
+
+/// The rendered-template entries.
+pub fn templates(m: &Manifest, secrets: &[Entry], policy: Policy) -> Result<Vec<Entry>> {
+    let texts = super::templates::texts(m)?;
+    let mut out = Vec::new();
+    let for_users = super::templates::for_users_dir(&m.symlink_path);
+    for (t, text) in m.templates.iter().zip(texts) {
+        let data = super::templates::render(m, &t.name, &text, secrets, &for_users)?;
+        let owner = owners::resolve(
+            &format!("template {}", t.name),
+            t.owner.as_deref(),
+            t.uid,
+            t.group.as_deref(),
+            t.gid,
+            policy,
+        )?;
+        let link_target = m.symlink_path.join(RENDERED_DIR).join(&t.name);
+        out.push(Entry {
+            kind: Kind::Template,
+            name: t.name.clone(),
+            rel: format!("{RENDERED_DIR}/{}", t.name),
+            data,
+            owner,
+            mode: t.mode,
+            link: (t.path != link_target).then(|| t.path.clone()),
+            link_target,
+            restart_units: t.restart_units.clone(),
+            reload_units: t.reload_units.clone(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,98 @@
+//! Writing a generation: every file is created `O_EXCL|O_NOFOLLOW` relative to its directory fd,
+//! gets its final owner and mode (exact, whatever the umask) while still empty, and only then
+//! receives the plaintext, which is dropped right after.
+
+use super::fsutil;
+use super::plan::Entry;
+use anyhow::{Context, Result};
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::{fchmod, Mode};
+use nix::unistd::{fchown, Gid, Uid};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+
+pub struct Writer<'a> {
+    gen: &'a OwnedFd,
+    /// root:keys for directories; `None` in user mode (no chown).
+    dir_owner: Option<(u32, u32)>,
+    chown_files: bool,
+    dirs: HashMap<String, OwnedFd>,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(gen: &'a OwnedFd, dir_owner: Option<(u32, u32)>) -> Writer<'a> {
+        Writer {
+            gen,
+            dir_owner,
+            chown_files: dir_owner.is_some(),
+            dirs: HashMap::new(),
+        }
+    }
+
+    /// The directory `rel` (`a/b`), created 0751 root:keys component by component.
+    fn dir(&mut self, rel: &str) -> Result<()> {
+        if rel.is_empty() || self.dirs.contains_key(rel) {
+            return Ok(());
+        }
+        let (parent, name) = match rel.rsplit_once('/') {
+            Some((p, n)) => (p, n),
+            None => ("", rel),
+        };
+        self.dir(parent)?;
+        let pfd: &OwnedFd = if parent.is_empty() {
+            self.gen
+        } else {
+            &self.dirs[parent]
+        };
+        let fd = match fsutil::open_dir_at(pfd, name) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::ENOENT) => fsutil::mkdir_owned(pfd, name, self.dir_owner, 0o751)
+                .with_context(|| format!("cannot create directory {rel}"))?,
+            Err(e) => return Err(e).with_context(|| format!("cannot open directory {rel}")),
+        };
+        self.dirs.insert(rel.to_owned(), fd);
+        Ok(())
+    }
+
+    pub fn write(&mut self, e: &Entry) -> Result<()> {
+        self.write_bytes(&e.rel, e.data.expose(), e.owner.uid, e.owner.gid, e.mode)
+    }
+
+    pub fn write_bytes(
+        &mut self,
+        rel: &str,
+        data: &[u8],
+        uid: u32,
+        gid: u32,
+        mode: u32,
+    ) -> Result<()> {
+        let (parent, name) = match rel.rsplit_once('/') {
+            Some((p, n)) => (p, n),
+            None => ("", rel),
+        };
+        self.dir(parent)?;
+        let pfd: &OwnedFd = if parent.is_empty() {
+            self.gen
+        } else {
+            &self.dirs[parent]
+        };
+        let fd = openat(
+            pfd.as_fd(),
+            name,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("cannot create {rel}"))?;
+        if self.chown_files {
+            fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+                .with_context(|| format!("cannot change owner/group of {rel} to {uid}:{gid}"))?;
+        }
+        fchmod(&fd, Mode::from_bits_truncate(mode))
+            .with_context(|| format!("cannot change mode of {rel} to {mode:04o}"))?;
+        let mut f = std::fs::File::from(fd);
+        f.write_all(data)
+            .with_context(|| format!("cannot write {rel}"))?;
+        Ok(())
+    }
+}

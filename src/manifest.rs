@@ -1,0 +1,665 @@
+//! The sops-nix manifest: the JSON contract between the NixOS module and `sops-install-secrets`.
+//!
+//! Parsing follows Go's `encoding/json` as sops-nix uses it: unknown fields are ignored and `null`
+//! means the field's default. Unlike sops-nix, an unknown `format` is an error (Go silently used
+//! yaml), and everything that can be checked without the filesystem is checked in [`validate`]:
+//! names, paths, modes, formats, placeholders, template text.
+
+use crate::sops::Format;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The directory inside a generation that holds nix-sops' own records (`changes.json`). No secret
+/// may be named under it.
+pub const STATE_DIR: &str = ".nix-sops";
+/// Where templates are rendered inside a generation (sops-nix's `RenderedSubdir`).
+pub const RENDERED_DIR: &str = "rendered";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    pub key_import: bool,
+    pub secret_changes: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub name: String,
+    pub key: String,
+    pub path: PathBuf,
+    pub owner: Option<String>,
+    pub uid: u32,
+    pub group: Option<String>,
+    pub gid: u32,
+    pub sops_file: PathBuf,
+    pub format: Format,
+    pub mode: u32,
+    pub restart_units: Vec<String>,
+    pub reload_units: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub name: String,
+    pub content: String,
+    pub file: Option<PathBuf>,
+    pub path: PathBuf,
+    pub mode: u32,
+    pub owner: Option<String>,
+    pub uid: u32,
+    pub group: Option<String>,
+    pub gid: u32,
+    pub restart_units: Vec<String>,
+    pub reload_units: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub secrets: Vec<Secret>,
+    pub templates: Vec<Template>,
+    pub placeholder_by_secret_name: BTreeMap<String, String>,
+    pub secrets_mount_point: PathBuf,
+    pub symlink_path: PathBuf,
+    pub keep_generations: u64,
+    pub ssh_key_paths: Vec<PathBuf>,
+    pub gnupg_home: Option<PathBuf>,
+    pub age_key_file: Option<PathBuf>,
+    pub age_ssh_key_paths: Vec<PathBuf>,
+    pub use_tmpfs: bool,
+    pub user_mode: bool,
+    pub logging: Logging,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("failed to parse manifest: {0}")]
+    Parse(String),
+    #[error("manifest is not valid: {0}")]
+    Invalid(String),
+}
+
+fn invalid(msg: impl Into<String>) -> ManifestError {
+    ManifestError::Invalid(msg.into())
+}
+
+// Raw, as Go decodes it: every field optional, so that `null` and absence both give the default.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawManifest {
+    secrets: Option<Vec<RawSecret>>,
+    templates: Option<Vec<RawTemplate>>,
+    placeholder_by_secret_name: Option<BTreeMap<String, String>>,
+    secrets_mount_point: Option<String>,
+    symlink_path: Option<String>,
+    keep_generations: Option<u64>,
+    ssh_key_paths: Option<Vec<String>>,
+    gnupg_home: Option<String>,
+    age_key_file: Option<String>,
+    age_ssh_key_paths: Option<Vec<String>>,
+    use_tmpfs: Option<bool>,
+    user_mode: Option<bool>,
+    logging: Option<RawLogging>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawLogging {
+    key_import: Option<bool>,
+    secret_changes: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawSecret {
+    name: Option<String>,
+    key: Option<String>,
+    path: Option<String>,
+    owner: Option<String>,
+    uid: Option<u32>,
+    group: Option<String>,
+    gid: Option<u32>,
+    sops_file: Option<String>,
+    format: Option<String>,
+    mode: Option<String>,
+    restart_units: Option<Vec<String>>,
+    reload_units: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawTemplate {
+    name: Option<String>,
+    content: Option<String>,
+    file: Option<String>,
+    path: Option<String>,
+    mode: Option<String>,
+    owner: Option<String>,
+    uid: Option<u32>,
+    group: Option<String>,
+    gid: Option<u32>,
+    restart_units: Option<Vec<String>>,
+    reload_units: Option<Vec<String>>,
+}
+
+/// Parses an octal mode string as sops-nix does, but only file permission bits (≤ 07777).
+pub fn parse_mode(mode: &str) -> Result<u32, String> {
+    if mode.is_empty() || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(format!(
+            "invalid number in mode: {mode:?} is not an octal number"
+        ));
+    }
+    match u32::from_str_radix(mode, 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!(
+            "invalid number in mode: {mode:?} is larger than 07777"
+        )),
+    }
+}
+
+/// A secret or template `name`: a relative path of plain components.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{what} has an empty name"));
+    }
+    if name.contains('\0') {
+        return Err(format!("{what} {name:?}: the name contains a NUL byte"));
+    }
+    if name.starts_with('/') {
+        return Err(format!(
+            "{what} {name:?}: the name must be relative, not an absolute path"
+        ));
+    }
+    for c in name.split('/') {
+        match c {
+            "" => {
+                return Err(format!(
+                    "{what} {name:?}: the name has an empty path component"
+                ))
+            }
+            "." | ".." => {
+                return Err(format!(
+                    "{what} {name:?}: the name must not contain `{c}` components"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// An absolute filesystem path from the manifest: no `..`, `.`, NUL or empty components.
+pub fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
+    if path.contains('\0') {
+        return Err(format!("{what} {path:?} contains a NUL byte"));
+    }
+    if !path.starts_with('/') {
+        return Err(format!("{what} {path:?} must be an absolute path"));
+    }
+    if path.len() > 1 {
+        for c in path[1..].split('/') {
+            match c {
+                "" => return Err(format!("{what} {path:?} has an empty path component")),
+                "." | ".." => {
+                    return Err(format!("{what} {path:?} must not contain `{c}` components"))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// sops-nix's `%r` → runtime dir, `%%` → `%`.
+pub fn replace_runtime_dir(path: &str, rundir: &str) -> String {
+    path.split("%%")
+        .map(|part| part.replace("%r", rundir))
+        .collect::<Vec<_>>()
+        .join("%")
+}
+
+fn path_opt(s: Option<String>) -> Option<PathBuf> {
+    s.filter(|s| !s.is_empty()).map(PathBuf::from)
+}
+
+impl Manifest {
+    /// Parses the JSON and validates everything that needs no filesystem. `runtime_dir` is used
+    /// for `%r` in user mode (it must be given when the manifest is in user mode and paths use
+    /// `%r`).
+    pub fn parse(bytes: &[u8], runtime_dir: Option<&str>) -> Result<Manifest, ManifestError> {
+        let raw: RawManifest =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse(e.to_string()))?;
+        let user_mode = raw.user_mode.unwrap_or(false);
+        let subst = |s: String| -> Result<String, ManifestError> {
+            if !user_mode || !s.contains('%') {
+                return Ok(s);
+            }
+            if s.contains("%r") && runtime_dir.is_none() {
+                return Err(invalid(format!(
+                    "{s:?} uses %r but no runtime directory is known"
+                )));
+            }
+            Ok(replace_runtime_dir(&s, runtime_dir.unwrap_or("")))
+        };
+        let mount = subst(
+            raw.secrets_mount_point
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/run/secrets.d".into()),
+        )?;
+        let link = subst(
+            raw.symlink_path
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/run/secrets".into()),
+        )?;
+        let secrets_mount_point = check_path("secretsMountPoint", &mount).map_err(invalid)?;
+        let symlink_path = check_path("symlinkPath", &link).map_err(invalid)?;
+        if secrets_mount_point == Path::new("/") || symlink_path == Path::new("/") {
+            return Err(invalid("secretsMountPoint and symlinkPath must not be `/`"));
+        }
+        if symlink_path.starts_with(&secrets_mount_point)
+            || secrets_mount_point.starts_with(&symlink_path)
+        {
+            return Err(invalid(format!(
+                "symlinkPath {} and secretsMountPoint {} must not contain each other",
+                symlink_path.display(),
+                secrets_mount_point.display()
+            )));
+        }
+
+        let mut secrets = Vec::new();
+        for (i, s) in raw.secrets.unwrap_or_default().into_iter().enumerate() {
+            let name = s.name.unwrap_or_default();
+            check_name(&format!("secret #{i}"), &name).map_err(invalid)?;
+            let what = format!("secret {name}");
+            let format = match s.format.as_deref().unwrap_or("") {
+                "" => Format::Yaml,
+                f => Format::from_name(f).ok_or_else(|| {
+                    invalid(format!(
+                        "unsupported format {f:?} for {what} (use yaml, json, binary, dotenv or ini)"
+                    ))
+                })?,
+            };
+            let mode = parse_mode(s.mode.as_deref().unwrap_or("0400"))
+                .map_err(|e| invalid(format!("{what}: {e}")))?;
+            let default_path = symlink_path.join(&name);
+            let path = match s.path.filter(|p| !p.is_empty()) {
+                Some(p) => check_path(&format!("path of {what}"), &subst(p)?).map_err(invalid)?,
+                None => default_path,
+            };
+            let sops_file = s
+                .sops_file
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| invalid(format!("{what} has no sopsFile")))?;
+            if sops_file.contains('\0') {
+                return Err(invalid(format!("sopsFile of {what} contains a NUL byte")));
+            }
+            secrets.push(Secret {
+                key: s.key.unwrap_or_else(|| name.clone()),
+                path,
+                owner: s.owner,
+                uid: s.uid.unwrap_or(0),
+                group: s.group,
+                gid: s.gid.unwrap_or(0),
+                sops_file: PathBuf::from(sops_file),
+                format,
+                mode,
+                restart_units: s.restart_units.unwrap_or_default(),
+                reload_units: s.reload_units.unwrap_or_default(),
+                name,
+            });
+        }
+
+        let mut templates = Vec::new();
+        for (i, t) in raw.templates.unwrap_or_default().into_iter().enumerate() {
+            let name = t.name.unwrap_or_default();
+            check_name(&format!("template #{i}"), &name).map_err(invalid)?;
+            let what = format!("template {name}");
+            let mode = parse_mode(t.mode.as_deref().unwrap_or("0400"))
+                .map_err(|e| invalid(format!("{what}: {e}")))?;
+            let path = match t.path.filter(|p| !p.is_empty()) {
+                Some(p) => check_path(&format!("path of {what}"), &subst(p)?).map_err(invalid)?,
+                None => symlink_path.join(RENDERED_DIR).join(&name),
+            };
+            let content = t.content.unwrap_or_default();
+            let file = path_opt(t.file);
+            if content.is_empty() && file.is_none() {
+                return Err(invalid(format!(
+                    "neither content nor file was specified for template {name}"
+                )));
+            }
+            templates.push(Template {
+                content,
+                file,
+                path,
+                mode,
+                owner: t.owner,
+                uid: t.uid.unwrap_or(0),
+                group: t.group,
+                gid: t.gid.unwrap_or(0),
+                restart_units: t.restart_units.unwrap_or_default(),
+                reload_units: t.reload_units.unwrap_or_default(),
+                name,
+            });
+        }
+
+        let logging = raw.logging.unwrap_or_default();
+        let m = Manifest {
+            secrets,
+            templates,
+            placeholder_by_secret_name: raw.placeholder_by_secret_name.unwrap_or_default(),
+            secrets_mount_point,
+            symlink_path,
+            keep_generations: raw.keep_generations.unwrap_or(0),
+            ssh_key_paths: raw
+                .ssh_key_paths
+                .unwrap_or_default()
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            gnupg_home: path_opt(raw.gnupg_home),
+            age_key_file: path_opt(raw.age_key_file),
+            age_ssh_key_paths: raw
+                .age_ssh_key_paths
+                .unwrap_or_default()
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            use_tmpfs: raw.use_tmpfs.unwrap_or(false),
+            user_mode,
+            logging: Logging {
+                key_import: logging.key_import.unwrap_or(false),
+                secret_changes: logging.secret_changes.unwrap_or(false),
+            },
+        };
+        m.validate()?;
+        Ok(m)
+    }
+
+    /// The cross-field rules.
+    fn validate(&self) -> Result<(), ManifestError> {
+        if self.gnupg_home.is_some() {
+            let fmt = |o: &str| {
+                invalid(format!(
+                    "gnupgHome and {o} were specified in the manifest. Both options are mutually exclusive."
+                ))
+            };
+            if !self.ssh_key_paths.is_empty() {
+                return Err(fmt("sshKeyPaths"));
+            }
+            if self.age_key_file.is_some() {
+                return Err(fmt("ageKeyFile"));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut formats: BTreeMap<&Path, &Secret> = BTreeMap::new();
+        for s in &self.secrets {
+            if !names.insert(s.name.as_str()) {
+                return Err(invalid(format!("secret {} is defined twice", s.name)));
+            }
+            let first = s.name.split('/').next().unwrap_or("");
+            if first == STATE_DIR {
+                return Err(invalid(format!(
+                    "secret {}: names under {STATE_DIR}/ are reserved for nix-sops",
+                    s.name
+                )));
+            }
+            if first == RENDERED_DIR && !self.templates.is_empty() {
+                return Err(invalid(format!(
+                    "secret {}: names under {RENDERED_DIR}/ collide with the rendered templates",
+                    s.name
+                )));
+            }
+            if let Some(prev) = formats.get(s.sops_file.as_path()) {
+                if prev.format != s.format {
+                    return Err(invalid(format!(
+                        "secret {} defined the format of {} as {}, but it was specified as {} in {} before",
+                        s.name,
+                        s.sops_file.display(),
+                        s.format,
+                        prev.format,
+                        prev.name
+                    )));
+                }
+            } else {
+                formats.insert(&s.sops_file, s);
+            }
+            if !self.templates.is_empty() && !self.placeholder_by_secret_name.contains_key(&s.name)
+            {
+                return Err(invalid(format!(
+                    "placeholder for {} not found in manifest",
+                    s.name
+                )));
+            }
+        }
+        // A name that is a file for one entry and a directory for another cannot be written.
+        for s in &self.secrets {
+            let mut prefix = String::new();
+            for c in s
+                .name
+                .split('/')
+                .collect::<Vec<_>>()
+                .split_last()
+                .map(|x| x.1)
+                .unwrap_or(&[])
+            {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(c);
+                if names.contains(prefix.as_str()) {
+                    return Err(invalid(format!(
+                        "secret {} needs {prefix} to be a directory, but {prefix} is also a secret",
+                        s.name
+                    )));
+                }
+            }
+        }
+        let mut tnames = std::collections::HashSet::new();
+        for t in &self.templates {
+            if !tnames.insert(t.name.as_str()) {
+                return Err(invalid(format!("template {} is defined twice", t.name)));
+            }
+        }
+        // Two entries may not claim the same out-of-tree path.
+        let mut paths: BTreeMap<&Path, &str> = BTreeMap::new();
+        for (p, n) in self
+            .secrets
+            .iter()
+            .map(|s| (&s.path, &s.name))
+            .chain(self.templates.iter().map(|t| (&t.path, &t.name)))
+        {
+            if let Some(other) = paths.insert(p, n) {
+                return Err(invalid(format!(
+                    "{} and {n} both use the path {}",
+                    other,
+                    p.display()
+                )));
+            }
+            if p.starts_with(&self.secrets_mount_point) {
+                return Err(invalid(format!(
+                    "path {} of {n} is inside secretsMountPoint {}",
+                    p.display(),
+                    self.secrets_mount_point.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sops files in first-use order, each with its format.
+    pub fn sops_files(&self) -> Vec<(&Path, Format)> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for s in &self.secrets {
+            if seen.insert(s.sops_file.as_path()) {
+                out.push((s.sops_file.as_path(), s.format));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(j: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(j.as_bytes(), Some("/run/user/1000"))
+    }
+
+    #[test]
+    fn defaults_and_nulls() {
+        let m = parse(
+            r#"{"secrets":[{"name":"a","sopsFile":"/s.yaml","owner":null,"format":null,"mode":null,
+               "restartUnits":null,"sopsFileHash":"x","neededForUsers":true,"extra":1}],
+               "gnupgHome":null,"keepGenerations":null,"unknownTop":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.secrets_mount_point, Path::new("/run/secrets.d"));
+        assert_eq!(m.symlink_path, Path::new("/run/secrets"));
+        let s = &m.secrets[0];
+        assert_eq!(s.key, "a");
+        assert_eq!(s.mode, 0o400);
+        assert_eq!(s.format, Format::Yaml);
+        assert_eq!(s.path, Path::new("/run/secrets/a"));
+        assert!(m.gnupg_home.is_none());
+        assert_eq!(m.keep_generations, 0);
+    }
+
+    #[test]
+    fn every_field() {
+        let m = parse(
+            r#"{"secrets":[{"name":"db/pass","key":"db/pass","path":"/run/secrets/db/pass","format":"json",
+            "mode":"0440","owner":"postgres","uid":0,"group":"postgres","gid":0,"sopsFile":"/nix/store/x.json",
+            "sopsFileHash":"9f","restartUnits":["postgresql.service"],"reloadUnits":["x.service"],"neededForUsers":false}],
+            "templates":[{"name":"app.env","content":"PW=<P>\n","file":"/nix/store/y","path":"/etc/app.env",
+            "mode":"0400","owner":null,"uid":5,"group":null,"gid":6,"restartUnits":["a"],"reloadUnits":[]}],
+            "placeholderBySecretName":{"db/pass":"<P>"},"secretsMountPoint":"/run/secrets.d","symlinkPath":"/run/secrets",
+            "keepGenerations":3,"gnupgHome":null,"sshKeyPaths":["/etc/ssh/rsa"],"ageKeyFile":"/k.txt",
+            "ageSshKeyPaths":["/etc/ssh/ed"],"useTmpfs":true,"userMode":false,"logging":{"keyImport":true,"secretChanges":false}}"#,
+        )
+        .unwrap();
+        let s = &m.secrets[0];
+        assert_eq!(
+            (s.mode, s.format, s.owner.as_deref()),
+            (0o440, Format::Json, Some("postgres"))
+        );
+        assert_eq!(s.reload_units, ["x.service"]);
+        let t = &m.templates[0];
+        assert_eq!((t.uid, t.gid, t.mode), (5, 6, 0o400));
+        assert_eq!(t.path, Path::new("/etc/app.env"));
+        assert_eq!(m.keep_generations, 3);
+        assert!(m.use_tmpfs && m.logging.key_import && !m.logging.secret_changes);
+        assert_eq!(m.ssh_key_paths, [PathBuf::from("/etc/ssh/rsa")]);
+        assert_eq!(m.age_key_file.as_deref(), Some(Path::new("/k.txt")));
+    }
+
+    #[test]
+    fn unknown_format_is_an_error() {
+        let e = parse(r#"{"secrets":[{"name":"a","sopsFile":"/s","format":"toml"}]}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("unsupported format \"toml\" for secret a"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_names_and_paths() {
+        for (name, needle) in [
+            ("../x", "`..`"),
+            ("a/../b", "`..`"),
+            ("/abs", "relative"),
+            ("a//b", "empty path component"),
+            ("a\u{0000}b", "NUL"),
+            ("", "empty name"),
+            (".nix-sops/x", "reserved"),
+        ] {
+            let j = serde_json::json!({"secrets":[{"name":name,"sopsFile":"/s"}]}).to_string();
+            let e = parse(&j).unwrap_err().to_string();
+            assert!(e.contains(needle), "{name:?}: {e}");
+        }
+        for (path, needle) in [
+            ("/etc/../x", "`..`"),
+            ("rel/x", "absolute"),
+            ("/a//b", "empty"),
+            ("/run/secrets.d/x", "inside secretsMountPoint"),
+        ] {
+            let j = serde_json::json!({"secrets":[{"name":"a","sopsFile":"/s","path":path}]})
+                .to_string();
+            let e = parse(&j).unwrap_err().to_string();
+            assert!(e.contains(needle), "{path:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("0440"), Ok(0o440));
+        assert_eq!(parse_mode("7777"), Ok(0o7777));
+        for bad in ["", "0x12", "0888", "10000", "-1", "+1", " 0400"] {
+            assert!(parse_mode(bad).is_err(), "{bad}");
+        }
+        let e = parse(r#"{"secrets":[{"name":"a","sopsFile":"/s","mode":"0999"}]}"#).unwrap_err();
+        assert!(
+            e.to_string().contains("secret a: invalid number in mode"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn placeholders_and_templates() {
+        let e = parse(
+            r#"{"secrets":[{"name":"a","sopsFile":"/s"}],"templates":[{"name":"t","content":"x"}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("placeholder for a not found in manifest"),
+            "{e}"
+        );
+        let e = parse(r#"{"templates":[{"name":"t"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("neither content nor file"), "{e}");
+    }
+
+    #[test]
+    fn format_agreement_and_gnupg_exclusion() {
+        let e = parse(
+            r#"{"secrets":[{"name":"a","sopsFile":"/s","format":"yaml"},{"name":"b","sopsFile":"/s","format":"json"}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("secret b defined the format of /s as json, but it was specified as yaml in a before"),
+            "{e}"
+        );
+        let e = parse(r#"{"gnupgHome":"/g","ageKeyFile":"/k"}"#).unwrap_err();
+        assert!(e.to_string().contains("gnupgHome and ageKeyFile"), "{e}");
+        let e = parse(r#"{"gnupgHome":"/g","sshKeyPaths":["/k"]}"#).unwrap_err();
+        assert!(e.to_string().contains("gnupgHome and sshKeyPaths"), "{e}");
+    }
+
+    #[test]
+    fn user_mode_runtime_dir() {
+        assert_eq!(replace_runtime_dir("%r/a%%r/%%%r", "/R"), "/R/a%r/%/R");
+        let m = parse(
+            r#"{"userMode":true,"secretsMountPoint":"%r/secrets.d","symlinkPath":"%r/secrets",
+               "secrets":[{"name":"a","sopsFile":"/s","path":"%r/x/a"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.secrets_mount_point, Path::new("/run/user/1000/secrets.d"));
+        assert_eq!(m.secrets[0].path, Path::new("/run/user/1000/x/a"));
+        // Outside user mode `%r` is literal (as in sops-nix).
+        let m = parse(r#"{"symlinkPath":"/x%r"}"#).unwrap();
+        assert_eq!(m.symlink_path, Path::new("/x%r"));
+    }
+
+    #[test]
+    fn duplicates_and_file_dir_clash() {
+        let e = parse(r#"{"secrets":[{"name":"a","sopsFile":"/s"},{"name":"a","sopsFile":"/s"}]}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("defined twice"), "{e}");
+        let e =
+            parse(r#"{"secrets":[{"name":"a","sopsFile":"/s"},{"name":"a/b","sopsFile":"/s"}]}"#)
+                .unwrap_err();
+        assert!(e.to_string().contains("also a secret"), "{e}");
+    }
+}
