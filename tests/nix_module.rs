@@ -558,6 +558,76 @@ fn install_from_nix_manifest(format: &str, plaintext: &str) {
     assert!(stdout.contains(&format!("{r}/secrets.d/1\n")), "{stdout}");
 }
 
+/// home-manager: the user-mode manifest (`%r` → $XDG_RUNTIME_DIR, no mount, no chown) installs
+/// as the invoking user, as the `sops-nix` user service runs it.
+#[test]
+fn home_manager_manifest_installs_in_user_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = common::AgeKey::generate();
+    let key_file = key.write(root, "age-keys.txt");
+    let plaintext = r#"{"github_token": "ghp_example", "db": {"password": "hunter2"}}"#;
+    let encrypted = common::sops_encrypt(
+        root,
+        "secrets.json",
+        plaintext.as_bytes(),
+        &["--age", &key.recipient],
+    );
+    std::fs::write(root.join("secrets.json"), &encrypted).unwrap();
+    let v = eval_json(
+        "tests/nix/e2e-home.nix",
+        &[
+            "--argstr",
+            "root",
+            root.to_str().unwrap(),
+            "--argstr",
+            "format",
+            "json",
+            "--argstr",
+            "sopsFile",
+            root.join("secrets.json").to_str().unwrap(),
+            "--argstr",
+            "keyFile",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["manifest"]["userMode"], true);
+    assert_eq!(v["manifest"]["secretsMountPoint"], "%r/secrets.d");
+    let manifest = root.join("manifest.json");
+    std::fs::write(&manifest, serde_json::to_vec(&v["manifest"]).unwrap()).unwrap();
+    let runtime = root.join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    let out = Command::new(installer())
+        .arg("-ignore-passwd")
+        .arg(&manifest)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "user-mode install failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = root.join("config/sops-nix/secrets");
+    let read =
+        |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(read(link.join("github_token")), "ghp_example");
+    assert_eq!(read(link.join("db/password")), "hunter2");
+    assert_eq!(read(link.join("rendered/app.env")), "TOKEN=ghp_example\n");
+    assert_eq!(read(runtime.join("app/token")), "ghp_example");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(link.join("db/password"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o440);
+    // The generations live under %r (the runtime dir), the stable link under ~/.config.
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        runtime.join("secrets.d/1")
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The whole module with nixpkgs' lib.evalModules (optional: needs a nixpkgs lib checkout).
 
