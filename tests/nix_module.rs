@@ -678,13 +678,14 @@ fn failed_assertions(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// One test, so a checkout without nixpkgs' lib prints one skip line.
 #[test]
-fn module_evaluates_like_sops_nix_with_nixpkgs_lib() {
+fn module_and_flake_evaluate_with_nixpkgs_lib() {
     let Some(lib) = nixpkgs_lib() else {
         // Straight to stderr (not eprintln!, which the test harness captures) so the skip shows.
         let _ = writeln!(
             std::io::stderr(),
-            "SKIPPED module_evaluates_like_sops_nix_with_nixpkgs_lib: set NIX_SOPS_NIXPKGS_LIB to a nixpkgs lib directory to evaluate the NixOS/home-manager modules with lib.evalModules"
+            "SKIPPED module_and_flake_evaluate_with_nixpkgs_lib: set NIX_SOPS_NIXPKGS_LIB to a nixpkgs lib directory to evaluate the NixOS/home-manager modules (lib.evalModules) and the flake outputs"
         );
         return;
     };
@@ -871,6 +872,8 @@ fn module_evaluates_like_sops_nix_with_nixpkgs_lib() {
         "/nix/store/00000000000000000000000000000000-gnupg/bin/gpg"
     );
 
+    check_flake_outputs(&lib);
+
     // home-manager: the user service restarted on activation, -ignore-passwd, WantedBy.
     let v = eval_module(&lib, "home-manager", "[ ]");
     let unit = &v["services"]["sops-nix"];
@@ -883,4 +886,77 @@ fn module_evaluates_like_sops_nix_with_nixpkgs_lib() {
         .as_str()
         .unwrap()
         .contains("-check-mode=manifest"));
+}
+
+/// The flake's outputs with a stub package set: sops-nix's output names, the package built from
+/// this crate's Cargo.lock, the VM tests as Linux checks.
+fn check_flake_outputs(lib: &str) {
+    let v = eval_json("tests/nix/flake-outputs.nix", &["--arg", "lib", lib]);
+    let root = repo().to_str().unwrap();
+    for out in [
+        "packages",
+        "nixosModules",
+        "homeManagerModules",
+        "overlays",
+        "devShells",
+        "checks",
+        "formatter",
+    ] {
+        assert!(
+            v["outputs"].as_array().unwrap().contains(&out.into()),
+            "flake output {out} missing: {}",
+            v["outputs"]
+        );
+    }
+    assert_eq!(v["nixosModules"], serde_json::json!(["default", "sops"]));
+    assert_eq!(
+        v["homeManagerModules"],
+        serde_json::json!(["default", "sops"])
+    );
+    assert_eq!(
+        v["nixosModule"],
+        format!("{root}/nix/modules/sops").as_str()
+    );
+    assert_eq!(
+        v["packages"],
+        serde_json::json!(["default", "nix-sops", "sops-install-secrets"])
+    );
+    assert_eq!(v["cargoLock"], format!("{root}/Cargo.lock").as_str());
+    assert_eq!(
+        v["overlay"],
+        serde_json::json!(["nix-sops", "sops-install-secrets"])
+    );
+    for tool in ["cargo", "sops", "age", "ssh-to-age"] {
+        assert!(v["devShell"].as_array().unwrap().contains(&tool.into()));
+    }
+    for check in [
+        "cargo-tests",
+        "module-eval",
+        "age-keys",
+        "age-ssh-keys",
+        "pgp-keys",
+        "pruning",
+        "templates",
+        "restart-and-reload",
+        "dry-activate",
+        "user-passwords",
+    ] {
+        assert!(
+            v["checksLinux"].as_array().unwrap().contains(&check.into()),
+            "check {check} missing"
+        );
+    }
+    assert_eq!(v["checksDarwin"], serde_json::json!(["cargo-tests"]));
+    if !v["srcFiles"].is_null() {
+        let files: Vec<&str> = v["srcFiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        assert!(files.contains(&"/Cargo.toml") && files.contains(&"/Cargo.lock"));
+        assert!(files
+            .iter()
+            .all(|f| f.starts_with("/src/") || f.starts_with("/Cargo.")));
+    }
 }
