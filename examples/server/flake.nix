@@ -14,11 +14,11 @@
     {
       # nixos-rebuild build --flake .#server
       nixosConfigurations.server = nixpkgs.lib.nixosSystem {
-        system = "x86_64-linux";
         modules = [
           # Same attribute as sops-nix's flake: migrating is swapping the input.
           nix-sops.nixosModules.sops
           ./nixos/hosts/server/configuration.nix
+          { nixpkgs.hostPlatform = "x86_64-linux"; }
         ];
       };
     };
