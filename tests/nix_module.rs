@@ -886,6 +886,44 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .as_str()
         .unwrap()
         .contains("-check-mode=manifest"));
+    let v = eval_module(
+        &lib,
+        "home-manager",
+        "[ ({ lib, ... }: { sops.age.keyFile = lib.mkForce null; sops.gnupg.home = \"/home/alice/.gnupg\"; }) ]",
+    );
+    assert_eq!(
+        v["services"]["sops-nix"]["Install"]["WantedBy"],
+        serde_json::json!(["graphical-session-pre.target"])
+    );
+    assert_eq!(
+        v["environment"]["SOPS_GPG_EXEC"],
+        "/nix/store/00000000000000000000000000000000-gnupg/bin/gpg"
+    );
+    for (module, message) in [
+        (
+            "{ sops.gnupg.qubes-split-gpg.enable = true; }",
+            "sops.gnupg.qubes-split-gpg.domain is required",
+        ),
+        (
+            "({ lib, ... }: { sops.age.keyFile = lib.mkForce null; })",
+            "No key source configured for sops",
+        ),
+        (
+            "{ sops.gnupg.home = \"/g\"; }",
+            "sops.gnupg.home and sops.age.keyFile cannot both be set",
+        ),
+    ] {
+        let failed = failed_assertions(&eval_module_attr(
+            &lib,
+            "home-manager",
+            &format!("[ {module} ]"),
+            Some("failedAssertions"),
+        ));
+        assert!(
+            failed.iter().any(|m| m.contains(message)),
+            "home-manager {module}: expected {message:?}, got {failed:?}"
+        );
+    }
 }
 
 /// The flake's outputs with a stub package set: sops-nix's output names, the package built from
