@@ -628,6 +628,64 @@ fn home_manager_manifest_installs_in_user_mode() {
     );
 }
 
+/// Whole-file formats from Nix: `format = "binary"` installs the file's bytes, `dotenv` the whole
+/// env file, each secret with its own sopsFile.
+#[test]
+fn nix_manifest_installs_whole_file_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = common::AgeKey::generate();
+    let key_file = key.write(root, "age-keys.txt");
+    let recipients = ["--age", key.recipient.as_str()];
+    let bin: Vec<u8> = (0u8..=255).chain(*b"\n\0tail").collect();
+    let enc = common::sops_encrypt(root, "blob.bin", &bin, &recipients);
+    std::fs::write(root.join("blob.bin"), enc).unwrap();
+    let env = "API_KEY=abc123\nMODE=prod\n";
+    let enc = common::sops_encrypt(root, "app.env", env.as_bytes(), &recipients);
+    std::fs::write(root.join("app.env"), enc).unwrap();
+    let r = root.to_str().unwrap();
+    let secrets = serde_json::json!({
+        "blob": {"format": "binary", "sopsFile": format!("{r}/blob.bin"), "path": format!("{r}/secrets/blob")},
+        "env": {"format": "dotenv", "sopsFile": format!("{r}/app.env"), "path": format!("{r}/secrets/env"),
+                "mode": "0600"},
+    });
+    let manifest = eval_json(
+        "tests/nix/e2e-secrets.nix",
+        &[
+            "--argstr",
+            "root",
+            r,
+            "--argstr",
+            "keyFile",
+            key_file.to_str().unwrap(),
+            "--argstr",
+            "secrets",
+            &secrets.to_string(),
+        ],
+    );
+    let manifest_path = root.join("manifest.json");
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let script = format!(
+        "'{bin}' '{m}'\nfor f in blob env; do printf 'FILE %s %s %s\\n' $f \"$(stat -L -c '%u %g %a' '{r}/secrets/'$f)\" \"$(od -An -v -tx1 '{r}/secrets/'$f | tr -d ' \\n')\"; done\n",
+        bin = installer(),
+        m = manifest_path.display()
+    );
+    let out = in_private_mount_ns(&script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "installer failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = parse_report(&stdout);
+    let blob = &got["blob"];
+    assert_eq!((blob.uid, blob.gid, blob.mode), (0, 0, 0o400));
+    assert_eq!(blob.content, bin, "binary secret bytes");
+    let envf = &got["env"];
+    assert_eq!(envf.mode, 0o600);
+    assert_eq!(String::from_utf8_lossy(&envf.content), env);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The whole module with nixpkgs' lib.evalModules (optional: needs a nixpkgs lib checkout).
 
