@@ -157,10 +157,7 @@ fn ssh_keygen(dir: &Path, kind: &str, name: &str) -> SshKey {
 
 /// `ssh-ed25519 AAAA…` without the comment: the recipient form sops takes.
 fn recipient_of_ssh(line: &str) -> String {
-    line.split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ")
+    line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
 
 /// A throw-away GnuPG home; the agent it starts is stopped on drop.
@@ -171,10 +168,7 @@ struct GnuPgHome {
 impl GnuPgHome {
     fn new() -> GnuPgHome {
         common::require("gpg");
-        let dir = tempfile::Builder::new()
-            .prefix("g")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("g").tempdir_in("/tmp").unwrap();
         std::fs::set_permissions(
             dir.path(),
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
@@ -253,10 +247,7 @@ impl GnuPgHome {
             ],
             None,
         );
-        assert!(
-            out.status.success() && !out.stdout.is_empty(),
-            "export failed: {out:?}"
-        );
+        assert!(out.status.success() && !out.stdout.is_empty(), "export failed: {out:?}");
         std::fs::write(to, out.stdout).unwrap();
     }
 
@@ -299,15 +290,9 @@ fn two_age_recipients_either_key_decrypts() {
 
     let err = file.assert_no_key(&ring_with_text("other.txt", &other.file_text));
     let msg = err.to_string();
-    assert!(
-        msg.contains(&a.recipient) && msg.contains(&b.recipient),
-        "{msg}"
-    );
+    assert!(msg.contains(&a.recipient) && msg.contains(&b.recipient), "{msg}");
     assert!(msg.contains("no identity matches"), "{msg}");
-    assert!(
-        msg.contains(&format!("other.txt: {}", other.recipient)),
-        "{msg}"
-    );
+    assert!(msg.contains(&format!("other.txt: {}", other.recipient)), "{msg}");
     assert!(!msg.contains("AGE-SECRET-KEY"), "secret material in: {msg}");
 }
 
@@ -379,10 +364,7 @@ fn ssh_to_age_conversion_agrees_with_sops_and_age() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        converted.recipient
-    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), converted.recipient);
 
     // (b) a file the real sops encrypts to that recipient decrypts with the host key.
     let file = age_encrypt(dir.path(), &converted.recipient);
@@ -547,11 +529,7 @@ fn pgp_and_age_in_one_file() {
     let home = GnuPgHome::new();
     let fp = home.generate("mixed <mixed@nix-sops.test>", "default");
     let age_key = common::AgeKey::generate();
-    let file = pgp_encrypt(
-        dir.path(),
-        &home,
-        &["--pgp", &fp, "--age", &age_key.recipient],
-    );
+    let file = pgp_encrypt(dir.path(), &home, &["--pgp", &fp, "--age", &age_key.recipient]);
     assert_eq!(file.metadata().key_groups[0].len(), 2);
 
     file.assert_decrypts(&ring_with_text("age.txt", &age_key.file_text));
@@ -563,10 +541,7 @@ fn pgp_and_age_in_one_file() {
 
     let err = file.assert_no_key(&Keyring::new());
     let msg = err.to_string();
-    assert!(
-        msg.contains(&format!("age recipient {}", age_key.recipient)),
-        "{msg}"
-    );
+    assert!(msg.contains(&format!("age recipient {}", age_key.recipient)), "{msg}");
     assert!(msg.contains(&format!("pgp fingerprint {fp}")), "{msg}");
     assert!(msg.contains("no identities were available"), "{msg}");
 }
@@ -579,20 +554,13 @@ fn decryption_order_age_first_then_configurable() {
     let home = GnuPgHome::new();
     let fp = home.generate("order <order@nix-sops.test>", "default");
     let age_key = common::AgeKey::generate();
-    let file = pgp_encrypt(
-        dir.path(),
-        &home,
-        &["--pgp", &fp, "--age", &age_key.recipient],
-    );
+    let file = pgp_encrypt(dir.path(), &home, &["--pgp", &fp, "--age", &age_key.recipient]);
 
     let mark = dir.path().join("gpg-was-run");
     let fake = dir.path().join("fake-gpg");
     std::fs::write(
         &fake,
-        format!(
-            "#!/bin/sh\ntouch '{}'\necho 'gpg: decryption failed: No secret key' >&2\nexit 2\n",
-            mark.display()
-        ),
+        format!("#!/bin/sh\ntouch '{}'\necho 'gpg: decryption failed: No secret key' >&2\nexit 2\n", mark.display()),
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -631,14 +599,9 @@ fn rsa_ssh_key_as_pgp_like_sops_nix() {
     assert_eq!(home.fingerprint_of("root@localhost"), fp);
     let listing = home.gpg(&["--with-colons", "--list-keys", &fp], None);
     let listing = String::from_utf8(listing.stdout).unwrap();
+    assert!(listing.contains("root (Imported from SSH) <root@localhost>"), "{listing}");
     assert!(
-        listing.contains("root (Imported from SSH) <root@localhost>"),
-        "{listing}"
-    );
-    assert!(
-        listing
-            .lines()
-            .any(|l| l.starts_with("pub:") && l.split(':').nth(5) == Some("0")),
+        listing.lines().any(|l| l.starts_with("pub:") && l.split(':').nth(5) == Some("0")),
         "creation time is not 0: {listing}"
     );
     let file = pgp_encrypt(dir.path(), &home, &["--pgp", &fp]);
@@ -646,9 +609,7 @@ fn rsa_ssh_key_as_pgp_like_sops_nix() {
 
     // An ed25519 key cannot become a PGP key this way (sops-nix only warns).
     let ed = ssh_keygen(dir.path(), "ed25519", "ssh_host_ed25519_key");
-    let err = Keyring::new()
-        .add_rsa_ssh_key_as_pgp(&ed.private)
-        .unwrap_err();
+    let err = Keyring::new().add_rsa_ssh_key_as_pgp(&ed.private).unwrap_err();
     assert!(err.contains("only RSA"), "{err}");
 }
 
@@ -717,17 +678,11 @@ fn malformed_line_fails_that_source_only_like_sops() {
     // The valid key before the bad line is not loaded: the whole source failed.
     let to_bad = age_encrypt(dir.path(), &in_bad.recipient);
     let msg = to_bad.assert_no_key(&ring).to_string();
-    assert!(
-        msg.contains("could not load") && msg.contains("bad.txt"),
-        "{msg}"
-    );
+    assert!(msg.contains("could not load") && msg.contains("bad.txt"), "{msg}");
 
     // The real sops agrees: the file encrypted to the key in the broken source does not decrypt.
-    std::fs::write(
-        dir.path().join("to_bad.json"),
-        serde_json::to_vec(&to_bad.json).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("to_bad.json"), serde_json::to_vec(&to_bad.json).unwrap())
+        .unwrap();
     let out = common::sops_decrypt(dir.path(), "to_bad.json", &bad_file, &[]);
     assert_eq!(out.status.code(), Some(128), "{out:?}");
 }
@@ -788,10 +743,7 @@ fn env_sources_each_load() {
         age_encrypt(dir.path(), &k.recipient).assert_decrypts(&ring);
     }
     let desc = ring.descriptions().join("\n");
-    assert!(
-        desc.contains(&format!("SOPS_AGE_KEY: {}", k_env.recipient)),
-        "{desc}"
-    );
+    assert!(desc.contains(&format!("SOPS_AGE_KEY: {}", k_env.recipient)), "{desc}");
     assert!(desc.contains("SOPS_AGE_KEY_CMD"), "{desc}");
     assert!(desc.contains("sops/age/keys.txt"), "{desc}");
 
@@ -821,10 +773,7 @@ fn keys_txt_falls_back_to_home_config_and_ssh_defaults_load() {
 
     // SOPS_AGE_SSH_PRIVATE_KEY_FILE points elsewhere.
     let other = ssh_keygen(dir.path(), "ed25519", "elsewhere");
-    let env = env_map(&[(
-        "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
-        other.private.to_str().unwrap(),
-    )]);
+    let env = env_map(&[("SOPS_AGE_SSH_PRIVATE_KEY_FILE", other.private.to_str().unwrap())]);
     let ring = Keyring::from_env_with(&env);
     age_encrypt(dir.path(), &recipient_of_ssh(&other.public_line)).assert_decrypts(&ring);
 }
@@ -842,10 +791,7 @@ fn failing_sources_are_recorded_not_fatal() {
     ]);
     let ring = Keyring::from_env_with(&env);
     let errs = ring.load_errors.join("\n");
-    assert!(
-        errs.contains("SOPS_AGE_KEY_FILE /nonexistent/nix-sops/keys.txt"),
-        "{errs}"
-    );
+    assert!(errs.contains("SOPS_AGE_KEY_FILE /nonexistent/nix-sops/keys.txt"), "{errs}");
     assert!(errs.contains("SOPS_AGE_KEY_CMD `false`: failed"), "{errs}");
     assert!(errs.contains("/nonexistent/id_ed25519"), "{errs}");
     age_encrypt(dir.path(), &k.recipient).assert_decrypts(&ring);
