@@ -686,6 +686,63 @@ fn nix_manifest_installs_whole_file_formats() {
     assert_eq!(String::from_utf8_lossy(&envf.content), env);
 }
 
+/// The manifest's build-time check (the `checkPhase` the module gives it) fails on a key the
+/// sops file lacks, naming the secret and the key, and passes once the key exists.
+#[test]
+fn nix_manifest_build_check_rejects_a_missing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = common::AgeKey::generate();
+    let key_file = key.write(root, "age-keys.txt");
+    let enc = common::sops_encrypt(
+        root,
+        "s.json",
+        br#"{"present": "x"}"#,
+        &["--age", &key.recipient],
+    );
+    std::fs::write(root.join("s.json"), enc).unwrap();
+    let r = root.to_str().unwrap();
+    let check = |secret_key: &str| {
+        let secrets = serde_json::json!({
+            "api_token": {"format": "json", "key": secret_key, "sopsFile": format!("{r}/s.json")},
+        });
+        let manifest = eval_json(
+            "tests/nix/e2e-secrets.nix",
+            &[
+                "--argstr",
+                "root",
+                r,
+                "--argstr",
+                "keyFile",
+                key_file.to_str().unwrap(),
+                "--argstr",
+                "secrets",
+                &secrets.to_string(),
+            ],
+        );
+        let path = root.join("manifest.json");
+        std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        Command::new(installer())
+            .arg("-check-mode=sopsfile")
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let bad = check("absent");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success(),
+        "a missing key passed the build check"
+    );
+    assert!(err.contains("api_token") && err.contains("absent"), "{err}");
+    let good = check("present");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The whole module with nixpkgs' lib.evalModules (optional: needs a nixpkgs lib checkout).
 
