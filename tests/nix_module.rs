@@ -989,6 +989,14 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
 
     check_flake_outputs(&lib);
 
+    // Every sops.* option's type and default as sops-nix declares them.
+    let mismatches = eval_json("tests/nix/option-types.nix", &["--arg", "lib", &lib]);
+    assert_eq!(
+        mismatches,
+        serde_json::json!([]),
+        "options that differ from sops-nix's"
+    );
+
     // home-manager: the user service restarted on activation, -ignore-passwd, WantedBy.
     let v = eval_module(&lib, "home-manager", "[ ]");
     let unit = &v["services"]["sops-nix"];

@@ -7,6 +7,8 @@
   lib,
   case,
   extraModules ? [ ],
+  # true: the lib.evalModules result itself (options included), for other test files to import.
+  raw ? false,
 }:
 let
   lib' = if builtins.isAttrs lib then lib else import lib;
@@ -144,6 +146,9 @@ let
   failed = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
   scripts = config.system.activationScripts or { };
 in
+if raw then
+  evaluated
+else
 {
   manifest =
     if isNixos then
