@@ -1,1 +1,44 @@
-fn main() {}
+//! `nix-sops`: the user's side of nix-sops (decrypt, and more to come). Thin: parse, call the
+//! library, map errors to sops' exit codes.
+
+use clap::{Parser, Subcommand};
+use nix_sops::cli;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "nix-sops",
+    version,
+    about = "SOPS for NixOS: decrypt, install and manage secrets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decrypt a SOPS file to stdout, as `sops decrypt` does.
+    Decrypt(cli::decrypt::DecryptArgs),
+    /// Generate an age identity (like age-keygen).
+    Keygen(cli::keygen::KeygenArgs),
+    /// Convert an SSH ed25519 key to age, as ssh-to-age does.
+    SshToAge(cli::ssh_to_age::SshToAgeArgs),
+}
+
+fn main() -> ExitCode {
+    nix_sops::secret::harden_process();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decrypt(args) => cli::decrypt::run(args),
+        Command::Keygen(args) => cli::keygen::run(args),
+        Command::SshToAge(args) => cli::ssh_to_age::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}

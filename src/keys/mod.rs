@@ -1,11 +1,18 @@
 //! Identities: everything a user or host has that can unwrap a SOPS data key.
 //!
 //! [`Keyring`] gathers age identities (X25519 key files, SSH keys, plugins, the ssh-to-age
-//! conversion of an ed25519 host key) and PGP keys (armored secret keys, a GnuPG home) into one
-//! list. [`crate::sops`] never knows where a key came from: it asks [`Keyring::unwrap_data_key`].
+//! conversion of an ed25519 host key) and PGP keys (armored secret keys, RSA SSH keys converted as
+//! sops-nix does, a GnuPG home through the `gpg` binary) into one list. [`crate::sops`] never
+//! knows where a key came from: it asks [`Keyring::unwrap_data_key`]. Where identities come from
+//! (environment, default paths, explicit files) is [`sources`].
 
 pub mod age;
+pub mod gpg;
+#[cfg(feature = "pgp")]
+pub mod pgp;
 pub mod shamir;
+pub mod sources;
+pub mod ssh_to_age;
 
 use crate::secret::SecretBytes;
 use crate::sops::{DataKey, MasterKey, Metadata};
@@ -34,7 +41,11 @@ pub struct NoDataKey {
 
 impl std::fmt::Display for NoDataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "failed to get the data key required to decrypt the SOPS file: {}", self.summary)?;
+        writeln!(
+            f,
+            "failed to get the data key required to decrypt the SOPS file: {}",
+            self.summary
+        )?;
         writeln!(f, "keys in the file:")?;
         for a in &self.attempts {
             writeln!(f, "  group {}: {}: {}", a.group, a.key, a.reason)?;
@@ -64,28 +75,118 @@ pub struct AgeIdentity {
     pub identity: Box<dyn ::age::Identity + Send + Sync>,
 }
 
-#[derive(Default)]
+impl std::fmt::Debug for AgeIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AgeIdentity({})", self.description)
+    }
+}
+
+/// SOPS' default decryption order within a key group.
+pub const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
+
 pub struct Keyring {
     pub age: Vec<AgeIdentity>,
+    #[cfg(feature = "pgp")]
+    pub pgp: Vec<pgp::PgpKey>,
+    /// The gpg binary and home, tried for pgp keys the in-memory keys cannot open.
+    pub gpg: Option<gpg::Gpg>,
     pub load_errors: Vec<String>,
+    /// Key types in the order they are tried within a group (`SOPS_DECRYPTION_ORDER`).
+    pub decryption_order: Vec<String>,
+    pub(crate) callbacks: age::Callbacks,
+}
+
+impl Default for Keyring {
+    fn default() -> Self {
+        Keyring {
+            age: Vec::new(),
+            #[cfg(feature = "pgp")]
+            pgp: Vec::new(),
+            gpg: None,
+            load_errors: Vec::new(),
+            decryption_order: DEFAULT_DECRYPTION_ORDER
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            callbacks: age::Callbacks::default(),
+        }
+    }
 }
 
 impl Keyring {
+    /// An empty key ring: add sources with [`sources`]' methods, or use [`Keyring::from_env`].
     pub fn new() -> Keyring {
         Keyring::default()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.age.is_empty()
+        self.age.is_empty() && self.pgp_is_empty() && self.gpg.is_none()
+    }
+
+    #[cfg(feature = "pgp")]
+    fn pgp_is_empty(&self) -> bool {
+        self.pgp.is_empty()
+    }
+    #[cfg(not(feature = "pgp"))]
+    fn pgp_is_empty(&self) -> bool {
+        true
+    }
+
+    /// Descriptions of every identity (source and public key or fingerprint).
+    pub fn descriptions(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.age.iter().map(|i| i.description.clone()).collect();
+        #[cfg(feature = "pgp")]
+        out.extend(self.pgp.iter().map(|k| k.description.clone()));
+        if let Some(g) = &self.gpg {
+            out.push(g.describe());
+        }
+        out
+    }
+
+    fn unwrap_pgp(&self, enc: &str) -> Result<SecretBytes, String> {
+        let mut reasons = Vec::new();
+        #[cfg(feature = "pgp")]
+        if !self.pgp.is_empty() {
+            match pgp::unwrap(&self.pgp, enc) {
+                Ok(k) => return Ok(k),
+                Err(e) => reasons.push(e),
+            }
+        }
+        if let Some(g) = &self.gpg {
+            match g.decrypt(enc) {
+                Ok(k) => return Ok(k),
+                Err(e) => reasons.push(e),
+            }
+        }
+        if reasons.is_empty() {
+            reasons.push("no PGP key or GnuPG home available".into());
+        }
+        Err(reasons.join("; "))
     }
 
     /// Unwraps one master key: the data key (one group) or a Shamir share (several groups).
     fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, String> {
         match key {
             MasterKey::Age { enc, .. } => age::unwrap(&self.age, enc),
-            MasterKey::Pgp { .. } => Err("PGP keys are not supported yet".into()),
-            MasterKey::Other { kind, .. } => Err(format!("{kind} keys are not supported by nix-sops")),
+            MasterKey::Pgp { enc, .. } => self.unwrap_pgp(enc),
+            MasterKey::Other { kind, .. } => {
+                Err(format!("{kind} keys are not supported by nix-sops"))
+            }
         }
+    }
+
+    /// The keys of a group in the order SOPS tries them: stably sorted by `decryption_order`,
+    /// unlisted types last.
+    fn ordered<'a>(&self, group: &'a [MasterKey]) -> Vec<&'a MasterKey> {
+        let mut ordered: Vec<&MasterKey> = group.iter().collect();
+        let rank = |k: &&MasterKey| {
+            self.decryption_order
+                .iter()
+                .position(|t| t == k.kind())
+                .unwrap_or(self.decryption_order.len())
+        };
+        ordered.sort_by_key(rank);
+        ordered
     }
 
     /// Tries every group, each key in SOPS' decryption order (age, then pgp), and combines Shamir
@@ -94,13 +195,7 @@ impl Keyring {
         let mut attempts = Vec::new();
         let mut parts = Vec::new();
         for (gi, group) in metadata.key_groups.iter().enumerate() {
-            let mut ordered: Vec<&MasterKey> = group.iter().collect();
-            ordered.sort_by_key(|k| match k.kind() {
-                "age" => 0,
-                "pgp" => 1,
-                _ => 2,
-            });
-            for key in ordered {
+            for key in self.ordered(group) {
                 match self.unwrap_one(key) {
                     Ok(part) => {
                         parts.push(part);
@@ -116,18 +211,20 @@ impl Keyring {
         }
         let fail = |summary: String| NoDataKey {
             attempts: attempts.clone(),
-            identities: self.age.iter().map(|i| i.description.clone()).collect(),
+            identities: self.descriptions(),
             load_errors: self.load_errors.clone(),
             summary,
         };
         let groups = metadata.key_groups.len();
         if groups <= 1 {
             let Some(key) = parts.pop() else {
-                return Err(fail("no key could decrypt it".into()));
+                return Err(fail("no master key could be decrypted".into()));
             };
             return DataKey::from_bytes(key)
                 .ok_or_else(|| fail("the decrypted data key is not 32 bytes".into()));
         }
+        // SOPS writes the threshold whenever there are several groups; a file without one needs
+        // every group (stricter than SOPS, which would combine too few shares into a wrong key).
         let threshold = if metadata.shamir_threshold == 0 {
             groups
         } else {
@@ -139,7 +236,8 @@ impl Keyring {
                 parts.len()
             )));
         }
-        let secret = shamir::combine(&parts).map_err(|e| fail(e.to_string()))?;
+        let secret = shamir::combine(&parts)
+            .map_err(|e| fail(format!("could not get data key from shamir parts: {e}")))?;
         DataKey::from_bytes(secret)
             .ok_or_else(|| fail("the combined data key is not 32 bytes".into()))
     }

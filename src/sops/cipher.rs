@@ -62,7 +62,9 @@ impl EncValue {
         // Greedy `(.+)` groups: each separator is the *last* occurrence that still lets the rest
         // match. Values written by sops never contain the separators, so searching from the right
         // gives the same split. `.` does not match a newline.
-        let close = body.rfind(']').ok_or(CipherError::Malformed("no closing `]`"))?;
+        let close = body
+            .rfind(']')
+            .ok_or(CipherError::Malformed("no closing `]`"))?;
         let body = &body[..close];
         if body.contains('\n') {
             return Err(CipherError::Malformed("newline inside ENC[…]"));
@@ -89,9 +91,8 @@ impl EncValue {
             "bytes" => ValueType::Bytes,
             other => return Err(CipherError::UnknownType(other.chars().take(32).collect())),
         };
-        let decode = |field: &'static str, v: &str| {
-            B64.decode(v).map_err(|_| CipherError::Base64(field))
-        };
+        let decode =
+            |field: &'static str, v: &str| B64.decode(v).map_err(|_| CipherError::Base64(field));
         let tag = decode("tag", tag)?;
         if tag.len() != 16 {
             return Err(CipherError::TagLength(tag.len()));
@@ -184,9 +185,14 @@ mod tests {
 
     #[test]
     fn parse_errors_are_specific() {
-        assert!(matches!(EncValue::parse("hello"), Err(CipherError::NotEncrypted)));
         assert!(matches!(
-            EncValue::parse("ENC[AES256_GCM,data:!!,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"),
+            EncValue::parse("hello"),
+            Err(CipherError::NotEncrypted)
+        ));
+        assert!(matches!(
+            EncValue::parse(
+                "ENC[AES256_GCM,data:!!,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"
+            ),
             Err(CipherError::Base64("data"))
         ));
         assert!(matches!(
@@ -194,7 +200,9 @@ mod tests {
             Err(CipherError::TagLength(3))
         ));
         assert!(matches!(
-            EncValue::parse("ENC[AES256_GCM,data:AA==,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:blob]"),
+            EncValue::parse(
+                "ENC[AES256_GCM,data:AA==,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:blob]"
+            ),
             Err(CipherError::UnknownType(_))
         ));
     }

@@ -293,6 +293,42 @@ impl GoTime {
     }
 }
 
+impl GoTime {
+    /// The UTC civil time of a Unix timestamp (days-from-civil inverse, proleptic Gregorian).
+    pub fn from_unix(secs: i64) -> GoTime {
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400) as u32;
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        GoTime {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem % 3600 / 60,
+            second: rem % 60,
+            nanos: 0,
+            offset: None,
+        }
+    }
+}
+
+/// `time.Now().UTC().Format(time.RFC3339)`.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    GoTime::from_unix(secs).format(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +353,19 @@ mod tests {
     }
 
     #[test]
+    fn unix_to_civil() {
+        assert_eq!(GoTime::from_unix(0).format(false), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            GoTime::from_unix(951_782_400).format(false),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            GoTime::from_unix(1_795_000_000).format(false),
+            "2026-11-18T11:06:40Z"
+        );
+    }
+
+    #[test]
     fn times_like_go() {
         let t = GoTime::parse_rfc3339("2024-01-02T03:04:05.120+00:00").unwrap();
         assert_eq!(t.format(false), "2024-01-02T03:04:05Z");
@@ -331,7 +380,9 @@ mod tests {
             "2002-12-14T00:00:00Z"
         );
         assert_eq!(
-            GoTime::parse_yaml("2001-12-14 21:59:43.10").unwrap().format(true),
+            GoTime::parse_yaml("2001-12-14 21:59:43.10")
+                .unwrap()
+                .format(true),
             "2001-12-14T21:59:43.1Z"
         );
     }

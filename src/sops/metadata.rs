@@ -194,7 +194,9 @@ fn compile(field: &str, pattern: &str) -> Option<Regex> {
     match Regex::new(pattern) {
         Ok(r) => Some(r),
         Err(_) => {
-            log::warn!("sops metadata: {field} {pattern:?} is not a valid regex; it matches nothing");
+            log::warn!(
+                "sops metadata: {field} {pattern:?} is not a valid regex; it matches nothing"
+            );
             None
         }
     }
@@ -354,7 +356,12 @@ enum Segment {
     Index(usize),
 }
 
-fn insert(node: &mut Value, path: &[Segment], leaf: Value, flat: &str) -> Result<(), MetadataError> {
+fn insert(
+    node: &mut Value,
+    path: &[Segment],
+    leaf: Value,
+    flat: &str,
+) -> Result<(), MetadataError> {
     let Some((head, tail)) = path.split_first() else {
         *node = leaf;
         return Ok(());

@@ -3,11 +3,13 @@
 
 pub mod cipher;
 pub mod decrypt;
+pub mod encrypt;
 pub mod gofmt;
 pub mod metadata;
 pub mod path;
 pub mod stores;
 pub mod tree;
+mod walk;
 
 use crate::secret::SecretBytes;
 pub use decrypt::DecryptOptions;
@@ -89,7 +91,10 @@ impl DataKey {
         (bytes.len() == 32).then_some(DataKey(bytes))
     }
     pub fn as_array(&self) -> &[u8; 32] {
-        self.0.expose().try_into().expect("length checked in from_bytes")
+        self.0
+            .expose()
+            .try_into()
+            .expect("length checked in from_bytes")
     }
 }
 
@@ -164,7 +169,9 @@ pub enum LoadError {
         /// Position and what is wrong; never the offending text, which may be plaintext.
         message: String,
     },
-    #[error("sops metadata not found: this is not a SOPS-encrypted file (no top-level `sops` key)")]
+    #[error(
+        "sops metadata not found: this is not a SOPS-encrypted file (no top-level `sops` key)"
+    )]
     NoMetadata,
     #[error("{0}")]
     Structure(String),
@@ -174,7 +181,9 @@ pub enum LoadError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecryptError {
-    #[error("value at {path} must be encrypted by the file's crypt rule, but it is a plain {found}")]
+    #[error(
+        "value at {path} must be encrypted by the file's crypt rule, but it is a plain {found}"
+    )]
     NotEncrypted { path: String, found: &'static str },
     #[error("cannot decrypt value at {path}: {source}")]
     Value { path: String, source: CipherError },

@@ -52,7 +52,9 @@ pub fn parse_extract(arg: &str) -> Result<Vec<Component>, PathError> {
 
 /// sops-nix's `key`: components split on `/`, all map keys.
 pub fn parse_slash_key(key: &str) -> Vec<Component> {
-    key.split('/').map(|k| Component::Key(k.to_owned())).collect()
+    key.split('/')
+        .map(|k| Component::Key(k.to_owned()))
+        .collect()
 }
 
 /// Renders a path in `--extract` syntax, for messages.
@@ -126,7 +128,13 @@ mod tests {
                 Component::Index(0)
             ]
         );
-        assert!(matches!(parse_extract(r#"["a""#), Err(PathError::Unterminated(_))));
-        assert!(matches!(parse_extract("[x]"), Err(PathError::BadComponent(_))));
+        assert!(matches!(
+            parse_extract(r#"["a""#),
+            Err(PathError::Unterminated(_))
+        ));
+        assert!(matches!(
+            parse_extract("[x]"),
+            Err(PathError::BadComponent(_))
+        ));
     }
 }

@@ -48,7 +48,9 @@ pub struct AgeKey {
 impl AgeKey {
     pub fn generate() -> AgeKey {
         require("age-keygen");
-        let out = Command::new("age-keygen").output().expect("age-keygen runs");
+        let out = Command::new("age-keygen")
+            .output()
+            .expect("age-keygen runs");
         assert!(out.status.success(), "age-keygen failed");
         let file_text = String::from_utf8(out.stdout).unwrap();
         let recipient = file_text

@@ -1,0 +1,149 @@
+//! `nix-sops decrypt`: `sops decrypt` with the same output and exit codes.
+
+use crate::cli::exit::{self, Failure};
+use crate::keys::Keyring;
+use crate::secret::SecretBytes;
+use crate::sops::path::{self, Found};
+use crate::sops::{self, stores, DecryptError, DecryptOptions, Format, PlainTree, Tree, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  nix-sops decrypt secrets.yaml
+  nix-sops decrypt --extract '[\"db\"][\"password\"]' secrets.yaml
+  SOPS_AGE_KEY_FILE=key.txt nix-sops decrypt --output-type json secrets.yaml
+  nix-sops decrypt --ssh-key /etc/ssh/ssh_host_ed25519_key secrets.yaml
+
+Keys are found as sops finds them: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD,
+SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519, ~/.ssh/id_rsa,
+GnuPG (GNUPGHOME, SOPS_GPG_EXEC), plus --identity and --ssh-key.
+
+Exit codes: 0 ok, 51 MAC mismatch, 128 no key could decrypt the data key, 2 unreadable file,
+25 a value could not be decrypted, 1 anything else.")]
+pub struct DecryptArgs {
+    /// Print only this part of the tree, e.g. '["a"]["b"][0]'. A string is printed raw.
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Input format (yaml, json, dotenv, ini, binary); by default from the file extension.
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output format; by default the input format.
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Do not fail when the MAC does not match.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// An age identity file (AGE-SECRET-KEY-1… lines); may be repeated.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// An SSH private key: used as an age ssh identity and, for ed25519, converted to an age
+    /// X25519 identity as ssh-to-age does; may be repeated.
+    #[arg(long = "ssh-key", value_name = "FILE")]
+    pub ssh_keys: Vec<PathBuf>,
+    /// The SOPS file.
+    pub file: PathBuf,
+}
+
+fn parse_format(flag: &str, name: &str) -> Result<Format, Failure> {
+    Format::from_name(name).ok_or_else(|| {
+        Failure::new(
+            exit::GENERIC,
+            format!("{flag} {name:?} is not one of yaml, json, dotenv, ini, binary"),
+        )
+    })
+}
+
+/// Loads every identity source sops knows, plus the explicit flags.
+pub fn keyring(identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
+    crate::keys::sources::from_sops_env(identities, ssh_keys)
+}
+
+/// Reads, unwraps the data key and decrypts one file. The errors carry sops' exit codes.
+pub fn decrypt_file(
+    file: &Path,
+    format: Format,
+    keyring: &Keyring,
+    opts: DecryptOptions,
+) -> Result<PlainTree, Failure> {
+    let shown = file.display();
+    let bytes = std::fs::read(file).map_err(|e| {
+        Failure::new(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            format!("{shown}: cannot read: {e}"),
+        )
+    })?;
+    let encrypted = sops::load(format, &bytes)
+        .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
+    drop(bytes);
+    let key = keyring
+        .unwrap_data_key(&encrypted.metadata)
+        .map_err(|e| Failure::new(exit::COULD_NOT_RETRIEVE_KEY, format!("{shown}: {e}")))?;
+    encrypted.decrypt(&key, opts).map_err(|e| {
+        let code = match &e {
+            DecryptError::Mac { .. } => exit::MAC_MISMATCH,
+            DecryptError::MacValue(_) | DecryptError::LastModified(_) => exit::ERROR_DECRYPTING_MAC,
+            _ => exit::ERROR_DECRYPTING_TREE,
+        };
+        Failure::new(code, format!("{shown}: {e}"))
+    })
+}
+
+/// What `sops decrypt --extract` prints for the value at a path.
+fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes, Failure> {
+    let comps = path::parse_extract(path_arg)
+        .map_err(|e| Failure::new(exit::INVALID_TREE_PATH_FORMAT, e.to_string()))?;
+    let found = path::lookup(&plain.tree, &comps)
+        .map_err(|e| Failure::new(exit::GENERIC, format!("error truncating tree: {e}")))?;
+    let dump = |e: sops::EmitError| Failure::new(exit::ERROR_DUMPING_TREE, e.to_string());
+    match found {
+        Found::Comment(c) => Ok(SecretBytes::new(c.expose().as_bytes().to_vec())),
+        Found::Value(Value::Str(s)) => Ok(SecretBytes::new(s.expose().as_bytes().to_vec())),
+        Found::Value(Value::Bytes(b)) => Ok(b.clone()),
+        Found::Value(Value::Map(m)) => stores::emit(
+            out,
+            &Tree {
+                branches: vec![m.clone()],
+            },
+        )
+        .map_err(dump),
+        Found::Value(v) => stores::emit_value(out, v).map_err(dump),
+    }
+}
+
+pub fn run(args: DecryptArgs) -> Result<(), Failure> {
+    let input = match &args.input_type {
+        Some(t) => parse_format("--input-type", t)?,
+        None => Format::from_path(&args.file),
+    };
+    let output = match &args.output_type {
+        Some(t) => parse_format("--output-type", t)?,
+        None => input,
+    };
+    let keyring = keyring(&args.identities, &args.ssh_keys);
+    let plain = decrypt_file(
+        &args.file,
+        input,
+        &keyring,
+        DecryptOptions {
+            ignore_mac: args.ignore_mac,
+        },
+    )?;
+    drop(keyring);
+    let bytes = match &args.extract {
+        Some(p) => extract(&plain, p, output)?,
+        None => plain.emit(output).map_err(|e| {
+            Failure::new(
+                exit::ERROR_DUMPING_TREE,
+                format!("{}: {e}", args.file.display()),
+            )
+        })?,
+    };
+    drop(plain);
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes.expose())
+        .and_then(|_| stdout.flush())
+        .map_err(|e| Failure::new(exit::GENERIC, format!("cannot write to stdout: {e}")))
+}

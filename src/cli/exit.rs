@@ -1,0 +1,33 @@
+//! Exit codes, as the Go sops uses them (`cmd/sops/codes`), so scripts written for sops keep
+//! working.
+
+pub const GENERIC: u8 = 1;
+pub const COULD_NOT_READ_INPUT_FILE: u8 = 2;
+pub const ERROR_DUMPING_TREE: u8 = 4;
+pub const ERROR_DECRYPTING_MAC: u8 = 24;
+pub const ERROR_DECRYPTING_TREE: u8 = 25;
+pub const MAC_MISMATCH: u8 = 51;
+pub const INVALID_TREE_PATH_FORMAT: u8 = 91;
+pub const COULD_NOT_RETRIEVE_KEY: u8 = 128;
+
+/// An error on its way to the user: the message (already naming the culprit) and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Prints `nix-sops: <message>` and returns the exit code.
+    pub fn report(&self) -> std::process::ExitCode {
+        eprintln!("nix-sops: {}", self.message);
+        std::process::ExitCode::from(self.code)
+    }
+}

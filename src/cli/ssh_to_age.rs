@@ -1,0 +1,106 @@
+//! `nix-sops ssh-to-age`: Mic92/ssh-to-age's conversion, for `.sops.yaml` recipients of hosts.
+
+use crate::cli::exit::{self, Failure};
+use crate::keys::ssh_to_age;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  nix-sops ssh-to-age -i /etc/ssh/ssh_host_ed25519_key.pub
+  ssh-keyscan server | nix-sops ssh-to-age
+  nix-sops ssh-to-age --private-key -i ~/.ssh/id_ed25519 -o ~/.config/sops/age/keys.txt")]
+pub struct SshToAgeArgs {
+    /// Read the key from FILE instead of stdin.
+    #[arg(short = 'i', value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write to FILE instead of stdout (a private key is created with mode 0600, never over an
+    /// existing file).
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Convert an OpenSSH ed25519 private key to an AGE-SECRET-KEY-1 identity.
+    #[arg(long = "private-key", alias = "private")]
+    pub private_key: bool,
+}
+
+fn read_input(args: &SshToAgeArgs) -> Result<zeroize::Zeroizing<Vec<u8>>, Failure> {
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    match &args.input {
+        Some(p) => {
+            *buf = std::fs::read(p).map_err(|e| {
+                Failure::new(exit::GENERIC, format!("{}: cannot read: {e}", p.display()))
+            })?
+        }
+        None => {
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Failure::new(exit::GENERIC, format!("cannot read stdin: {e}")))?;
+        }
+    }
+    Ok(buf)
+}
+
+pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
+    let input = read_input(&args)?;
+    let source = args
+        .input
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "stdin".into());
+    let out = if args.private_key {
+        let c = ssh_to_age::convert_private_key(&input)
+            .map_err(|e| Failure::new(exit::GENERIC, format!("{source}: {e}")))?;
+        zeroize::Zeroizing::new(format!("{}\n", c.identity_line.expose()))
+    } else {
+        let text = String::from_utf8_lossy(&input);
+        let mut lines = String::new();
+        let mut skipped = 0;
+        for line in text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
+            // `ssh-keyscan` output starts with the host name; the key starts at the key type.
+            let key = line.find("ssh-").map(|i| &line[i..]).unwrap_or(line);
+            match ssh_to_age::public_key_to_age(key) {
+                Ok(r) => {
+                    lines.push_str(&r);
+                    lines.push('\n');
+                }
+                Err(ssh_to_age::SshToAgeError::NotEd25519(_)) => skipped += 1,
+                Err(e) => {
+                    return Err(Failure::new(exit::GENERIC, format!("{source}: {e}")));
+                }
+            }
+        }
+        if lines.is_empty() {
+            return Err(Failure::new(
+                exit::GENERIC,
+                format!("{source}: no ssh-ed25519 public key found ({skipped} other keys skipped; only ed25519 keys convert to age)"),
+            ));
+        }
+        zeroize::Zeroizing::new(lines)
+    };
+    match &args.output {
+        None => std::io::stdout()
+            .write_all(out.as_bytes())
+            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot write stdout: {e}"))),
+        Some(p) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(if args.private_key { 0o600 } else { 0o644 })
+                .open(p)
+                .map_err(|e| {
+                    Failure::new(
+                        exit::GENERIC,
+                        format!("{}: cannot create: {e}", p.display()),
+                    )
+                })?;
+            f.write_all(out.as_bytes()).map_err(|e| {
+                Failure::new(exit::GENERIC, format!("{}: cannot write: {e}", p.display()))
+            })
+        }
+    }
+}

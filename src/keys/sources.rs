@@ -1,0 +1,325 @@
+//! Where identities come from: SOPS' environment and default paths (`Keyring::from_env`), and
+//! explicit files (`--identity`, `--ssh-key`, the installer's `sshKeyPaths`/`keyFile`/`gnupgHome`).
+//!
+//! A source that fails to load is recorded in `load_errors` (and so reported by `NoDataKey`), never
+//! fatal by itself: another source may still hold the right key.
+
+use super::{age, gpg::Gpg, AgeIdentity, Keyring};
+use crate::secret::SecretString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+/// The environment variables SOPS reads. A trait so tests can give a map instead of mutating the
+/// process environment.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn var(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+pub const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+pub const SOPS_AGE_KEY: &str = "SOPS_AGE_KEY";
+pub const SOPS_AGE_KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
+pub const SOPS_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
+
+/// Go's `os.UserConfigDir` on Linux: `$XDG_CONFIG_HOME` (must be absolute), else `$HOME/.config`.
+fn user_config_dir(env: &dyn Env) -> Result<PathBuf, String> {
+    match env.var("XDG_CONFIG_HOME").filter(|s| !s.is_empty()) {
+        Some(dir) if Path::new(&dir).is_absolute() => Ok(PathBuf::from(dir)),
+        Some(_) => Err("path in $XDG_CONFIG_HOME is relative".into()),
+        None => match env.var("HOME").filter(|s| !s.is_empty()) {
+            Some(home) => Ok(PathBuf::from(home).join(".config")),
+            None => Err("neither $XDG_CONFIG_HOME nor $HOME are defined".into()),
+        },
+    }
+}
+
+impl Keyring {
+    /// Every source SOPS reads, in its order, from the process environment; pgp keys fall back
+    /// to the `gpg` binary with its default home, as SOPS does.
+    pub fn from_env() -> Keyring {
+        Keyring::from_env_with(&ProcessEnv)
+    }
+
+    /// [`Keyring::from_env`] with the environment given by `env`.
+    pub fn from_env_with(env: &dyn Env) -> Keyring {
+        let mut k = Keyring::new();
+        k.load_env(env);
+        k
+    }
+
+    /// Adds SOPS' sources, in its order:
+    /// 1. age-ssh identities: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`
+    ///    (an ed25519 key also gives its ssh-to-age identity, so sops-nix host-key files decrypt);
+    /// 2. `SOPS_AGE_KEY` (newline-separated), 3. `SOPS_AGE_KEY_FILE`, 4. `SOPS_AGE_KEY_CMD`;
+    /// 5. `$XDG_CONFIG_HOME/sops/age/keys.txt` (or `~/.config/…`), when it exists;
+    /// 6. the gpg binary (`SOPS_GPG_EXEC` or `gpg`) with gpg's default home (`GNUPGHOME`).
+    pub fn load_env(&mut self, env: &dyn Env) {
+        if let Some(path) = env.var(SOPS_AGE_SSH_PRIVATE_KEY_FILE) {
+            let _ = self.add_ssh_key(Path::new(&path));
+        }
+        if let Some(home) = env.var("HOME").filter(|s| !s.is_empty()) {
+            for name in ["id_ed25519", "id_rsa"] {
+                let p = Path::new(&home).join(".ssh").join(name);
+                if p.exists() {
+                    let _ = self.add_ssh_key(&p);
+                }
+            }
+        }
+        if let Some(text) = env.var(SOPS_AGE_KEY) {
+            let _ = self.add_identity_text(SOPS_AGE_KEY, text.as_bytes());
+        }
+        if let Some(path) = env.var(SOPS_AGE_KEY_FILE) {
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let bytes = crate::secret::SecretBytes::new(bytes);
+                    let _ = self
+                        .add_identity_text(&format!("{SOPS_AGE_KEY_FILE} {path}"), bytes.expose());
+                }
+                Err(e) => self
+                    .load_errors
+                    .push(format!("{SOPS_AGE_KEY_FILE} {path}: cannot read: {e}")),
+            }
+        }
+        if let Some(cmd) = env.var(SOPS_AGE_KEY_CMD) {
+            let _ = self.add_key_command(&cmd);
+        }
+        match user_config_dir(env) {
+            Ok(dir) => {
+                let path = dir.join("sops").join("age").join("keys.txt");
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        let bytes = crate::secret::SecretBytes::new(bytes);
+                        let _ = self.add_identity_text(&path.display().to_string(), bytes.expose());
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => self
+                        .load_errors
+                        .push(format!("{}: cannot read: {e}", path.display())),
+                }
+            }
+            Err(e) => {
+                if self.age.is_empty() {
+                    self.load_errors.push(format!(
+                        "sops/age/keys.txt: user config directory unknown: {e}"
+                    ));
+                }
+            }
+        }
+        let binary = env
+            .var("SOPS_GPG_EXEC")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "gpg".into());
+        if self.gpg.is_none() {
+            self.gpg = Some(Gpg { binary, home: None });
+        }
+    }
+
+    /// Lets encrypted identity files, passphrase-protected SSH keys and plugin PIN prompts ask
+    /// for a passphrase. Without it they fail with a clear error (activation cannot prompt).
+    pub fn set_passphrase_callback(
+        &mut self,
+        f: impl Fn(&str) -> Option<SecretString> + Send + Sync + 'static,
+    ) {
+        self.callbacks.passphrase = Some(Arc::new(f));
+    }
+
+    fn record<T>(&mut self, r: Result<T, String>) -> Result<T, String> {
+        if let Err(e) = &r {
+            self.load_errors.push(e.clone());
+        }
+        r
+    }
+
+    /// Identity text (a key file's content, `SOPS_AGE_KEY`, a key command's output) named
+    /// `source`. Returns how many identities it gave.
+    pub fn add_identity_text(&mut self, source: &str, bytes: &[u8]) -> Result<usize, String> {
+        let parsed = age::parse_source(source, bytes, &self.callbacks);
+        match parsed {
+            Ok(p) => {
+                let n = p.identities.len();
+                self.age.extend(p.identities);
+                self.load_errors.extend(p.problems);
+                Ok(n)
+            }
+            Err(e) => self.record(Err(e)),
+        }
+    }
+
+    /// An age identity file (`--identity`, the installer's `keyFile`).
+    pub fn add_identity_file(&mut self, path: &Path) -> Result<usize, String> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let bytes = crate::secret::SecretBytes::new(bytes);
+                self.add_identity_text(&path.display().to_string(), bytes.expose())
+            }
+            Err(e) => self.record(Err(format!("{}: cannot read: {e}", path.display()))),
+        }
+    }
+
+    /// `SOPS_AGE_KEY_CMD`: split with shell rules, run (stdin closed), stdout parsed.
+    pub fn add_key_command(&mut self, cmd: &str) -> Result<usize, String> {
+        let source = format!("{SOPS_AGE_KEY_CMD} `{cmd}`");
+        let Some(args) = shlex::split(cmd).filter(|a| !a.is_empty()) else {
+            return self.record(Err(format!("{source}: cannot parse the command")));
+        };
+        let out = Command::new(&args[0])
+            .args(&args[1..])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .output();
+        match out {
+            Err(e) => self.record(Err(format!("{source}: cannot run it: {e}"))),
+            Ok(out) => {
+                let stdout = crate::secret::SecretBytes::new(out.stdout);
+                if !out.status.success() {
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+                    return self.record(Err(format!(
+                        "{source}: failed ({}){}",
+                        out.status,
+                        last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+                    )));
+                }
+                self.add_identity_text(&source, stdout.expose())
+            }
+        }
+    }
+
+    /// An OpenSSH private key (`--ssh-key`, `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_*`): the
+    /// native age-ssh identity, and for ed25519 also its ssh-to-age X25519 identity.
+    pub fn add_ssh_key(&mut self, path: &Path) -> Result<(), String> {
+        let source = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => crate::secret::SecretBytes::new(b),
+            Err(e) => return self.record(Err(format!("{source}: cannot read: {e}"))),
+        };
+        let native = age::ssh_identity(&source, bytes.expose(), &self.callbacks);
+        let is_ed25519 = ssh_key::PrivateKey::from_openssh(bytes.expose())
+            .map(|k| k.algorithm() == ssh_key::Algorithm::Ed25519)
+            .unwrap_or(false);
+        let converted = is_ed25519.then(|| self.converted_identity(&source, bytes.expose()));
+        let native_ok = match native {
+            Ok(id) => {
+                self.age.push(id);
+                true
+            }
+            Err(e) => {
+                self.load_errors.push(e);
+                false
+            }
+        };
+        match converted {
+            Some(Ok((id, _))) => {
+                self.age.push(id);
+                Ok(())
+            }
+            Some(Err(e)) if !native_ok => self.record(Err(e)),
+            Some(Err(e)) => {
+                self.load_errors.push(e);
+                Ok(())
+            }
+            None if native_ok => Ok(()),
+            None => Err(self.load_errors.last().cloned().unwrap_or_default()),
+        }
+    }
+
+    fn converted_identity(
+        &self,
+        source: &str,
+        bytes: &[u8],
+    ) -> Result<(AgeIdentity, String), String> {
+        let c = super::ssh_to_age::convert_private_key(bytes)
+            .map_err(|e| format!("{source}: cannot convert to an age key: {e}"))?;
+        let recipient = c.recipient.clone();
+        Ok((
+            AgeIdentity {
+                description: format!("{source}: {recipient} (ssh-to-age)"),
+                identity: Box::new(c.identity),
+            },
+            recipient,
+        ))
+    }
+
+    /// sops-nix's `sops.age.sshKeyPaths`: an ed25519 host key converted by ssh-to-age. Returns
+    /// the `age1…` recipient for the "Imported … as age key with fingerprint …" log line.
+    pub fn add_ssh_host_key_as_age(&mut self, path: &Path) -> Result<String, String> {
+        let source = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => crate::secret::SecretBytes::new(b),
+            Err(e) => return self.record(Err(format!("{source}: cannot read: {e}"))),
+        };
+        let r = self.converted_identity(&source, bytes.expose());
+        match self.record(r) {
+            Ok((id, recipient)) => {
+                self.age.push(id);
+                Ok(recipient)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Armored OpenPGP secret keys (`gpg --export-secret-keys -a`).
+    #[cfg(feature = "pgp")]
+    pub fn add_pgp_armored(&mut self, path: &Path) -> Result<usize, String> {
+        let source = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => crate::secret::SecretBytes::new(b),
+            Err(e) => return self.record(Err(format!("{source}: cannot read: {e}"))),
+        };
+        let r = super::pgp::parse_armored(&source, bytes.expose());
+        let keys = self.record(r)?;
+        let n = keys.len();
+        self.pgp.extend(keys);
+        Ok(n)
+    }
+
+    /// sops-nix's `sops.gnupg.sshKeyPaths`: an RSA SSH key as the OpenPGP key sops-nix derives
+    /// from it. Returns the fingerprint for the "Imported … as GPG key with fingerprint …" line.
+    #[cfg(feature = "pgp")]
+    pub fn add_rsa_ssh_key_as_pgp(&mut self, path: &Path) -> Result<String, String> {
+        let source = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => crate::secret::SecretBytes::new(b),
+            Err(e) => return self.record(Err(format!("{source}: cannot read: {e}"))),
+        };
+        let r = super::pgp::from_ssh_rsa(&source, bytes.expose());
+        let key = self.record(r)?;
+        let fp = key.fingerprint.clone();
+        self.pgp.push(key);
+        Ok(fp)
+    }
+
+    /// sops-nix's `sops.gnupg.home`: decrypt pgp keys with `gpg --homedir <home>` (the binary
+    /// from `SOPS_GPG_EXEC`, else `gpg`).
+    pub fn set_gnupg_home(&mut self, home: &Path) {
+        self.gpg = Some(Gpg::from_env(Some(home.to_path_buf())));
+    }
+}
+
+/// What `nix-sops decrypt` loads: every SOPS source ([`Keyring::from_env`]), then the explicit
+/// `--identity` files and `--ssh-key` keys.
+pub fn from_sops_env(identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
+    let mut ring = Keyring::from_env();
+    for f in identities {
+        let _ = ring.add_identity_file(f);
+    }
+    for k in ssh_keys {
+        let _ = ring.add_ssh_key(k);
+    }
+    ring
+}

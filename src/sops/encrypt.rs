@@ -1,0 +1,155 @@
+//! Encrypting a plaintext tree: the same walk and MAC as decryption, run the other way.
+
+use crate::secret::SecretString;
+use crate::sops::cipher::{EncValue, ValueType};
+use crate::sops::decrypt::{to_bytes, Mac};
+use crate::sops::metadata::CryptRule;
+use crate::sops::tree::{Tree, Value};
+use crate::sops::walk::{walk_tree, Ctx, Leaf, Visitor};
+use crate::sops::{CipherError, DataKey};
+
+struct Encryptor<'a> {
+    key: &'a [u8; 32],
+    mac: Mac,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encrypt value at {path}: {source}")]
+pub struct EncryptError {
+    pub path: String,
+    pub source: CipherError,
+}
+
+impl Encryptor<'_> {
+    fn seal(&self, ctx: &Ctx, bytes: &[u8], ty: ValueType) -> Result<String, EncryptError> {
+        EncValue::encrypt(bytes, ty, self.key, &ctx.aad())
+            .map(|e| e.to_string())
+            .map_err(|source| EncryptError {
+                path: ctx.render(),
+                source,
+            })
+    }
+}
+
+impl Visitor for Encryptor<'_> {
+    type Error = EncryptError;
+
+    fn comment(&mut self, ctx: &Ctx, text: SecretString) -> Result<Leaf, EncryptError> {
+        if !ctx.should_encrypt(true) || text.is_empty() {
+            return Ok(Leaf::Comment(text));
+        }
+        let enc = self.seal(ctx, text.expose().as_bytes(), ValueType::Comment)?;
+        // In a list SOPS stores the encrypted comment as a string element; in a map it stays a
+        // comment line. The walk places `ListString` accordingly.
+        Ok(Leaf::ListString(Value::str(enc)))
+    }
+
+    fn leaf(&mut self, ctx: &Ctx, value: Value) -> Result<Leaf, EncryptError> {
+        let encrypted = ctx.should_encrypt(false);
+        self.mac.add(encrypted, &value);
+        if !encrypted {
+            return Ok(Leaf::Value(value));
+        }
+        let ty = match &value {
+            Value::Str(s) if s.is_empty() => return Ok(Leaf::Value(value)),
+            Value::Str(_) | Value::Bytes(_) => ValueType::Str,
+            Value::Int(_) => ValueType::Int,
+            Value::Float(_) => ValueType::Float,
+            Value::Bool(_) => ValueType::Bool,
+            Value::Time(_) => ValueType::Time,
+            Value::Null | Value::Map(_) | Value::List(_) => return Ok(Leaf::Value(value)),
+        };
+        let plain = zeroize::Zeroizing::new(to_bytes(&value));
+        Ok(Leaf::Value(Value::str(self.seal(ctx, &plain, ty)?)))
+    }
+}
+
+/// Encrypts every value the crypt rule selects and returns the tree with the MAC (uppercase hex,
+/// not yet encrypted) computed over it.
+pub fn encrypt_tree(
+    tree: Tree,
+    rule: &CryptRule,
+    mac_only_encrypted: bool,
+    key: &DataKey,
+) -> Result<(Tree, String), EncryptError> {
+    let mut visitor = Encryptor {
+        key: key.as_array(),
+        mac: Mac::new(mac_only_encrypted),
+    };
+    let tree = walk_tree(tree, rule, &mut visitor)?;
+    Ok((tree, visitor.mac.finish()))
+}
+
+/// Encrypts the MAC for storage: AAD is the `lastmodified` string.
+pub fn seal_mac(mac: &str, lastmodified: &str, key: &DataKey) -> Result<String, EncryptError> {
+    EncValue::encrypt(
+        mac.as_bytes(),
+        ValueType::Str,
+        key.as_array(),
+        lastmodified.as_bytes(),
+    )
+    .map(|e| e.to_string())
+    .map_err(|source| EncryptError {
+        path: "sops.mac".into(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretBytes;
+    use crate::sops::tree::{ListItem, MapItem};
+    use crate::sops::{DecryptOptions, EncryptedFile, Format, Metadata};
+
+    fn sample() -> Tree {
+        Tree {
+            branches: vec![vec![
+                MapItem::Comment(" top".into()),
+                MapItem::Entry("a".into(), Value::str("secret")),
+                MapItem::Entry("n_unencrypted".into(), Value::Int(7)),
+                MapItem::Entry(
+                    "l".into(),
+                    Value::List(vec![
+                        ListItem::Comment(" in list".into()),
+                        ListItem::Value(Value::Float(1.5)),
+                        ListItem::Value(Value::Bool(true)),
+                    ]),
+                ),
+            ]],
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_types_comments_and_mac() {
+        let key = DataKey::from_bytes(SecretBytes::new(vec![3; 32])).unwrap();
+        let rule = CryptRule::default();
+        let (enc, mac) = encrypt_tree(sample(), &rule, false, &key).unwrap();
+        // The unencrypted-suffix value stays clear; the list comment became a string element.
+        let b = &enc.branches[0];
+        assert!(matches!(&b[2], MapItem::Entry(_, Value::Int(7))));
+        let MapItem::Entry(_, Value::List(l)) = &b[3] else {
+            panic!()
+        };
+        assert!(
+            matches!(&l[0], ListItem::Value(Value::Str(s)) if s.expose().ends_with("type:comment]"))
+        );
+        let lastmodified = "2024-01-02T03:04:05Z";
+        let metadata = Metadata {
+            shamir_threshold: 0,
+            key_groups: vec![],
+            lastmodified: lastmodified.into(),
+            mac: seal_mac(&mac, lastmodified, &key).unwrap(),
+            crypt_rule: rule,
+            mac_only_encrypted: false,
+            version: "3.11.0".into(),
+        };
+        let file = EncryptedFile {
+            format: Format::Yaml,
+            tree: enc,
+            metadata,
+        };
+        let plain = file.decrypt(&key, DecryptOptions::default()).unwrap();
+        assert_eq!(plain.tree, sample());
+    }
+}
