@@ -213,7 +213,6 @@ pub fn install_bytes(
         }
         own = Some(plan::SopsSource {
             keyring: imported.keyring,
-            unsupported: imported.unsupported,
             decrypted: 0,
         });
     }

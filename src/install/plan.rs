@@ -49,8 +49,6 @@ pub trait Source {
 /// Decrypts with the SOPS core and an in-memory keyring.
 pub struct SopsSource {
     pub keyring: crate::keys::Keyring,
-    /// Key sources this build cannot use, appended to a "no data key" error.
-    pub unsupported: Vec<String>,
     /// How many files were decrypted (each file once).
     pub decrypted: usize,
 }
@@ -61,14 +59,10 @@ impl Source for SopsSource {
             .with_context(|| format!("failed reading {}", sops_file.display()))?;
         let file = crate::sops::load(format, &bytes)
             .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", sops_file.display()))?;
-        let key = self.keyring.unwrap_data_key(&file.metadata).map_err(|e| {
-            let mut msg = format!("failed to decrypt '{}': {e}", sops_file.display());
-            for u in &self.unsupported {
-                msg.push_str("\n  not used: ");
-                msg.push_str(u);
-            }
-            anyhow!(msg)
-        })?;
+        let key = self
+            .keyring
+            .unwrap_data_key(&file.metadata)
+            .map_err(|e| anyhow!("failed to decrypt '{}': {e}", sops_file.display()))?;
         self.decrypted += 1;
         file.decrypt(&key, crate::sops::DecryptOptions::default())
             .map_err(|e| anyhow!("failed to decrypt '{}': {e}", sops_file.display()))
