@@ -103,20 +103,28 @@ pub fn extract(plain: &PlainTree, s: &Secret) -> Result<SecretBytes> {
             ))
         }
     };
+    let cannot = |e: crate::sops::EmitError| {
+        anyhow!(
+            "secret {}: cannot write the {} at {} of {}: {e}",
+            s.name,
+            value.kind(),
+            render(&path),
+            s.sops_file.display()
+        )
+    };
     match value {
         Value::Str(v) => Ok(SecretBytes::new(v.expose().as_bytes().to_vec())),
         Value::Bytes(b) => Ok(b.clone()),
-        // Everything else exactly as `sops decrypt --extract` prints it (numbers, bools, maps,
-        // lists as a document of the file's format).
-        other => crate::sops::stores::emit_value(s.format, other).map_err(|e| {
-            anyhow!(
-                "secret {}: cannot write the {} at {} of {}: {e}",
-                s.name,
-                other.kind(),
-                render(&path),
-                s.sops_file.display()
-            )
-        }),
+        // A map is a whole document of the file's format (as `sops decrypt --extract` prints it).
+        Value::Map(m) => crate::sops::stores::emit(
+            s.format,
+            &crate::sops::Tree {
+                branches: vec![m.clone()],
+            },
+        )
+        .map_err(cannot),
+        // Everything else exactly as `sops decrypt --extract` prints it (numbers, bools, lists).
+        other => crate::sops::stores::emit_value(s.format, other).map_err(cannot),
     }
 }
 
