@@ -521,3 +521,147 @@ fn restart_lines_and_dry_activate_output() {
         "adding secrets: a, b\n---\n---\nwould add secret: c\nwould modify secret: a\nwould remove secret: b\n---\n2\na.service\n---\nadding secret: c\nmodifying secret: a\nremoving secret: b\na.service\n"
     );
 }
+
+/// A throwaway GnuPG home with one passphrase-less key; returns (home, fingerprint).
+fn gpg_home(dir: &Path) -> (PathBuf, String) {
+    peers::require("gpg");
+    let home = dir.join("gnupg");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let st = Command::new("gpg")
+        .arg("--homedir")
+        .arg(&home)
+        .args([
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "nix-sops test <test@example.invalid>",
+            "rsa2048",
+            "encr",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", text(&st.stderr));
+    let out = Command::new("gpg")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--batch", "--with-colons", "--list-keys"])
+        .output()
+        .unwrap();
+    let fp = text(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_owned())
+        })
+        .unwrap();
+    (home, fp)
+}
+
+fn sops_encrypt_pgp(f: &Fixture, home: &Path, name: &str, plain: &str, fp: &str) -> PathBuf {
+    let src = f.p(&format!("plain-{name}"));
+    std::fs::write(&src, plain).unwrap();
+    let o = peers::sops(
+        f.dir.path(),
+        &[
+            "encrypt",
+            "--pgp",
+            fp,
+            "--filename-override",
+            name,
+            src.file_name().unwrap().to_str().unwrap(),
+        ],
+        &[("GNUPGHOME", home.to_str().unwrap())],
+    );
+    assert!(
+        o.status.success(),
+        "sops encrypt --pgp: {}",
+        text(&o.stderr)
+    );
+    let p = f.p(name);
+    std::fs::write(&p, o.stdout).unwrap();
+    p
+}
+
+#[test]
+fn gnupg_home_decrypts_pgp_files() {
+    let f = Fixture::new();
+    let (home, fp) = gpg_home(f.dir.path());
+    let j = sops_encrypt_pgp(&f, &home, "s.json", r#"{"a": {"b": "via-gpg"}}"#, &fp);
+    let m = f.manifest(
+        "m.json",
+        json!([secret("nested", &j, "json", json!({"key": "a/b"}))]),
+        json!({"ageKeyFile": null, "gnupgHome": home}),
+    );
+    let out = ok(&ns(
+        &format!("$BIN {} >/dev/null\ncat /run/secrets/nested", m.display()),
+        &[],
+    ));
+    assert_eq!(out, "via-gpg");
+    // gnupgHome and ageKeyFile are mutually exclusive, as in sops-nix.
+    let m = f.manifest(
+        "m2.json",
+        json!([secret("nested", &j, "json", json!({"key": "a/b"}))]),
+        json!({"gnupgHome": home}),
+    );
+    let o = Command::new(BIN)
+        .arg("-check-mode=manifest")
+        .arg(&m)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("gnupgHome and ageKeyFile were specified in the manifest. Both options are mutually exclusive."));
+}
+
+#[test]
+fn rsa_ssh_host_key_is_imported_as_pgp_key() {
+    peers::require("ssh-keygen");
+    let f = Fixture::new();
+    let key = f.p("ssh_host_rsa_key");
+    assert!(Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap()
+        .success());
+    // The public half of the derived OpenPGP key goes into a keyring only so that the real sops
+    // can encrypt to it.
+    let mut ring = nix_sops::keys::Keyring::new();
+    let fp = ring.add_rsa_ssh_key_as_pgp(&key).unwrap();
+    let armored = ring.pgp[0].public_key_armored().unwrap();
+    let home = f.p("gnupg-pub");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let mut imp = Command::new("gpg")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--batch", "--import"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(imp.stdin.as_mut().unwrap(), armored.as_bytes()).unwrap();
+    drop(imp.stdin.take());
+    assert!(imp.wait_with_output().unwrap().status.success());
+    let j = sops_encrypt_pgp(&f, &home, "s.json", r#"{"a": "via-rsa"}"#, &fp);
+    let m = f.manifest(
+        "m.json",
+        json!([secret("a", &j, "json", json!({}))]),
+        json!({"ageKeyFile": null, "sshKeyPaths": [key]}),
+    );
+    let out = ok(&ns(
+        &format!("$BIN {}\ncat /run/secrets/a", m.display()),
+        &[],
+    ));
+    assert!(
+        out.starts_with(&format!(
+            "sops-install-secrets: Imported {} as GPG key with fingerprint {}\n",
+            key.display(),
+            fp.to_lowercase()
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with("adding secret: a\nvia-rsa"), "{out}");
+}
