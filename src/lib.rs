@@ -2,6 +2,9 @@
 //!
 //! - [`sops`]: the SOPS v3 format (trees, value cipher, MAC, metadata, stores). No filesystem writes.
 //! - [`keys`]: identities that unwrap data keys (age, ssh→age, PGP, Shamir).
+//! - [`manifest`]: sops-nix's manifest JSON, the contract with the Nix module.
+//! - [`install`]: `sops-install-secrets`: plan every secret, then mount, write, switch, prune.
+//! - [`cli`]: the subcommands of `nix-sops`, thin layers over the above.
 //! - [`secret`]: zeroizing containers every plaintext lives in.
 
 pub mod cli;

@@ -24,6 +24,8 @@ enum Command {
     Keygen(cli::keygen::KeygenArgs),
     /// Convert an SSH ed25519 key to age, as ssh-to-age does.
     SshToAge(cli::ssh_to_age::SshToAgeArgs),
+    /// Install the secrets of a sops-nix manifest (what `sops-install-secrets` does).
+    Install(cli::install::InstallArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Install(args) => return cli::install::run(args),
         Command::Decrypt(args) => cli::decrypt::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::SshToAge(args) => cli::ssh_to_age::run(args),

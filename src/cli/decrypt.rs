@@ -77,6 +77,8 @@ pub fn decrypt_file(
     let encrypted = sops::load(format, &bytes)
         .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
     drop(bytes);
+    check_version(&encrypted.metadata.version)
+        .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
     let key = keyring
         .unwrap_data_key(&encrypted.metadata)
         .map_err(|e| Failure::new(exit::COULD_NOT_RETRIEVE_KEY, format!("{shown}: {e}")))?;
@@ -88,6 +90,26 @@ pub fn decrypt_file(
         };
         Failure::new(code, format!("{shown}: {e}"))
     })
+}
+
+/// The sops CLI refuses a file whose `version` is not semantic versioning (it compares versions
+/// to apply bug-fix migrations); the library, and so sops-nix, does not care.
+fn check_version(v: &str) -> Result<(), String> {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p.len() == 1 || !p.starts_with('0'))
+    };
+    if v.starts_with("1.") || (parts.len() == 3 && parts.iter().all(numeric)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "sops metadata version {:?} is not a semantic version (x.y.z)",
+            v.chars().take(32).collect::<String>()
+        ))
+    }
 }
 
 /// What `sops decrypt --extract` prints for the value at a path.

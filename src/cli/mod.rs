@@ -5,3 +5,42 @@ pub mod exit;
 pub mod install;
 pub mod keygen;
 pub mod ssh_to_age;
+
+/// Replaces `path` atomically with `bytes` (a temporary file beside it, renamed over), keeping
+/// the original file's mode.
+pub fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> Result<(), exit::Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fail = |e: std::io::Error| {
+        exit::Failure::new(
+            exit::GENERIC,
+            format!("{}: cannot write: {e}", path.display()),
+        )
+    };
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o600);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.nix-sops-{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(fail)?;
+    let res = f
+        .write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.map_err(fail)
+}

@@ -13,6 +13,7 @@ pub mod pgp;
 pub mod shamir;
 pub mod sources;
 pub mod ssh_to_age;
+pub mod wrap;
 
 use crate::secret::SecretBytes;
 use crate::sops::{DataKey, MasterKey, Metadata};

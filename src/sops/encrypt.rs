@@ -3,10 +3,15 @@
 use crate::secret::SecretString;
 use crate::sops::cipher::{EncValue, ValueType};
 use crate::sops::decrypt::{to_bytes, Mac};
+use crate::sops::gofmt::now_rfc3339;
+use crate::sops::metadata::flatten;
 use crate::sops::metadata::CryptRule;
+use crate::sops::tree::MapItem;
 use crate::sops::tree::{Tree, Value};
 use crate::sops::walk::{walk_tree, Ctx, Leaf, Visitor};
-use crate::sops::{CipherError, DataKey};
+use crate::sops::{
+    stores, CipherError, DataKey, EmitError, EncryptedFile, Format, Metadata, PlainTree,
+};
 
 struct Encryptor<'a> {
     key: &'a [u8; 32],
@@ -95,12 +100,90 @@ pub fn seal_mac(mac: &str, lastmodified: &str, key: &DataKey) -> Result<String, 
     })
 }
 
+/// Encrypts a plaintext tree into a complete file: values, MAC, metadata. `metadata` carries the
+/// key groups (with their `enc` already wrapped), the crypt rule and flags; its `mac` and
+/// `lastmodified` are filled in here.
+pub fn seal(
+    plain: PlainTree,
+    mut metadata: Metadata,
+    key: &DataKey,
+) -> Result<EncryptedFile, EncryptError> {
+    let PlainTree { format, tree } = plain;
+    let (tree, mac) = encrypt_tree(tree, &metadata.crypt_rule, metadata.mac_only_encrypted, key)?;
+    metadata.lastmodified = now_rfc3339();
+    metadata.mac = seal_mac(&mac, &metadata.lastmodified, key)?;
+    Ok(EncryptedFile {
+        format,
+        tree,
+        metadata,
+    })
+}
+
+/// Writes an encrypted file in its store's syntax, metadata included, as sops lays it out.
+pub fn emit_encrypted(file: &EncryptedFile) -> Result<Vec<u8>, EmitError> {
+    let meta = file
+        .metadata
+        .to_value()
+        .map_err(|e| EmitError::Unsupported {
+            format: file.format,
+            message: e.to_string(),
+        })?;
+    let mut meta = meta;
+    if file.format == Format::Binary {
+        // sops writes no crypt rule for binary files (the default applies when reading).
+        if let Value::Map(m) = &mut meta {
+            m.retain(|i| !matches!(i, MapItem::Entry(k, _) if k == "unencrypted_suffix"));
+        }
+    }
+    let mut tree = file.tree.clone();
+    let out = match file.format {
+        Format::Yaml | Format::Json | Format::Binary => {
+            if tree.branches.is_empty() {
+                tree.branches.push(Vec::new());
+            }
+            // YAML: every document carries the metadata.
+            for branch in &mut tree.branches {
+                branch.push(MapItem::Entry("sops".into(), meta.clone()));
+            }
+            let store = if file.format == Format::Yaml {
+                Format::Yaml
+            } else {
+                Format::Json
+            };
+            stores::emit(store, &tree)?
+        }
+        Format::Dotenv => {
+            let branch = tree.branches.first_mut().ok_or(EmitError::Unsupported {
+                format: Format::Dotenv,
+                message: "no document".into(),
+            })?;
+            for (k, v) in flatten(&meta) {
+                branch.push(MapItem::Entry(format!("sops_{k}"), Value::str(v)));
+            }
+            stores::emit(Format::Dotenv, &tree)?
+        }
+        Format::Ini => {
+            let branch = tree.branches.first_mut().ok_or(EmitError::Unsupported {
+                format: Format::Ini,
+                message: "no document".into(),
+            })?;
+            let section = flatten(&meta)
+                .into_iter()
+                .map(|(k, v)| MapItem::Entry(k, Value::str(v)))
+                .collect();
+            branch.push(MapItem::Entry("sops".into(), Value::Map(section)));
+            stores::emit(Format::Ini, &tree)?
+        }
+    };
+    Ok(out.expose().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::secret::SecretBytes;
-    use crate::sops::tree::{ListItem, MapItem};
-    use crate::sops::{DecryptOptions, EncryptedFile, Format, Metadata};
+    use crate::sops::tree::ListItem;
+    use crate::sops::DecryptOptions;
 
     fn sample() -> Tree {
         Tree {

@@ -292,10 +292,18 @@ impl Metadata {
             }
         };
 
+        let lastmodified = string_field(map, "lastmodified")?;
+        if crate::sops::gofmt::GoTime::parse_rfc3339(&lastmodified).is_none() {
+            // SOPS parses it when loading, so a bad one fails before any key is tried.
+            return Err(MetadataError::Invalid(format!(
+                "lastmodified {:?} is not an RFC 3339 time",
+                lastmodified.chars().take(64).collect::<String>()
+            )));
+        }
         Ok(Metadata {
             shamir_threshold,
             key_groups,
-            lastmodified: string_field(map, "lastmodified")?,
+            lastmodified,
             mac: string_field(map, "mac")?,
             crypt_rule,
             mac_only_encrypted,
@@ -406,4 +414,197 @@ fn insert(
             insert(child, tail, leaf, flat)
         }
     }
+}
+
+impl CryptRule {
+    /// The metadata field this rule is written as, and its value (`None` for a regex that did
+    /// not compile: it cannot be written back faithfully).
+    pub fn field(&self) -> (&'static str, Option<String>) {
+        let re = |r: &Option<Regex>| r.as_ref().map(|r| r.as_str().to_owned());
+        match self {
+            CryptRule::UnencryptedSuffix(s) => ("unencrypted_suffix", Some(s.clone())),
+            CryptRule::EncryptedSuffix(s) => ("encrypted_suffix", Some(s.clone())),
+            CryptRule::UnencryptedRegex(r) => ("unencrypted_regex", re(r)),
+            CryptRule::EncryptedRegex(r) => ("encrypted_regex", re(r)),
+            CryptRule::UnencryptedCommentRegex(r) => ("unencrypted_comment_regex", re(r)),
+            CryptRule::EncryptedCommentRegex(r) => ("encrypted_comment_regex", re(r)),
+        }
+    }
+
+    /// Builds a rule from its metadata field name (as `.sops.yaml` and the CLI flags name it).
+    pub fn from_field(name: &str, value: &str) -> Result<CryptRule, MetadataError> {
+        let re = |v: &str| {
+            Regex::new(v)
+                .map(Some)
+                .map_err(|e| MetadataError::Invalid(format!("{name} {v:?}: {e}")))
+        };
+        Ok(match name {
+            "unencrypted_suffix" => CryptRule::UnencryptedSuffix(value.into()),
+            "encrypted_suffix" => CryptRule::EncryptedSuffix(value.into()),
+            "unencrypted_regex" => CryptRule::UnencryptedRegex(re(value)?),
+            "encrypted_regex" => CryptRule::EncryptedRegex(re(value)?),
+            "unencrypted_comment_regex" => CryptRule::UnencryptedCommentRegex(re(value)?),
+            "encrypted_comment_regex" => CryptRule::EncryptedCommentRegex(re(value)?),
+            other => {
+                return Err(MetadataError::Invalid(format!(
+                    "unknown crypt rule {other}"
+                )))
+            }
+        })
+    }
+}
+
+fn entry(map: &mut Map, key: &str, value: Value) {
+    map.push(MapItem::Entry(key.to_owned(), value));
+}
+
+fn key_list(keys: &[&MasterKey], kind: &str) -> Vec<ListItem> {
+    keys.iter()
+        .filter(|k| k.kind() == kind)
+        .map(|k| {
+            let mut m = Vec::new();
+            match k {
+                MasterKey::Age { recipient, enc } => {
+                    entry(&mut m, "recipient", Value::str(recipient.clone()));
+                    entry(&mut m, "enc", Value::str(enc.clone()));
+                }
+                MasterKey::Pgp {
+                    fingerprint,
+                    created_at,
+                    enc,
+                } => {
+                    entry(&mut m, "created_at", Value::str(created_at.clone()));
+                    entry(&mut m, "enc", Value::str(enc.clone()));
+                    entry(&mut m, "fp", Value::str(fingerprint.clone()));
+                }
+                MasterKey::Other { .. } => {}
+            }
+            ListItem::Value(Value::Map(m))
+        })
+        .collect()
+}
+
+impl Metadata {
+    /// The `sops` block in SOPS' field order (its Go struct order), with its `omitempty` rules,
+    /// so every store writes it as sops does. Cloud keys cannot be written (nix-sops keeps only
+    /// their identity), so a file that has them cannot be re-encrypted by nix-sops.
+    pub fn to_value(&self) -> Result<Value, MetadataError> {
+        if self
+            .key_groups
+            .iter()
+            .flatten()
+            .any(|k| matches!(k, MasterKey::Other { .. }))
+        {
+            return Err(MetadataError::Invalid(
+                "the file has cloud (kms/gcp/azure/vault) keys, which nix-sops cannot write".into(),
+            ));
+        }
+        let mut m: Map = Vec::new();
+        let single = self.key_groups.len() <= 1;
+        if !single {
+            let threshold = if self.shamir_threshold == 0 {
+                self.key_groups.len()
+            } else {
+                self.shamir_threshold
+            };
+            entry(&mut m, "shamir_threshold", Value::Int(threshold as i64));
+            let groups = self
+                .key_groups
+                .iter()
+                .map(|g| {
+                    let keys: Vec<&MasterKey> = g.iter().collect();
+                    let mut gm = Vec::new();
+                    let pgp = key_list(&keys, "pgp");
+                    if !pgp.is_empty() {
+                        entry(&mut gm, "pgp", Value::List(pgp));
+                    }
+                    // `hc_vault` and `age` have no omitempty inside a group.
+                    entry(&mut gm, "hc_vault", Value::Null);
+                    let age = key_list(&keys, "age");
+                    entry(
+                        &mut gm,
+                        "age",
+                        if age.is_empty() {
+                            Value::Null
+                        } else {
+                            Value::List(age)
+                        },
+                    );
+                    ListItem::Value(Value::Map(gm))
+                })
+                .collect();
+            entry(&mut m, "key_groups", Value::List(groups));
+        }
+        let top: Vec<&MasterKey> = if single {
+            self.key_groups.iter().flatten().collect()
+        } else {
+            Vec::new()
+        };
+        let age = key_list(&top, "age");
+        if !age.is_empty() {
+            entry(&mut m, "age", Value::List(age));
+        }
+        entry(
+            &mut m,
+            "lastmodified",
+            Value::str(self.lastmodified.clone()),
+        );
+        entry(&mut m, "mac", Value::str(self.mac.clone()));
+        let pgp = key_list(&top, "pgp");
+        if !pgp.is_empty() {
+            entry(&mut m, "pgp", Value::List(pgp));
+        }
+        let (name, value) = self.crypt_rule.field();
+        let value = value.ok_or_else(|| {
+            MetadataError::Invalid(format!("{name} does not compile and cannot be written"))
+        })?;
+        entry(&mut m, name, Value::str(value));
+        if self.mac_only_encrypted {
+            entry(&mut m, "mac_only_encrypted", Value::Bool(true));
+        }
+        entry(&mut m, "version", Value::str(self.version.clone()));
+        Ok(Value::Map(m))
+    }
+}
+
+/// The inverse of [`unflatten`]: dotenv `sops_*` keys (without the prefix) and INI `[sops]` keys,
+/// sorted as Go's `sort.Strings` sorts them. Nulls are skipped; newlines become `\n`.
+pub fn flatten(value: &Value) -> Vec<(String, String)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Null => {}
+            Value::Map(m) => {
+                for item in m {
+                    if let MapItem::Entry(k, v) = item {
+                        let key = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}__map_{k}")
+                        };
+                        walk(&key, v, out);
+                    }
+                }
+            }
+            Value::List(l) => {
+                for (i, item) in l.iter().enumerate() {
+                    if let ListItem::Value(v) = item {
+                        walk(&format!("{prefix}__list_{i}"), v, out);
+                    }
+                }
+            }
+            Value::Bool(b) => out.push((prefix.to_owned(), b.to_string())),
+            Value::Int(i) => out.push((prefix.to_owned(), i.to_string())),
+            Value::Float(f) => out.push((prefix.to_owned(), format!("{f:.0}"))),
+            Value::Str(s) => out.push((prefix.to_owned(), s.expose().replace('\n', "\\n"))),
+            Value::Time(t) => out.push((prefix.to_owned(), t.clone())),
+            Value::Bytes(b) => out.push((
+                prefix.to_owned(),
+                String::from_utf8_lossy(b.expose()).replace('\n', "\\n"),
+            )),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", value, &mut out);
+    out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out
 }

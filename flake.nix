@@ -1,0 +1,87 @@
+{
+  description = "nix-sops: a Rust drop-in replacement for sops-nix (NixOS and home-manager modules, sops-install-secrets)";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-unstable";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+        "x86_64-darwin"
+        "aarch64-darwin"
+      ];
+      eachSystem = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+    in
+    {
+      overlays.default = final: prev: {
+        nix-sops = final.callPackage ./nix/package.nix { };
+        # The name sops-nix's overlay uses, so configurations that refer to it keep working.
+        sops-install-secrets = final.nix-sops;
+      };
+
+      # Same attribute names as sops-nix's flake, so swapping the input is the whole migration.
+      nixosModules = {
+        sops = ./nix/modules/sops;
+        default = self.nixosModules.sops;
+      };
+      homeManagerModules = {
+        sops = ./nix/modules/home-manager/sops.nix;
+        default = self.homeManagerModules.sops;
+      };
+      homeManagerModule = self.homeManagerModules.sops;
+      homeModules = self.homeManagerModules;
+
+      # Bare-Nix helpers: the manifest as an attrset, without nixpkgs (see nix/lib/resolve.nix).
+      lib = {
+        manifest = import ./nix/lib/manifest.nix { inherit lib; };
+        resolve = import ./nix/lib/resolve.nix;
+      };
+
+      packages = eachSystem (pkgs: rec {
+        sops-install-secrets = pkgs.callPackage ./nix/package.nix { };
+        nix-sops = sops-install-secrets;
+        default = sops-install-secrets;
+      });
+
+      devShells = eachSystem (pkgs: {
+        default = pkgs.mkShell {
+          inputsFrom = [ self.packages.${pkgs.stdenv.hostPlatform.system}.default ];
+          packages = [
+            pkgs.cargo
+            pkgs.rustc
+            pkgs.clippy
+            pkgs.rustfmt
+            pkgs.sops
+            pkgs.age
+            pkgs.ssh-to-age
+            pkgs.gnupg
+            pkgs.nixfmt
+          ];
+        };
+      });
+
+      checks = eachSystem (
+        pkgs:
+        {
+          cargo-tests = pkgs.callPackage ./nix/checks/cargo-tests.nix { };
+        }
+        // lib.optionalAttrs pkgs.stdenv.isLinux (
+          {
+            module-eval = pkgs.callPackage ./nix/checks/module-eval.nix {
+              inherit (lib) nixosSystem;
+              inherit (pkgs.stdenv.hostPlatform) system;
+              nixosModule = self.nixosModules.sops;
+            };
+          }
+          // removeAttrs (pkgs.callPackage ./nix/checks/nixos-tests.nix {
+            nixosModule = self.nixosModules.sops;
+          }) [ "override" "overrideDerivation" ]
+        )
+      );
+
+      formatter = eachSystem (pkgs: pkgs.nixfmt);
+    };
+}
