@@ -665,3 +665,41 @@ fn rsa_ssh_host_key_is_imported_as_pgp_key() {
     );
     assert!(out.ends_with("adding secret: a\nvia-rsa"), "{out}");
 }
+
+const YAML_PLAIN: &str = "token: t0k3n\ndb:\n  password: hunter2\n  port: 5432\nflag: true\nratio: 1.5\nlist:\n  - 1\n  - a\nmulti: |\n  line one\n  line two\nnested:\n  deep:\n    x: y\n";
+
+#[test]
+fn yaml_keys_nested_scalars_subtrees_and_whole_file_match_sops_extract() {
+    let f = Fixture::new();
+    let y = f.encrypt("secrets.yaml", YAML_PLAIN);
+    let cases = [
+        ("token", "token", r#"["token"]"#),
+        ("db/password", "db/password", r#"["db"]["password"]"#),
+        ("port", "db/port", r#"["db"]["port"]"#),
+        ("flag", "flag", r#"["flag"]"#),
+        ("ratio", "ratio", r#"["ratio"]"#),
+        ("list", "list", r#"["list"]"#),
+        ("multi", "multi", r#"["multi"]"#),
+        ("deep", "nested/deep", r#"["nested"]["deep"]"#),
+        ("whole", "", ""),
+    ];
+    let secrets: Vec<_> = cases
+        .iter()
+        .map(|(n, k, _)| secret(n, &y, "yaml", json!({"key": k})))
+        .collect();
+    let m = f.manifest("m.json", json!(secrets), json!({}));
+    let names: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    let out = ok(&ns(&format!("$BIN {} >/dev/null\ncd /run/secrets && for f in {}; do printf '%s:' $f; base64 -w0 $f; echo; done", m.display(), names.join(" ")), &[]));
+    let got: std::collections::HashMap<String, Vec<u8>> = out
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_owned(), base64_decode(v)))
+        .collect();
+    for (name, _, extract) in cases {
+        assert_eq!(
+            got.get(name),
+            Some(&f.sops_extract(&y, extract)),
+            "{name}: installed value differs from `sops decrypt --extract`"
+        );
+    }
+}
