@@ -703,3 +703,63 @@ fn yaml_keys_nested_scalars_subtrees_and_whole_file_match_sops_extract() {
         );
     }
 }
+
+#[test]
+fn nix_sops_install_is_the_same_code_path() {
+    let nix_sops = env!("CARGO_BIN_EXE_nix-sops");
+    let f = Fixture::new();
+    let j = f.encrypt("s.json", r#"{"a": "1"}"#);
+    let m = f.manifest(
+        "m.json",
+        json!([secret("a", &j, "json", json!({}))]),
+        json!({}),
+    );
+    let out = ok(&ns(
+        &format!("{nix_sops} install --dry-run {m}\ntest ! -e /run/secrets.d\n{nix_sops} install --check-mode sopsfile {m}\n{nix_sops} install --ignore-passwd {m}\nstat -c '%U:%G %a' /run/secrets/a", m = m.display()),
+        &[],
+    ));
+    assert_eq!(
+        out,
+        "would add secret: a\nadding secret: a\nroot:root 400\n"
+    );
+}
+
+#[test]
+fn invalid_manifests_are_rejected_before_touching_anything() {
+    let f = Fixture::new();
+    let j = f.encrypt("s.json", r#"{"a": "1"}"#);
+    for (bad, needle) in [
+        (secret("../escape", &j, "json", json!({})), "`..`"),
+        (
+            secret("a", &j, "json", json!({"path": "/run/x/../y"})),
+            "`..`",
+        ),
+        (secret("/abs", &j, "json", json!({})), "relative"),
+        (
+            secret("a//b", &j, "json", json!({})),
+            "empty path component",
+        ),
+        (secret("a", &j, "json", json!({"mode": "01000000"})), "mode"),
+        (secret("a", &j, "json", json!({"mode": "rw"})), "mode"),
+        (
+            secret("a", &j, "json", json!({"owner": "nixsops-no-such-user"})),
+            "nixsops-no-such-user",
+        ),
+    ] {
+        let m = f.manifest("bad.json", json!([bad]), json!({}));
+        let o = ns(
+            &format!(
+                "if $BIN {}; then echo INSTALLED; fi\nls -A /run",
+                m.display()
+            ),
+            &[],
+        );
+        let out = ok(&o);
+        assert_eq!(out, "", "{needle}: nothing may be created: {out}");
+        let e = text(&o.stderr);
+        assert!(
+            e.starts_with("sops-install-secrets: ") && e.contains(needle),
+            "{needle}: {e}"
+        );
+    }
+}
