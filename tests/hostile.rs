@@ -339,7 +339,15 @@ fn bad_base64() {
 fn wrong_iv_length() {
     let (s, enc) = fixture();
     let bad = with_field(&enc, "token", "iv", "AAAAAAAAAAAAAAAA");
-    expect_failure(&s, "h.yaml", bad.as_bytes(), &[], 25, 25, &["api:token"]);
+    expect_failure(
+        &s,
+        "h.yaml",
+        bad.as_bytes(),
+        &[],
+        25,
+        25,
+        &[r#"["api"]["token"]"#],
+    );
 }
 
 #[test]
@@ -393,7 +401,15 @@ fn flipped_ciphertext_bit() {
         "data",
         std::str::from_utf8(&flipped).unwrap(),
     );
-    expect_failure(&s, "h.yaml", bad.as_bytes(), &[], 25, 25, &["api:token"]);
+    expect_failure(
+        &s,
+        "h.yaml",
+        bad.as_bytes(),
+        &[],
+        25,
+        25,
+        &[r#"["api"]["token"]"#],
+    );
 }
 
 /// A comment that no longer decrypts is kept as text, with a warning, as sops 3.11 does.

@@ -84,8 +84,9 @@ pub fn decrypt_file(
         .map_err(|e| Failure::new(exit::COULD_NOT_RETRIEVE_KEY, format!("{shown}: {e}")))?;
     encrypted.decrypt(&key, opts).map_err(|e| {
         let code = match &e {
-            DecryptError::Mac { .. } => exit::MAC_MISMATCH,
-            DecryptError::MacValue(_) | DecryptError::LastModified(_) => exit::ERROR_DECRYPTING_MAC,
+            // sops 3.11 reports a MAC it cannot decrypt as a mismatch too.
+            DecryptError::Mac { .. } | DecryptError::MacValue(_) => exit::MAC_MISMATCH,
+            DecryptError::LastModified(_) => exit::GENERIC,
             _ => exit::ERROR_DECRYPTING_TREE,
         };
         Failure::new(code, format!("{shown}: {e}"))
