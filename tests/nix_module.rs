@@ -412,7 +412,6 @@ fn parse_report(stdout: &str) -> std::collections::HashMap<String, Installed> {
 }
 
 #[test]
-#[ignore = "PENDING: needs the yaml store on main (src/sops/stores/yaml.rs)"]
 fn nix_manifest_installs_yaml_secrets_with_the_real_installer() {
     install_from_nix_manifest(
         "yaml",
@@ -432,7 +431,6 @@ fn nix_manifest_installs_json_secrets_with_the_real_installer() {
 /// The example server's manifest passes the check its build runs (`-check-mode=sopsfile`: every
 /// key exists in the encrypted file), with the sops file at the store path Nix gives it.
 #[test]
-#[ignore = "PENDING: needs the yaml store on main (src/sops/stores/yaml.rs)"]
 fn example_server_manifest_passes_the_installers_build_check() {
     let v = eval_json("tests/nix/example-server.nix", &[]);
     let stored = store_copy("examples/server/nixos/secrets/secrets.yaml");
