@@ -412,7 +412,6 @@ fn parse_report(stdout: &str) -> std::collections::HashMap<String, Installed> {
 }
 
 #[test]
-#[ignore = "PENDING: needs the yaml store on main (src/sops/stores/yaml.rs)"]
 fn nix_manifest_installs_yaml_secrets_with_the_real_installer() {
     install_from_nix_manifest(
         "yaml",
@@ -432,7 +431,6 @@ fn nix_manifest_installs_json_secrets_with_the_real_installer() {
 /// The example server's manifest passes the check its build runs (`-check-mode=sopsfile`: every
 /// key exists in the encrypted file), with the sops file at the store path Nix gives it.
 #[test]
-#[ignore = "PENDING: needs the yaml store on main (src/sops/stores/yaml.rs)"]
 fn example_server_manifest_passes_the_installers_build_check() {
     let v = eval_json("tests/nix/example-server.nix", &[]);
     let stored = store_copy("examples/server/nixos/secrets/secrets.yaml");
@@ -450,6 +448,61 @@ fn example_server_manifest_passes_the_installers_build_check() {
         "the build-time check rejects the example: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The example as the server runs it: its manifest, decrypted with its SSH host key converted to
+/// age (sops.age.sshKeyPaths), every secret installed with the value the admin encrypted.
+#[test]
+fn example_server_secrets_install_with_its_ssh_host_key() {
+    let v = eval_json("tests/nix/example-server.nix", &[]);
+    store_copy("examples/server/nixos/secrets/secrets.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    let mut m = v["manifest"].clone();
+    m["secretsMountPoint"] = format!("{r}/secrets.d").into();
+    m["symlinkPath"] = format!("{r}/secrets").into();
+    m["ageSshKeyPaths"] = serde_json::json!([repo()
+        .join("examples/server/keys/ssh_host_ed25519_key")
+        .to_str()
+        .unwrap()]);
+    for s in m["secrets"].as_array_mut().unwrap() {
+        let name = s["name"].as_str().unwrap().to_owned();
+        s["path"] = format!("{r}/secrets/{name}").into();
+    }
+    let manifest = dir.path().join("manifest.json");
+    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    // -ignore-passwd: the example's owners (postgres, admin) do not exist on this machine.
+    let mut script = format!(
+        "'{}' -ignore-passwd '{}'\n",
+        installer(),
+        manifest.display()
+    );
+    for name in EXAMPLE_SECRETS {
+        script.push_str(&format!(
+            "printf 'FILE {name} 0 0 400 %s\\n' \"$(od -An -v -tx1 '{r}/secrets/{name}' | tr -d ' \\n')\"\n"
+        ));
+    }
+    let out = in_private_mount_ns(&script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the example does not install with its host key:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = parse_report(&stdout);
+    let admin_key = repo().join("examples/server/keys/admin-age-key.txt");
+    for name in EXAMPLE_SECRETS {
+        let want = common::sops_decrypt(
+            &repo().join("examples/server"),
+            "nixos/secrets/secrets.yaml",
+            &admin_key,
+            &["--extract", &format!("[\"{name}\"]")],
+        );
+        assert_eq!(
+            got[name].content, want.stdout,
+            "{name}: installed value differs from what sops decrypts"
+        );
+    }
 }
 
 /// The installer under test; NIX_SOPS_TEST_INSTALLER runs these tests against another build
