@@ -1,6 +1,8 @@
 //! The `nix-sops` command line: one module per subcommand, each a thin layer over the library.
 
 pub mod decrypt;
+pub mod edit;
+pub mod encrypt;
 pub mod exit;
 pub mod install;
 pub mod keygen;

@@ -67,6 +67,8 @@ pub struct Env {
     pub runtime_dir: RuntimeDir,
     /// Prefix of log lines (`sops-install-secrets`).
     pub prog: String,
+    /// The `systemctl` to run (from PATH by default).
+    pub systemctl: PathBuf,
 }
 
 /// Where `%r` points in user mode: `$XDG_RUNTIME_DIR`; else `/run/user/<uid>` if it exists; else
@@ -141,6 +143,7 @@ impl Env {
             nixos_dir: PathBuf::from("/run/nixos"),
             runtime_dir: RuntimeDir::from_process(),
             prog: prog.to_owned(),
+            systemctl: PathBuf::from("systemctl"),
         }
     }
 }
@@ -210,7 +213,6 @@ pub fn install_bytes(
         }
         own = Some(plan::SopsSource {
             keyring: imported.keyring,
-            unsupported: imported.unsupported,
             decrypted: 0,
         });
     }
@@ -234,6 +236,7 @@ pub fn install_bytes(
         dry,
         via_systemctl: env.restart_via_systemctl,
         nixos_dir: &env.nixos_dir,
+        systemctl: &env.systemctl,
     };
 
     if dry {

@@ -73,9 +73,11 @@ pub fn resolve(
                 known = false;
                 0
             }
-            None => return Err(anyhow!(
+            None => {
+                return Err(anyhow!(
                 "{what}: owner user '{name}' does not exist (create it, or fix sops.secrets owner)"
-            )),
+            ))
+            }
         },
     };
     let gid = match group {
