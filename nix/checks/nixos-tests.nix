@@ -439,6 +439,7 @@ in
       users.mutableUsers = true;
       system.etc.overlay.enable = true;
       boot.initrd.systemd.enable = true;
+      boot.kernelPackages = pkgs.linuxPackages_latest;
       systemd.services."sops-install-secrets-for-users".preStart = ''
         printf '${builtins.readFile (testAssets + "/age-keys.txt")}' > /run/age-keys.txt
         chmod -R 700 /run/age-keys.txt
@@ -453,6 +454,7 @@ in
       users.mutableUsers = false;
       system.etc.overlay.enable = true;
       boot.initrd.systemd.enable = true;
+      boot.kernelPackages = pkgs.linuxPackages_latest;
       systemd.services."sops-install-secrets-for-users".preStart = ''
         printf '${builtins.readFile (testAssets + "/age-keys.txt")}' > /run/age-keys.txt
         chmod -R 700 /run/age-keys.txt

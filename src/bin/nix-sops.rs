@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Decrypt a SOPS file to stdout, as `sops decrypt` does.
     Decrypt(cli::decrypt::DecryptArgs),
+    /// Encrypt a file to age/PGP keys from the flags or .sops.yaml, as `sops encrypt` does.
+    Encrypt(cli::encrypt::EncryptArgs),
     /// Generate an age identity (like age-keygen).
     Keygen(cli::keygen::KeygenArgs),
     /// Convert an SSH ed25519 key to age, as ssh-to-age does.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Install(args) => return cli::install::run(args),
         Command::Decrypt(args) => cli::decrypt::run(args),
+        Command::Encrypt(args) => cli::encrypt::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::SshToAge(args) => cli::ssh_to_age::run(args),
     };

@@ -1,6 +1,7 @@
 //! The `nix-sops` command line: one module per subcommand, each a thin layer over the library.
 
 pub mod decrypt;
+pub mod encrypt;
 pub mod exit;
 pub mod install;
 pub mod keygen;

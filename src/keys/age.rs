@@ -3,7 +3,7 @@
 
 use super::AgeIdentity;
 use crate::secret::SecretBytes;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::sync::Arc;
 
 /// Asks for a passphrase (an encrypted identity file, a plugin PIN). `None` means "cannot ask".
@@ -208,8 +208,9 @@ pub fn ssh_identity(
     bytes: &[u8],
     callbacks: &Callbacks,
 ) -> Result<AgeIdentity, String> {
-    let identity = ::age::ssh::Identity::from_buffer(BufReader::new(bytes), Some(source.into()))
-        .map_err(|e| format!("{source}: malformed SSH identity: {e}"))?;
+    let identity =
+        ::age::ssh::Identity::from_buffer(std::io::BufReader::new(bytes), Some(source.into()))
+            .map_err(|e| format!("{source}: malformed SSH identity: {e}"))?;
     let public = super::ssh_to_age::public_key_line(bytes)
         .or_else(|| {
             std::fs::read_to_string(format!("{source}.pub"))

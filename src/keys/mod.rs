@@ -59,8 +59,11 @@ impl std::fmt::Display for NoDataKey {
                 writeln!(f, "  {i}")?;
             }
         }
-        for e in &self.load_errors {
-            writeln!(f, "  could not load {e}")?;
+        if !self.load_errors.is_empty() {
+            writeln!(f, "sources that could not be loaded:")?;
+            for e in &self.load_errors {
+                writeln!(f, "  {e}")?;
+            }
         }
         write!(
             f,
@@ -85,6 +88,25 @@ impl std::fmt::Debug for AgeIdentity {
 /// SOPS' default decryption order within a key group.
 pub const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
 
+/// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` as sops does: comma-separated, empty
+/// means the default, a repeated type is an error (sops exits 112, `DuplicateDecryptionKeyType`).
+pub fn parse_decryption_order(s: &str) -> Result<Vec<String>, String> {
+    if s.is_empty() {
+        return Ok(DEFAULT_DECRYPTION_ORDER
+            .iter()
+            .map(|t| t.to_string())
+            .collect());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in s.split(',') {
+        if out.iter().any(|o| o == t) {
+            return Err(format!("Duplicate decryption key type: {t}"));
+        }
+        out.push(t.to_owned());
+    }
+    Ok(out)
+}
+
 pub struct Keyring {
     pub age: Vec<AgeIdentity>,
     #[cfg(feature = "pgp")]
@@ -92,7 +114,9 @@ pub struct Keyring {
     /// The gpg binary and home, tried for pgp keys the in-memory keys cannot open.
     pub gpg: Option<gpg::Gpg>,
     pub load_errors: Vec<String>,
-    /// Key types in the order they are tried within a group (`SOPS_DECRYPTION_ORDER`).
+    /// Key types in the order they are tried within a group: the sops CLI's `age,pgp` by default
+    /// (`--decryption-order`, `SOPS_DECRYPTION_ORDER`). Empty means the file's load order (kms …
+    /// pgp, age), which is what the sops library, and so sops-nix's installer, uses.
     pub decryption_order: Vec<String>,
     pub(crate) callbacks: age::Callbacks,
 }
@@ -131,6 +155,12 @@ impl Keyring {
     #[cfg(not(feature = "pgp"))]
     fn pgp_is_empty(&self) -> bool {
         true
+    }
+
+    /// Tries keys in the order SOPS loads them (pgp before age), as `decrypt.File` in the sops
+    /// library does; sops-nix's `sops-install-secrets` goes through it.
+    pub fn use_load_order(&mut self) {
+        self.decryption_order.clear();
     }
 
     /// Descriptions of every identity (source and public key or fingerprint).
@@ -231,7 +261,7 @@ impl Keyring {
         } else {
             metadata.shamir_threshold
         };
-        if parts.len() < threshold.max(2) {
+        if parts.len() < threshold {
             return Err(fail(format!(
                 "{threshold} of {groups} key groups are needed (Shamir threshold); {} decrypted",
                 parts.len()
@@ -241,5 +271,117 @@ impl Keyring {
             .map_err(|e| fail(format!("could not get data key from shamir parts: {e}")))?;
         DataKey::from_bytes(secret)
             .ok_or_else(|| fail("the combined data key is not 32 bytes".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretString;
+    use crate::sops::{MapItem, Value};
+
+    fn age_group(recipient: &str, enc: &str) -> Value {
+        let entry = Value::Map(vec![
+            MapItem::Entry(
+                "recipient".into(),
+                Value::Str(SecretString::from(recipient)),
+            ),
+            MapItem::Entry("enc".into(), Value::Str(SecretString::from(enc))),
+        ]);
+        Value::Map(vec![MapItem::Entry(
+            "age".into(),
+            Value::List(vec![crate::sops::ListItem::Value(entry)]),
+        )])
+    }
+
+    /// Metadata with `groups` one-key age groups, each key wrapping `shares[i]` for `identity`.
+    fn metadata(
+        shares: &[SecretBytes],
+        identity: &::age::x25519::Identity,
+        threshold: i64,
+    ) -> Metadata {
+        let groups: Vec<crate::sops::ListItem> = shares
+            .iter()
+            .map(|share| {
+                let recipient = identity.to_public();
+                let enc = {
+                    let mut out = Vec::new();
+                    let e = ::age::Encryptor::with_recipients(std::iter::once(
+                        &recipient as &dyn ::age::Recipient,
+                    ))
+                    .unwrap();
+                    let armor = ::age::armor::ArmoredWriter::wrap_output(
+                        &mut out,
+                        ::age::armor::Format::AsciiArmor,
+                    )
+                    .unwrap();
+                    let mut w = e.wrap_output(armor).unwrap();
+                    std::io::Write::write_all(&mut w, share.expose()).unwrap();
+                    w.finish().unwrap().finish().unwrap();
+                    String::from_utf8(out).unwrap()
+                };
+                crate::sops::ListItem::Value(age_group(&recipient.to_string(), &enc))
+            })
+            .collect();
+        let mut map = vec![
+            MapItem::Entry("key_groups".into(), Value::List(groups)),
+            MapItem::Entry(
+                "lastmodified".into(),
+                Value::Str(SecretString::from("2026-01-01T00:00:00Z")),
+            ),
+            MapItem::Entry("mac".into(), Value::Str(SecretString::from(""))),
+            MapItem::Entry("version".into(), Value::Str(SecretString::from("3.11.0"))),
+        ];
+        if threshold > 0 {
+            map.push(MapItem::Entry(
+                "shamir_threshold".into(),
+                Value::Int(threshold),
+            ));
+        }
+        Metadata::from_value(&Value::Map(map)).unwrap()
+    }
+
+    fn ring(identity: &::age::x25519::Identity) -> Keyring {
+        let mut k = Keyring::new();
+        k.age.push(AgeIdentity {
+            description: "test".into(),
+            identity: Box::new(identity.clone()),
+        });
+        k
+    }
+
+    // The sops-made Shamir files are in tests/keys.rs; these pin the edge rules that sops cannot
+    // be made to write (a missing or too low threshold).
+    #[test]
+    fn threshold_zero_needs_every_group() {
+        // sops always writes the threshold for several groups (3 for 3 groups, checked with the
+        // real sops); a file without one is read as "every group".
+        let id = ::age::x25519::Identity::generate();
+        let other = ::age::x25519::Identity::generate();
+        let shares = shamir::split(&[7u8; 32], 3, 2).unwrap();
+        let mut md = metadata(&shares, &id, 0);
+        assert_eq!(
+            ring(&id).unwrap_data_key(&md).unwrap().as_array(),
+            &[7u8; 32]
+        );
+        md.key_groups[2] = metadata(&shares[2..], &other, 0).key_groups[0].clone();
+        let err = ring(&id).unwrap_data_key(&md).unwrap_err();
+        assert!(err.summary.contains("3 of 3"), "{}", err.summary);
+    }
+
+    #[test]
+    fn threshold_one_still_needs_two_shares() {
+        let id = ::age::x25519::Identity::generate();
+        let other = ::age::x25519::Identity::generate();
+        let shares = shamir::split(&[9u8; 32], 2, 2).unwrap();
+        let mut md = metadata(&shares, &id, 1);
+        // Make the second group undecryptable.
+        md.key_groups[1] = metadata(&shares[1..], &other, 0).key_groups[0].clone();
+        let err = ring(&id).unwrap_data_key(&md).unwrap_err();
+        assert!(
+            err.summary.contains("less than two parts"),
+            "{}",
+            err.summary
+        );
     }
 }

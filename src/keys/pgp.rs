@@ -46,6 +46,21 @@ impl std::fmt::Debug for PgpKey {
 pub fn parse_armored(source: &str, text: &[u8]) -> Result<Vec<PgpKey>, String> {
     let (iter, _) = PublicOrSecret::from_armor_many(text)
         .map_err(|e| format!("{source}: not an armored OpenPGP key: {e}"))?;
+    collect_secret_keys(source, iter)
+}
+
+/// Secret keys from a binary keyring (`secring.gpg`, which SOPS reads with go-crypto before it
+/// falls back to the gpg binary).
+pub fn parse_binary(source: &str, bytes: &[u8]) -> Result<Vec<PgpKey>, String> {
+    let iter = PublicOrSecret::from_bytes_many(bytes)
+        .map_err(|e| format!("{source}: not an OpenPGP keyring: {e}"))?;
+    collect_secret_keys(source, iter)
+}
+
+fn collect_secret_keys(
+    source: &str,
+    iter: Box<dyn Iterator<Item = pgp::errors::Result<PublicOrSecret>> + '_>,
+) -> Result<Vec<PgpKey>, String> {
     let mut keys = Vec::new();
     for item in iter {
         match item.map_err(|e| format!("{source}: malformed OpenPGP key: {e}"))? {
@@ -79,20 +94,7 @@ pub const SSH_UID: &str = "root (Imported from SSH) <root@localhost>";
 /// created at time 0 (so the fingerprint depends on the RSA key alone), uid [`SSH_UID`], flags
 /// sign/certify/encrypt.
 pub fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
-    let ssh = ssh_key::PrivateKey::from_openssh(bytes)
-        .map_err(|e| format!("{source}: failed to parse private ssh key: {e}"))?;
-    if ssh.is_encrypted() {
-        return Err(format!(
-            "{source}: the SSH key is passphrase-protected; nix-sops cannot ask for the passphrase"
-        ));
-    }
-    let pair = ssh.key_data().rsa().ok_or_else(|| {
-        format!(
-            "{source}: only RSA keys are supported right now, got {}",
-            ssh.algorithm().as_str()
-        )
-    })?;
-    let rsa_key = rsa_private_key(pair).map_err(|e| format!("{source}: invalid RSA key: {e}"))?;
+    let rsa_key = rsa_from_ssh_file(source, bytes)?;
     let secret = PlainSecretParams::RSA(rsa_key.into());
     let public = PublicParams::try_from(&secret).map_err(|e| format!("{source}: {e}"))?;
     let inner = PubKeyInner::new(
@@ -141,6 +143,46 @@ pub fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
         source,
         SignedSecretKey::new(primary, signed, vec![], vec![]),
     ))
+}
+
+/// The RSA key of an SSH private key file: OpenSSH format, or PEM (`BEGIN RSA PRIVATE KEY`,
+/// `BEGIN PRIVATE KEY`) as older `ssh-keygen -m PEM` writes and Go's `ssh.ParseRawPrivateKey`
+/// also reads.
+fn rsa_from_ssh_file(source: &str, bytes: &[u8]) -> Result<rsa::RsaPrivateKey, String> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| format!("{source}: failed to parse private ssh key: not text"))?;
+    let pem_err = |e: &dyn std::fmt::Display| {
+        if text.contains("ENCRYPTED") {
+            format!(
+                "{source}: the SSH key is passphrase-protected; nix-sops cannot ask for the \
+                 passphrase"
+            )
+        } else {
+            format!("{source}: failed to parse private ssh key: {e}")
+        }
+    };
+    if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        return rsa::RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| pem_err(&e));
+    }
+    if text.contains("-----BEGIN PRIVATE KEY-----") {
+        return rsa::RsaPrivateKey::from_pkcs8_pem(text).map_err(|e| pem_err(&e));
+    }
+    let ssh = ssh_key::PrivateKey::from_openssh(bytes)
+        .map_err(|e| format!("{source}: failed to parse private ssh key: {e}"))?;
+    if ssh.is_encrypted() {
+        return Err(format!(
+            "{source}: the SSH key is passphrase-protected; nix-sops cannot ask for the passphrase"
+        ));
+    }
+    let pair = ssh.key_data().rsa().ok_or_else(|| {
+        format!(
+            "{source}: only RSA keys are supported right now, got {}",
+            ssh.algorithm().as_str()
+        )
+    })?;
+    rsa_private_key(pair).map_err(|e| format!("{source}: invalid RSA key: {e}"))
 }
 
 /// ssh-key 0.6.7's own `TryFrom<&RsaKeypair>` passes `p` twice instead of `p, q`, so the key is

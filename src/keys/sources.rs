@@ -67,7 +67,8 @@ impl Keyring {
     ///    (an ed25519 key also gives its ssh-to-age identity, so sops-nix host-key files decrypt);
     /// 2. `SOPS_AGE_KEY` (newline-separated), 3. `SOPS_AGE_KEY_FILE`, 4. `SOPS_AGE_KEY_CMD`;
     /// 5. `$XDG_CONFIG_HOME/sops/age/keys.txt` (or `~/.config/…`), when it exists;
-    /// 6. the gpg binary (`SOPS_GPG_EXEC` or `gpg`) with gpg's default home (`GNUPGHOME`).
+    /// 6. the gpg binary (`SOPS_GPG_EXEC` or `gpg`) with gpg's default home (`GNUPGHOME`);
+    /// 7. `SOPS_DECRYPTION_ORDER`.
     pub fn load_env(&mut self, env: &dyn Env) {
         if let Some(path) = env.var(SOPS_AGE_SSH_PRIVATE_KEY_FILE) {
             let _ = self.add_ssh_key(Path::new(&path));
@@ -80,8 +81,8 @@ impl Keyring {
                 }
             }
         }
-        if let Some(text) = env.var(SOPS_AGE_KEY) {
-            let _ = self.add_identity_text(SOPS_AGE_KEY, text.as_bytes());
+        if let Some(text) = env.var(SOPS_AGE_KEY).map(SecretString::new) {
+            let _ = self.add_identity_text(SOPS_AGE_KEY, text.expose().as_bytes());
         }
         if let Some(path) = env.var(SOPS_AGE_KEY_FILE) {
             match std::fs::read(&path) {
@@ -118,6 +119,12 @@ impl Keyring {
                         "sops/age/keys.txt: user config directory unknown: {e}"
                     ));
                 }
+            }
+        }
+        if let Some(order) = env.var("SOPS_DECRYPTION_ORDER") {
+            match super::parse_decryption_order(&order) {
+                Ok(o) => self.decryption_order = o,
+                Err(e) => self.load_errors.push(format!("SOPS_DECRYPTION_ORDER: {e}")),
             }
         }
         let binary = env
@@ -289,7 +296,8 @@ impl Keyring {
     }
 
     /// sops-nix's `sops.gnupg.sshKeyPaths`: an RSA SSH key as the OpenPGP key sops-nix derives
-    /// from it. Returns the fingerprint for the "Imported … as GPG key with fingerprint …" line.
+    /// from it. Returns the fingerprint in uppercase hex, as `.sops.yaml` and the file's `fp`
+    /// write it (sops-nix's "Imported … as GPG key with fingerprint …" line prints it lowercase).
     #[cfg(feature = "pgp")]
     pub fn add_rsa_ssh_key_as_pgp(&mut self, path: &Path) -> Result<String, String> {
         let source = path.display().to_string();
@@ -305,9 +313,21 @@ impl Keyring {
     }
 
     /// sops-nix's `sops.gnupg.home`: decrypt pgp keys with `gpg --homedir <home>` (the binary
-    /// from `SOPS_GPG_EXEC`, else `gpg`).
+    /// from `SOPS_GPG_EXEC`, else `gpg`). A legacy `secring.gpg` there is also read in memory,
+    /// as SOPS reads it with go-crypto first.
     pub fn set_gnupg_home(&mut self, home: &Path) {
         self.gpg = Some(Gpg::from_env(Some(home.to_path_buf())));
+        #[cfg(feature = "pgp")]
+        {
+            let secring = home.join("secring.gpg");
+            if let Ok(bytes) = std::fs::read(&secring) {
+                let bytes = crate::secret::SecretBytes::new(bytes);
+                let r = super::pgp::parse_binary(&secring.display().to_string(), bytes.expose());
+                if let Ok(keys) = self.record(r) {
+                    self.pgp.extend(keys);
+                }
+            }
+        }
     }
 }
 

@@ -62,13 +62,12 @@ impl EncValue {
         // Greedy `(.+)` groups: each separator is the *last* occurrence that still lets the rest
         // match. Values written by sops never contain the separators, so searching from the right
         // gives the same split. `.` does not match a newline.
+        // Go's regex has no (?s) flag: it matches on the first line only.
+        let body = body.split('\n').next().unwrap_or(body);
         let close = body
             .rfind(']')
             .ok_or(CipherError::Malformed("no closing `]`"))?;
         let body = &body[..close];
-        if body.contains('\n') {
-            return Err(CipherError::Malformed("newline inside ENC[…]"));
-        }
         let (rest, ty) = body
             .rsplit_once(",type:")
             .ok_or(CipherError::Malformed("no `type:` field"))?;
@@ -181,6 +180,15 @@ mod tests {
             parsed.decrypt(&key, b"a:"),
             Err(CipherError::Authentication)
         ));
+    }
+
+    #[test]
+    fn only_the_first_line_counts() {
+        let key = [9u8; 32];
+        let enc = EncValue::encrypt(b"v", ValueType::Str, &key, b"k:").unwrap();
+        let text = format!("{enc}\nmore text ] here");
+        let parsed = EncValue::parse(&text).unwrap();
+        assert_eq!(parsed.decrypt(&key, b"k:").unwrap().expose(), b"v");
     }
 
     #[test]

@@ -170,7 +170,8 @@ pub enum LoadError {
         message: String,
     },
     #[error(
-        "sops metadata not found: this is not a SOPS-encrypted file (no top-level `sops` key)"
+        "sops metadata not found: the file has no `sops` block (YAML/JSON key, dotenv `sops_*` \
+         keys, INI `[sops]` section); is it encrypted?"
     )]
     NoMetadata,
     #[error("{0}")]

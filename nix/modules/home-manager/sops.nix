@@ -135,6 +135,16 @@ in
       '';
     };
 
+    # Not in sops-nix: the manifest the user service installs, for inspection and tests
+    # (the NixOS module has system.build.sops-nix-manifest for this).
+    manifest = lib.mkOption {
+      type = lib.types.package;
+      internal = true;
+      readOnly = true;
+      default = manifest;
+      description = "The sops-install-secrets manifest of this home-manager configuration.";
+    };
+
     defaultSopsFile = lib.mkOption {
       type = lib.types.path;
       description = ''

@@ -8,7 +8,16 @@ use crate::sops::{EmitError, Format, LoadError};
 /// Parses the JSON envelope. The tree is `{"data": <ENC string>}` (plus anything else the
 /// envelope holds, as sops keeps it).
 pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
-    super::json::parse_with(bytes, Format::Binary)
+    super::json::parse_with(bytes, Format::Binary).map_err(|e| match e {
+        LoadError::Syntax { format, message } => LoadError::Syntax {
+            format,
+            message: format!(
+                "{message} (an encrypted binary file is sops' JSON envelope \
+                 {{\"data\": \"ENC[…]\", \"sops\": {{…}}}})"
+            ),
+        },
+        other => other,
+    })
 }
 
 /// A plaintext binary file: the tree `{"data": <the bytes>}`. Bytes that are not UTF-8 are kept

@@ -12,6 +12,7 @@ use crate::secret::{SecretBytes, SecretString};
 use crate::sops::metadata::unflatten;
 use crate::sops::tree::{ListItem, Map, MapItem, Tree, Value};
 use crate::sops::{EmitError, Format, LoadError};
+use std::collections::HashMap;
 
 const SOPS_SECTION: &str = "sops";
 const DEFAULT_SECTION: &str = "DEFAULT";
@@ -22,6 +23,8 @@ struct Section {
     name: String,
     comment: String,
     keys: Vec<Key>,
+    /// Key name → index in `keys`.
+    index: HashMap<String, usize>,
 }
 
 struct Key {
@@ -36,17 +39,19 @@ impl Section {
             name,
             comment: String::new(),
             keys: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
     /// go-ini's `NewKey` without shadows: a repeated name updates the value in place.
     fn new_key(&mut self, name: String, value: SecretString) -> &mut Key {
-        match self.keys.iter().position(|k| k.name == name) {
-            Some(i) => {
+        match self.index.get(&name) {
+            Some(&i) => {
                 self.keys[i].value = value;
                 &mut self.keys[i]
             }
             None => {
+                self.index.insert(name.clone(), self.keys.len());
                 self.keys.push(Key {
                     name,
                     value,
@@ -372,6 +377,7 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
                 rest = &items[1..];
             }
             let mut keys: Vec<OutKey> = Vec::new();
+            let mut index: HashMap<&str, usize> = HashMap::new();
             let mut last: Option<usize> = None;
             for item in rest {
                 match item {
@@ -395,12 +401,13 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
                         }
                         let mut text = SecretBytes::new(Vec::new());
                         super::dotenv::val_to_string(text.expose_mut(), v);
-                        match keys.iter().position(|(n, _, _)| n == k) {
-                            Some(i) => {
+                        match index.get(k.as_str()) {
+                            Some(&i) => {
                                 keys[i].1 = text;
                                 last = Some(i);
                             }
                             None => {
+                                index.insert(k, keys.len());
                                 keys.push((k.clone(), text, ""));
                                 last = Some(keys.len() - 1);
                             }

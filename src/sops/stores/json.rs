@@ -58,21 +58,9 @@ pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     })
 }
 
-/// Parses any JSON value (used for metadata-like blobs); numbers are floats as everywhere else.
-pub fn parse_value(bytes: &[u8]) -> Result<Value, LoadError> {
-    let mut p = Parser::new(bytes, Format::Json);
-    p.skip_ws();
-    let v = p.value(0)?;
-    p.skip_ws();
-    if p.pos < p.bytes.len() {
-        return Err(p.error("unexpected text after the top-level value"));
-    }
-    Ok(v)
-}
-
 /// The whole document as `sops decrypt` prints it: indented with tabs, trailing newline.
 pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
-    let branch = first_branch(tree)?;
+    let branch = first_branch(tree);
     let mut out = SecretBytes::new(Vec::new());
     write_map(out.expose_mut(), branch, 0)?;
     out.expose_mut().push(b'\n');
@@ -86,10 +74,10 @@ pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     Ok(out)
 }
 
-fn first_branch(tree: &Tree) -> Result<&Map, EmitError> {
+fn first_branch(tree: &Tree) -> &Map {
     // sops writes `in[0]` only; a tree with no branch is an empty object.
     static EMPTY: Map = Vec::new();
-    Ok(tree.branches.first().unwrap_or(&EMPTY))
+    tree.branches.first().unwrap_or(&EMPTY)
 }
 
 // ---------------------------------------------------------------------------------------------

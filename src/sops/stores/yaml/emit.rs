@@ -1,0 +1,626 @@
+//! [`Tree`] → YAML text as sops 3.11 prints it: go-yaml v3's encoder with indent 4 and no line
+//! wrapping, SOPS' comment placement (comments written on their own line where they stand in the
+//! tree), quoting and block-scalar rules of `encode.go` / `emitterc.go`.
+
+use super::resolve::{plain_kind, Kind};
+use crate::secret::SecretBytes;
+use crate::sops::gofmt::format_float_g;
+use crate::sops::tree::{ListItem, Map, MapItem, Tree, Value};
+use crate::sops::EmitError;
+use base64::Engine;
+
+const INDENT: usize = 4;
+
+/// go-yaml's "everything else aligns to the chosen indentation": the next multiple of 4.
+fn deeper(indent: usize) -> usize {
+    INDENT * ((indent + INDENT) / INDENT)
+}
+
+/// Scalar style chosen for a string (go-yaml `stringv` + `select_scalar_style`).
+enum StrStyle {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// `is_printable` of go-yaml, per character.
+fn printable(c: char) -> bool {
+    let c = c as u32;
+    c == 0x0A
+        || (0x20..=0x7E).contains(&c)
+        || (0xA0..=0xD7FF).contains(&c)
+        || ((0xE000..=0xFFFD).contains(&c) && c != 0xFEFF)
+}
+
+struct Analysis {
+    block_plain_allowed: bool,
+    single_allowed: bool,
+    block_allowed: bool,
+}
+
+/// `yaml_emitter_analyze_scalar` (block context; flow is never used for SOPS output).
+fn analyze(s: &str) -> Analysis {
+    if s.is_empty() {
+        return Analysis {
+            block_plain_allowed: true,
+            single_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut block_ind = s.starts_with("---") || s.starts_with("...");
+    let (mut line_breaks, mut special, mut tabs) = (false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut prev_space, mut prev_break) = (false, false);
+    let mut preceded_ws = true;
+    let n = chars.len();
+    for (i, &c) in chars.iter().enumerate() {
+        let followed_ws =
+            i + 1 >= n || chars[i + 1] == ' ' || chars[i + 1] == '\t' || is_break(chars[i + 1]);
+        if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => block_ind = true,
+                '?' | ':' | '-' if followed_ws => block_ind = true,
+                _ => {}
+            }
+        } else {
+            match c {
+                ':' if followed_ws => block_ind = true,
+                '#' if preceded_ws => block_ind = true,
+                _ => {}
+            }
+        }
+        if c == '\t' {
+            tabs = true;
+        } else if !printable(c) {
+            special = true;
+        }
+        if c == ' ' {
+            if i == 0 {
+                leading_space = true;
+            }
+            if i + 1 == n {
+                trailing_space = true;
+            }
+            if prev_break {
+                break_space = true;
+            }
+            prev_space = true;
+            prev_break = false;
+        } else if is_break(c) {
+            line_breaks = true;
+            if i == 0 {
+                leading_break = true;
+            }
+            if i + 1 == n {
+                trailing_break = true;
+            }
+            if prev_space {
+                space_break = true;
+            }
+            prev_space = false;
+            prev_break = true;
+        } else {
+            prev_space = false;
+            prev_break = false;
+        }
+        preceded_ws = c == ' ' || c == '\t' || is_break(c);
+    }
+    let mut a = Analysis {
+        block_plain_allowed: true,
+        single_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space || space_break || tabs || special {
+        a.block_plain_allowed = false;
+        a.single_allowed = false;
+    }
+    if space_break || special {
+        a.block_allowed = false;
+    }
+    if line_breaks || block_ind {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+fn is_old_bool(s: &str) -> bool {
+    matches!(
+        s,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
+}
+
+/// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`
+fn is_base60_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    if !b.get(i).is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while b.get(i) == Some(&b':') {
+        i += 1;
+        let st = i;
+        while i < b.len() && b[i].is_ascii_digit() && i - st < 2 {
+            i += 1;
+        }
+        let len = i - st;
+        if len == 0 || (len == 2 && b[st] > b'5') {
+            return false;
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+fn choose_style(s: &str, key: bool) -> StrStyle {
+    let can_plain = plain_kind(s) == Kind::Str && !is_base60_float(s) && !is_old_bool(s);
+    let a = analyze(s);
+    let requested = if s.contains('\n') {
+        StrStyle::Literal
+    } else if can_plain {
+        StrStyle::Plain
+    } else {
+        StrStyle::Double
+    };
+    match requested {
+        StrStyle::Plain => {
+            if a.block_plain_allowed && !(s.is_empty() && key) {
+                StrStyle::Plain
+            } else if a.single_allowed {
+                StrStyle::Single
+            } else {
+                StrStyle::Double
+            }
+        }
+        StrStyle::Literal => {
+            if a.block_allowed {
+                StrStyle::Literal
+            } else {
+                StrStyle::Double
+            }
+        }
+        other => other,
+    }
+}
+
+fn double_quoted(s: &str) -> String {
+    // go-yaml's `is_bom` looks at the start of the value, not the current character: a value
+    // that starts with a BOM has every character escaped.
+    let bom = s.starts_with('\u{feff}');
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        let escape = bom || !printable(c) || c == '\n' || c == '"' || c == '\\' || is_break(c);
+        if !escape {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\0' => out.push_str("\\0"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\x0b' => out.push_str("\\v"),
+            '\x0c' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            '\x1b' => out.push_str("\\e"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{a0}' => out.push_str("\\_"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c => {
+                let v = c as u32;
+                if v <= 0xFF {
+                    out.push_str(&format!("\\x{v:02X}"));
+                } else if v <= 0xFFFF {
+                    out.push_str(&format!("\\u{v:04X}"));
+                } else {
+                    out.push_str(&format!("\\U{v:08X}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// A literal block: header (`|`, `|-`, `|+`, with `4` when the text starts with a space or
+/// break) and the lines at `indent`.
+fn literal(s: &str, indent: usize) -> String {
+    let mut out = String::from("|");
+    if s.starts_with([' ', '\n']) {
+        out.push_str(&INDENT.to_string());
+    }
+    if !s.ends_with('\n') {
+        out.push('-');
+    } else if s == "\n" || s.ends_with("\n\n") {
+        out.push('+');
+    }
+    out.push('\n');
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            out.push_str(&" ".repeat(indent));
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A string scalar. Returns the text and whether it already ends the line (literal block).
+fn string_scalar(s: &str, key: bool, content_indent: usize) -> (String, bool) {
+    if s == "<<" {
+        // go-yaml resolves `<<` to the merge tag and writes it back tagged.
+        return ("!!merge <<".into(), false);
+    }
+    match choose_style(s, key) {
+        StrStyle::Plain => (s.to_owned(), false),
+        StrStyle::Single => (format!("'{}'", s.replace('\'', "''")), false),
+        StrStyle::Double => (double_quoted(s), false),
+        StrStyle::Literal => (literal(s, content_indent), true),
+    }
+}
+
+fn float(f: f64) -> String {
+    match format_float_g(f).as_str() {
+        "+Inf" => ".inf".into(),
+        "-Inf" => "-.inf".into(),
+        "NaN" => ".nan".into(),
+        s => s.to_owned(),
+    }
+}
+
+/// A non-container value as text; `(text, ends_line)`.
+fn scalar(v: &Value, content_indent: usize) -> (String, bool) {
+    match v {
+        Value::Null => ("null".into(), false),
+        Value::Bool(b) => (b.to_string(), false),
+        Value::Int(i) => (i.to_string(), false),
+        Value::Float(f) => (float(*f), false),
+        Value::Time(t) => (t.clone(), false),
+        Value::Str(s) => string_scalar(s.expose(), false, content_indent),
+        Value::Bytes(b) => match std::str::from_utf8(b.expose()) {
+            Ok(s) => string_scalar(s, false, content_indent),
+            Err(_) => {
+                let enc = base64::engine::general_purpose::STANDARD.encode(b.expose());
+                if enc.len() <= 70 {
+                    (format!("!!binary {enc}"), false)
+                } else {
+                    let mut lines = String::new();
+                    for chunk in enc.as_bytes().chunks(70) {
+                        lines.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+                        lines.push('\n');
+                    }
+                    (
+                        format!("!!binary {}", literal(&lines, content_indent)),
+                        true,
+                    )
+                }
+            }
+        },
+        Value::Map(_) | Value::List(_) => unreachable!("containers are written by the caller"),
+    }
+}
+
+struct Out {
+    buf: String,
+}
+
+impl Out {
+    fn comment(&mut self, indent: usize, text: &str) {
+        self.buf.push_str(&" ".repeat(indent));
+        self.buf.push('#');
+        self.buf.push_str(text);
+        self.buf.push('\n');
+    }
+
+    /// Writes ` value` after `key:` or `-`, ending the line; containers go on the next lines.
+    /// `own_indent`: the column of the key or dash.
+    fn after_indicator(
+        &mut self,
+        v: &Value,
+        own_indent: usize,
+        child_indent: usize,
+        seq_item_indent: Option<usize>,
+    ) {
+        match v {
+            Value::Map(m) if has_entries(m) => match seq_item_indent {
+                Some(ind) => {
+                    // `- key: …`: the first entry on the dash line.
+                    self.buf.push(' ');
+                    self.map_body(m, ind + 2, true);
+                }
+                None => {
+                    self.buf.push('\n');
+                    self.map_body(m, child_indent, false);
+                }
+            },
+            Value::List(l) if has_values(l) => match seq_item_indent {
+                Some(ind) => {
+                    self.buf.push(' ');
+                    self.list_body(l, ind + 2, true);
+                }
+                None => {
+                    self.buf.push('\n');
+                    self.list_body(l, child_indent, false);
+                }
+            },
+            Value::Map(m) => self.empty_container(
+                m.iter().filter_map(|i| match i {
+                    MapItem::Comment(c) => Some(c.expose()),
+                    _ => None,
+                }),
+                '{',
+                '}',
+                child_indent,
+            ),
+            Value::List(l) => {
+                // go-yaml writes the head comment of an empty sequence after `[]`, at the
+                // indentation of its key.
+                self.buf.push_str(" []\n");
+                for item in l {
+                    if let ListItem::Comment(c) = item {
+                        self.comment(own_indent, c.expose());
+                    }
+                }
+            }
+            other => {
+                let content = match seq_item_indent {
+                    Some(ind) => ind + 2,
+                    None => child_indent,
+                };
+                let (text, ends) = scalar(other, content);
+                self.buf.push(' ');
+                self.buf.push_str(&text);
+                if !ends {
+                    self.buf.push('\n');
+                }
+            }
+        }
+    }
+
+    /// `{}` / `[]`, or a flow collection holding only comments (as go-yaml writes a mapping with
+    /// a head comment and no content).
+    fn empty_container<'a>(
+        &mut self,
+        comments: impl Iterator<Item = &'a str>,
+        open: char,
+        close: char,
+        child_indent: usize,
+    ) {
+        let comments: Vec<&str> = comments.collect();
+        self.buf.push(' ');
+        self.buf.push(open);
+        if comments.is_empty() {
+            self.buf.push(close);
+            self.buf.push('\n');
+            return;
+        }
+        self.buf.push('\n');
+        for c in comments {
+            self.comment(child_indent, c);
+        }
+        self.buf
+            .push_str(&" ".repeat(child_indent.saturating_sub(INDENT)));
+        self.buf.push(close);
+        self.buf.push('\n');
+    }
+
+    fn key(&mut self, k: &str, indent: usize) {
+        if k.chars().any(is_break) {
+            // A multi-line key cannot be a simple key: go-yaml writes `? key` then `: value`.
+            self.buf.push_str("? ");
+            let (text, ends) = string_scalar(k, true, indent + INDENT);
+            self.buf.push_str(&text);
+            if !ends {
+                self.buf.push('\n');
+            }
+            self.buf.push_str(&" ".repeat(indent));
+            self.buf.push(':');
+        } else {
+            let (text, _) = string_scalar(k, true, indent);
+            self.buf.push_str(&text);
+            self.buf.push(':');
+        }
+    }
+
+    /// Map entries at `indent`. `inline_first`: the cursor is after `- ` on the dash line.
+    fn map_body(&mut self, m: &Map, indent: usize, mut inline_first: bool) {
+        for item in m {
+            match item {
+                MapItem::Comment(c) => {
+                    if inline_first {
+                        // Cannot happen from the caller's layout (leading comments are written
+                        // before the dash); keep the output valid anyway.
+                        self.buf.push('\n');
+                        inline_first = false;
+                    }
+                    self.comment(indent, c.expose());
+                }
+                MapItem::Entry(k, v) => {
+                    if !inline_first {
+                        self.buf.push_str(&" ".repeat(indent));
+                    }
+                    inline_first = false;
+                    self.key(k, indent);
+                    self.after_indicator(v, indent, deeper(indent), None);
+                }
+            }
+        }
+    }
+
+    fn list_body(&mut self, l: &[ListItem], indent: usize, mut inline_first: bool) {
+        for item in l {
+            match item {
+                ListItem::Comment(c) => {
+                    if inline_first {
+                        self.buf.push('\n');
+                        inline_first = false;
+                    }
+                    self.comment(indent, c.expose());
+                }
+                ListItem::Value(v) => {
+                    // Comments that open a nested container are its head comment: go-yaml
+                    // writes them before the dash.
+                    let lead: Vec<&str> = leading_comments(v);
+                    if !lead.is_empty() && inline_first {
+                        self.buf.push('\n');
+                        inline_first = false;
+                    }
+                    for c in &lead {
+                        self.comment(indent, c);
+                    }
+                    if !inline_first {
+                        self.buf.push_str(&" ".repeat(indent));
+                    }
+                    inline_first = false;
+                    self.buf.push('-');
+                    let stripped;
+                    let v = if lead.is_empty() {
+                        v
+                    } else {
+                        stripped = strip_leading_comments(v);
+                        &stripped
+                    };
+                    self.after_indicator(v, indent, deeper(indent), Some(indent));
+                }
+            }
+        }
+    }
+}
+
+fn has_entries(m: &Map) -> bool {
+    m.iter().any(|i| matches!(i, MapItem::Entry(..)))
+}
+
+fn has_values(l: &[ListItem]) -> bool {
+    l.iter().any(|i| matches!(i, ListItem::Value(_)))
+}
+
+/// The comments before the first entry of a non-empty container.
+fn leading_comments(v: &Value) -> Vec<&str> {
+    match v {
+        Value::Map(m) if has_entries(m) => m
+            .iter()
+            .map_while(|i| match i {
+                MapItem::Comment(c) => Some(c.expose()),
+                _ => None,
+            })
+            .collect(),
+        Value::List(l) if has_values(l) => l
+            .iter()
+            .map_while(|i| match i {
+                ListItem::Comment(c) => Some(c.expose()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn strip_leading_comments(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .skip_while(|i| matches!(i, MapItem::Comment(_)))
+                .cloned()
+                .collect(),
+        ),
+        Value::List(l) => Value::List(
+            l.iter()
+                .skip_while(|i| matches!(i, ListItem::Comment(_)))
+                .cloned()
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn document(out: &mut Out, m: &Map) {
+    if has_entries(m) {
+        out.map_body(m, 0, false);
+    } else {
+        for item in m {
+            if let MapItem::Comment(c) = item {
+                out.comment(0, c.expose());
+            }
+        }
+        out.buf.push_str("{}\n");
+    }
+}
+
+pub fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
+    let mut out = Out { buf: String::new() };
+    for (i, branch) in tree.branches.iter().enumerate() {
+        if i > 0 {
+            out.buf.push_str("---\n");
+        }
+        document(&mut out, branch);
+    }
+    Ok(SecretBytes::new(out.buf.into_bytes()))
+}
+
+pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
+    let mut out = Out { buf: String::new() };
+    match value {
+        Value::Map(m) => document(&mut out, m),
+        Value::List(l) if has_values(l) => out.list_body(l, 0, false),
+        Value::List(_) => out.buf.push_str("[]\n"),
+        other => {
+            let (text, ends) = scalar(other, INDENT);
+            out.buf.push_str(&text);
+            if !ends {
+                out.buf.push('\n');
+            }
+        }
+    }
+    Ok(SecretBytes::new(out.buf.into_bytes()))
+}

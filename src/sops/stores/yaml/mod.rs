@@ -1,0 +1,54 @@
+//! The YAML store, as SOPS 3.11 reads and writes it (go-yaml v3, indent 4).
+//!
+//! - [`parse`] / [`parse_plain`]: text → [`Tree`] with go-yaml v3 typing and SOPS' comment
+//!   placement ([`parse`](self::parse) module).
+//! - [`emit`] / [`emit_value`]: [`Tree`] → text as `sops decrypt` prints it ([`emit`](self::emit)
+//!   module).
+
+mod emit;
+mod parse;
+mod resolve;
+
+use crate::secret::SecretBytes;
+use crate::sops::tree::{map_remove, MapItem, Tree, Value};
+use crate::sops::{EmitError, LoadError};
+
+/// Parses an encrypted file: the data tree (every document a branch) and the `sops` block of the
+/// first document. The `sops` key is removed from every document, as SOPS does.
+pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
+    // go-yaml refuses a repeated top-level key when SOPS reads the metadata.
+    let mut branches = parse::parse_documents(bytes, 1)?;
+    let has_meta = branches.first().is_some_and(|b| {
+        b.iter()
+            .any(|i| matches!(i, MapItem::Entry(k, v) if k == "sops" && !matches!(v, Value::Null)))
+    });
+    if !has_meta {
+        return Err(LoadError::NoMetadata);
+    }
+    let mut meta = Value::Null;
+    for (i, branch) in branches.iter_mut().enumerate() {
+        let m = map_remove(branch, "sops");
+        if i == 0 {
+            meta = m.unwrap_or(Value::Null);
+        }
+    }
+    Ok((Tree { branches }, meta))
+}
+
+/// Parses a plaintext YAML file (no metadata), e.g. before encryption.
+pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
+    Ok(Tree {
+        // SOPS first decodes the plaintext into a Go map: no key may repeat at any level.
+        branches: parse::parse_documents(bytes, usize::MAX)?,
+    })
+}
+
+/// The decrypted document, byte for byte as `sops decrypt` prints a YAML file.
+pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
+    emit::emit_tree(tree)
+}
+
+/// One non-string value, as `sops decrypt --extract` prints it.
+pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
+    emit::emit_value(value)
+}
