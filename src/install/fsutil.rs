@@ -145,8 +145,8 @@ pub fn read_at<Fd: AsFd>(
     if !is_file(&st) {
         return Ok(None);
     }
-    // The size is known: read straight into a buffer one byte larger (so EOF is seen in the
-    // same call), without the extra statx/lseek of `read_to_end`.
+    // The size is known: read straight into a buffer of that size (plus one byte, in case the
+    // file grew), without the extra statx/lseek of `read_to_end`.
     let mut buf = crate::secret::SecretBytes::new(vec![0; st.st_size as usize + 1]);
     let mut len = 0;
     loop {
@@ -156,7 +156,14 @@ pub fn read_at<Fd: AsFd>(
         }
         match nix::unistd::read(&fd, &mut buf.expose_mut()[len..]) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                // The whole size fstat gave: the generation's files do not change under us, so
+                // skip the read that would only report EOF.
+                if len == st.st_size as usize {
+                    break;
+                }
+            }
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).with_context(|| format!("read {rel}")),
         }
