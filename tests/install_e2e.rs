@@ -763,3 +763,33 @@ fn invalid_manifests_are_rejected_before_touching_anything() {
         );
     }
 }
+
+#[test]
+fn concurrent_installs_serialize_or_refuse() {
+    let f = Fixture::new();
+    let plain: serde_json::Map<String, serde_json::Value> = (0..200)
+        .map(|i| (format!("s{i}"), json!(format!("v{i}"))))
+        .collect();
+    let j = f.encrypt("s.json", &serde_json::Value::Object(plain).to_string());
+    let secrets: Vec<_> = (0..200)
+        .map(|i| secret(&format!("s{i}"), &j, "json", json!({})))
+        .collect();
+    let m = f.manifest("m.json", json!(secrets), json!({"keepGenerations": 2}));
+    let out = ok(&ns(
+        &format!(
+            r#"$BIN {m} >/dev/null
+for i in $(seq 1 20); do
+  $BIN {m} >/dev/null 2>/run/e1 & a=$!
+  $BIN {m} >/dev/null 2>/run/e2 & b=$!
+  wait $a || grep -q "another install switched" /run/e1 || {{ cat /run/e1; exit 1; }}
+  wait $b || grep -q "another install switched" /run/e2 || {{ cat /run/e2; exit 1; }}
+  g=$(readlink /run/secrets)
+  [ "$(ls $g | wc -l)" = 200 ] && [ -f $g/.nix-sops/changes.json ] || {{ echo "BROKEN $g"; exit 1; }}
+done
+echo fine"#,
+            m = m.display()
+        ),
+        &[],
+    ));
+    assert_eq!(out, "fine\n");
+}
