@@ -134,6 +134,21 @@ fn mac_tampered_ciphertext() {
     expect_failure(&s, "h.yaml", bad.as_bytes(), &[], 51, 51, &["MAC"]);
 }
 
+/// `--ignore-mac` skips decrypting the stored MAC too: sops reads the file.
+#[test]
+fn broken_mac_with_ignore_mac() {
+    let (s, enc) = fixture();
+    let bad = with_field(&enc, "    mac", "tag", "AAAAAAAAAAAAAAAAAAAAAA==");
+    s.write("h.yaml", bad.as_bytes());
+    let args = ["--ignore-mac", "h.yaml"];
+    assert_same(
+        "broken MAC, --ignore-mac",
+        Compare::Yaml,
+        &s.ours(&args),
+        &s.sops(&args),
+    );
+}
+
 /// The MAC is bound to `lastmodified` (its AAD): a new time fails it.
 #[test]
 fn changed_lastmodified() {
@@ -303,6 +318,17 @@ fn unreadable_input() {
     assert!(err.contains("dir.yaml"), "names the file: {err}");
 }
 
+/// sops checks that the file exists first and exits 100 ("cannot operate on non-existent
+/// file"); nix-sops reports the read error with sops' code for an unreadable file (2).
+#[test]
+fn missing_input() {
+    let s = Scratch::new();
+    let ours = s.ours(&["nope.yaml"]);
+    let sops = s.sops(&["nope.yaml"]);
+    let err = support::assert_both_fail("a missing file", &ours, &sops, 100, 2);
+    assert!(err.contains("nope.yaml"), "names the file: {err}");
+}
+
 // ---- broken values ----------------------------------------------------------------------------
 
 #[test]
@@ -346,7 +372,7 @@ fn wrong_iv_length() {
         &[],
         25,
         25,
-        &[r#"["api"]["token"]"#],
+        &["[\"api\"][\"token\"]"],
     );
 }
 
@@ -408,7 +434,7 @@ fn flipped_ciphertext_bit() {
         &[],
         25,
         25,
-        &[r#"["api"]["token"]"#],
+        &["[\"api\"][\"token\"]"],
     );
 }
 

@@ -638,6 +638,16 @@ fn output_type_conversions() {
         b"top = t\n[s]\n; comment\nk = v\n[t]\nx = y\n",
         &[],
     );
+    s.encrypt(
+        "sections.yaml",
+        b"s:\n    # comment\n    k: v\n    n: 1\nt:\n    x: y\n",
+        &[],
+    );
+    s.encrypt(
+        "sections.json",
+        br#"{"s": {"k": "v", "b": true}, "t": {"x": 1.5}}"#,
+        &[],
+    );
     for (file, to, how) in [
         ("c.yaml", "json", Compare::Json),
         ("c.json", "yaml", Compare::Yaml),
@@ -648,8 +658,8 @@ fn output_type_conversions() {
         ("c.env", "json", Compare::Json),
         ("c.ini", "json", Compare::Json),
         ("c.ini", "yaml", Compare::Yaml),
-        ("c.yaml", "ini", Compare::Bytes),
-        ("c.json", "ini", Compare::Bytes),
+        ("sections.yaml", "ini", Compare::Bytes),
+        ("sections.json", "ini", Compare::Bytes),
     ] {
         check(&s, file, &["--output-type", to], how);
     }
@@ -659,9 +669,18 @@ fn output_type_conversions() {
 #[test]
 fn output_type_refusals_match_sops() {
     let s = Scratch::new();
-    s.encrypt("c.yaml", b"a: {b: c}\n", &[]);
+    s.encrypt("c.yaml", b"a: {b: c}\nd: e\n", &[]);
+    s.encrypt("c.json", br#"{"a": {"b": [1]}, "d": "e"}"#, &[]);
     s.encrypt("c.bin", b"raw bytes", &[]);
-    for (file, to) in [("c.yaml", "dotenv"), ("c.yaml", "binary")] {
+    s.encrypt("sections.yaml", b"s:\n    k: v\n", &[]);
+    for (file, to) in [
+        ("c.yaml", "dotenv"),
+        ("c.yaml", "binary"),
+        ("c.yaml", "ini"),
+        ("c.json", "ini"),
+        ("c.json", "binary"),
+        ("sections.yaml", "dotenv"),
+    ] {
         let args = ["--output-type", to, file];
         let sops = s.sops(&args);
         let ours = s.ours(&args);
@@ -679,21 +698,33 @@ fn output_type_refusals_match_sops() {
 #[test]
 fn input_type_overrides_extension() {
     let s = Scratch::new();
-    s.encrypt("y.txt", b"a: 1\nb: [x]\n", &["--input-type", "yaml"]);
+    s.encrypt(
+        "y.txt",
+        b"a: 1\nb: [x]\n",
+        &["--input-type", "yaml", "--output-type", "yaml"],
+    );
     check(
         &s,
         "y.txt",
         &["--input-type", "yaml", "--output-type", "yaml"],
         Compare::Yaml,
     );
-    s.encrypt("j.data", br#"{"a": "b"}"#, &["--input-type", "json"]);
+    s.encrypt(
+        "j.data",
+        br#"{"a": "b"}"#,
+        &["--input-type", "json", "--output-type", "json"],
+    );
     check(
         &s,
         "j.data",
         &["--input-type", "json", "--output-type", "json"],
         Compare::Json,
     );
-    s.encrypt("e.cfg", b"A=b\n", &["--input-type", "dotenv"]);
+    s.encrypt(
+        "e.cfg",
+        b"A=b\n",
+        &["--input-type", "dotenv", "--output-type", "dotenv"],
+    );
     check(
         &s,
         "e.cfg",
