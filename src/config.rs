@@ -1,7 +1,7 @@
 //! `.sops.yaml`: the creation rules that say which keys and crypt rule a new file gets.
 
 use crate::keys::wrap::Recipient;
-use crate::sops::metadata::CryptRule;
+use crate::sops::metadata::{CryptRule, CRYPT_RULE_FIELDS};
 use crate::sops::tree::{map_get, ListItem, Map, Tree, Value};
 use std::path::{Path, PathBuf};
 
@@ -135,14 +135,7 @@ pub fn rule_for(
             )));
         }
         let mut crypt_rule = None;
-        for name in [
-            "unencrypted_suffix",
-            "encrypted_suffix",
-            "unencrypted_regex",
-            "encrypted_regex",
-            "unencrypted_comment_regex",
-            "encrypted_comment_regex",
-        ] {
+        for name in CRYPT_RULE_FIELDS {
             if let Some(v) = map_get(rule, name).and_then(text).filter(|v| !v.is_empty()) {
                 if crypt_rule.is_some() {
                     return Err(invalid(format!(

@@ -46,15 +46,6 @@ pub struct DecryptArgs {
     pub file: PathBuf,
 }
 
-fn parse_format(flag: &str, name: &str) -> Result<Format, Failure> {
-    Format::from_name(name).ok_or_else(|| {
-        Failure::new(
-            exit::GENERIC,
-            format!("{flag} {name:?} is not one of yaml, json, dotenv, ini, binary"),
-        )
-    })
-}
-
 /// Loads every identity source sops knows, plus the explicit flags.
 pub fn keyring(identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
     crate::keys::sources::from_sops_env(identities, ssh_keys)
@@ -163,14 +154,12 @@ fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes
 }
 
 pub fn run(args: DecryptArgs) -> Result<(), Failure> {
-    let input = match &args.input_type {
-        Some(t) => parse_format("--input-type", t)?,
-        None => Format::from_path(&args.file),
-    };
-    let output = match &args.output_type {
-        Some(t) => parse_format("--output-type", t)?,
-        None => input,
-    };
+    let input = crate::cli::format_arg(
+        "--input-type",
+        args.input_type.as_deref(),
+        Format::from_path(&args.file),
+    )?;
+    let output = crate::cli::format_arg("--output-type", args.output_type.as_deref(), input)?;
     let keyring = keyring(&args.identities, &args.ssh_keys);
     let plain = decrypt_file(
         &args.file,

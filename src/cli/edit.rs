@@ -147,15 +147,11 @@ fn edit_bytes(file: &Path, bytes: &[u8]) -> Result<SecretBytes, Failure> {
 }
 
 pub fn run(args: EditArgs) -> Result<(), Failure> {
-    let format = match &args.input_type {
-        Some(t) => Format::from_name(t).ok_or_else(|| {
-            Failure::new(
-                exit::GENERIC,
-                format!("--input-type {t:?} is not a known format"),
-            )
-        })?,
-        None => Format::from_path(&args.file),
-    };
+    let format = crate::cli::format_arg(
+        "--input-type",
+        args.input_type.as_deref(),
+        Format::from_path(&args.file),
+    )?;
     let shown = args.file.display().to_string();
 
     if !args.file.exists() {

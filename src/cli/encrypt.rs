@@ -68,15 +68,6 @@ fn fail(code: u8, msg: impl Into<String>) -> Failure {
     Failure::new(code, msg)
 }
 
-fn parse_format(flag: &str, name: &str) -> Result<Format, Failure> {
-    Format::from_name(name).ok_or_else(|| {
-        fail(
-            exit::GENERIC,
-            format!("{flag} {name:?} is not one of yaml, json, dotenv, ini, binary"),
-        )
-    })
-}
-
 fn split_list(values: &[String]) -> Vec<String> {
     values
         .iter()
@@ -197,14 +188,12 @@ pub fn encrypt_bytes(
 }
 
 pub fn run(args: EncryptArgs) -> Result<(), Failure> {
-    let input = match &args.input_type {
-        Some(t) => parse_format("--input-type", t)?,
-        None => Format::from_path(&args.file),
-    };
-    let output = match &args.output_type {
-        Some(t) => parse_format("--output-type", t)?,
-        None => input,
-    };
+    let input = crate::cli::format_arg(
+        "--input-type",
+        args.input_type.as_deref(),
+        Format::from_path(&args.file),
+    )?;
+    let output = crate::cli::format_arg("--output-type", args.output_type.as_deref(), input)?;
     let bytes = SecretBytes::new(std::fs::read(&args.file).map_err(|e| {
         fail(
             exit::COULD_NOT_READ_INPUT_FILE,
