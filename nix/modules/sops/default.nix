@@ -15,31 +15,13 @@ let
   defaults = import ../../lib/defaults.nix;
   common = import ../common/options.nix { inherit lib pkgs; };
   sops-install-secrets = cfg.package;
-  manifestFor = pkgs.callPackage ./manifest-for.nix {
-    inherit cfg;
-    inherit (pkgs) writeTextFile;
-  };
-  manifest = manifestFor "" regularSecrets regularTemplates { };
+  installer = import ./installer.nix { inherit config lib pkgs; };
+  manifest = installer.manifestFor "" regularSecrets regularTemplates { };
 
   regularSecrets = lib.filterAttrs (_: v: !v.neededForUsers) cfg.secrets;
 
   # Templates are never rendered before users exist (as in sops-nix).
   regularTemplates = cfg.templates;
-
-  # sops >= 3.10 looks for ~/.ssh keys; activation has no HOME (sops-nix #764). PATH carries
-  # the age plugins only.
-  withEnvironment = import ./with-environment.nix {
-    environment = defaults.scriptEnvironment (lib.makeBinPath cfg.age.plugins) cfg.environment;
-    inherit lib;
-  };
-
-  # Everything the installer must be able to read at boot: systemd waits for their mounts.
-  keyPaths = lib.concatLists [
-    (lib.optional (cfg.gnupg.home != null) cfg.gnupg.home)
-    cfg.gnupg.sshKeyPaths
-    (lib.optional (cfg.age.keyFile != null) cfg.age.keyFile)
-    cfg.age.sshKeyPaths
-  ];
 
   secretType = lib.types.submodule (
     { config, ... }:
@@ -240,39 +222,27 @@ in
       # With sysusers/userborn, users exist only after the activation scripts (which run in the
       # initrd), so the installer is a unit ordered after them; sysinit-reactivation makes it
       # re-run on switch.
-      systemd.services.sops-install-secrets = lib.mkIf (regularSecrets != { } && cfg.useSystemdActivation) {
-        wantedBy = [ "sysinit.target" ];
-        after = [
-          "local-fs.target"
-          "systemd-sysusers.service"
-          "userborn.service"
-        ];
-        requiredBy = [ "sysinit-reactivation.target" ];
-        before = [ "sysinit-reactivation.target" ];
-        environment = cfg.environment // {
-          SOPS_RESTART_UNITS_VIA_SYSTEMCTL = "1";
-        };
-        path = cfg.age.plugins;
-        unitConfig = {
-          DefaultDependencies = "no";
-          RequiresMountsFor = keyPaths;
-        };
-        serviceConfig = {
-          Type = "oneshot";
-          ExecStart = [ "${sops-install-secrets}/bin/sops-install-secrets ${manifest}" ];
-          RemainAfterExit = true;
-        };
-      };
+      systemd.services.sops-install-secrets = lib.mkIf (regularSecrets != { } && cfg.useSystemdActivation) (
+        installer.service "${sops-install-secrets}/bin/sops-install-secrets ${manifest}"
+        // {
+          wantedBy = [ "sysinit.target" ];
+          after = [
+            "local-fs.target"
+            "systemd-sysusers.service"
+            "userborn.service"
+          ];
+          requiredBy = [ "sysinit-reactivation.target" ];
+          before = [ "sysinit-reactivation.target" ];
+        }
+      );
 
       system.activationScripts = {
         setupSecrets = lib.mkIf (regularSecrets != { } && !cfg.useSystemdActivation) (
-          lib.stringAfter ([ "specialfs" "users" "groups" ] ++ lib.optional cfg.age.generateKey "generate-age-key") ''
-            [ -e /run/current-system ] || echo setting up secrets...
-            ${withEnvironment "${sops-install-secrets}/bin/sops-install-secrets ${manifest}"}
-          ''
-          // lib.optionalAttrs (config.system ? dryActivationScript) {
-            supportsDryActivation = true;
-          }
+          installer.activationScript [
+            "specialfs"
+            "users"
+            "groups"
+          ] "secrets" "${sops-install-secrets}/bin/sops-install-secrets ${manifest}"
         );
 
         # The installer has no key generation of its own (neither has sops-nix's).
