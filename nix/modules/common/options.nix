@@ -23,6 +23,20 @@ let
       '';
     };
 
+  # owner/group: a name (of type `str`), settable only while `id` (uid/gid) is 0; `extra` has
+  # its default.
+  principal =
+    str: label: id: extra:
+    mkOption (
+      {
+        type = types.nullOr str;
+        description = ''
+          ${label} of the file. Can only be set if ${id} is 0.
+        '';
+      }
+      // extra
+    );
+
   unitsOption =
     { verb, trigger }:
     what:
@@ -269,26 +283,16 @@ rec {
       groupDefaultText,
     }:
     {
-      owner = mkOption {
-        type = types.nullOr str;
-        default = null;
-        description = ''
-          User of the file. Can only be set if uid is 0.
-        '';
-      };
+      owner = principal str "User" "uid" { default = null; };
       uid = numericId {
         id = "UID";
         name = "owner";
         kind = "user";
         inherit what;
       };
-      group = mkOption {
-        type = types.nullOr str;
+      group = principal str "Group" "gid" {
         default = defaults.ownerGroup users owner;
         defaultText = groupDefaultText;
-        description = ''
-          Group of the file. Can only be set if gid is 0.
-        '';
       };
       gid = numericId {
         id = "GID";

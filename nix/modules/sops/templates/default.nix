@@ -11,6 +11,19 @@ let
   users = config.users.users;
   defaults = import ../../../lib/defaults.nix;
   common = import ../../common/options.nix { inherit lib pkgs; };
+
+  # A template names its owner (group) or gives its uid (gid), not both (as sops-nix checks).
+  nameOrId =
+    nameField: idField:
+    lib.mapAttrsToList (name: t: {
+      assertion = !(t.${nameField} != null && t.${idField} != 0);
+      message = ''
+        Assertion failed for `sops.templates.${name}`:
+        Both `${nameField}` and `${idField}` cannot be defined at the same time. Use either `${nameField}` or leave `${idField}` as 0.
+        ${nameField}: ${t.${nameField}}
+        ${idField}: ${toString t.${idField}}
+      '';
+    }) config.sops.templates;
 in
 {
   imports = [
@@ -36,25 +49,7 @@ in
 
   config = lib.optionalAttrs (options ? sops.secrets) (
     lib.mkIf (config.sops.templates != { }) {
-      assertions =
-        lib.mapAttrsToList (name: t: {
-          assertion = !(t.owner != null && t.uid != 0);
-          message = ''
-            Assertion failed for `sops.templates.${name}`:
-            Both `owner` and `uid` cannot be defined at the same time. Use either `owner` or leave `uid` as 0.
-            owner: ${t.owner}
-            uid: ${toString t.uid}
-          '';
-        }) config.sops.templates
-        ++ lib.mapAttrsToList (name: t: {
-          assertion = !(t.group != null && t.gid != 0);
-          message = ''
-            Assertion failed for `sops.templates.${name}`:
-            Both `group` and `gid` cannot be defined at the same time. Use either `group` or leave `gid` as 0.
-            group: ${t.group}
-            gid: ${toString t.gid}
-          '';
-        }) config.sops.templates;
+      assertions = nameOrId "owner" "uid" ++ nameOrId "group" "gid";
     }
   );
 }
