@@ -17,6 +17,29 @@ let
     '';
   };
 
+  # The module, decrypting test-assets/secrets.yaml with the age key at /run/age-keys.txt.
+  ageKeySops = {
+    imports = [ nixosModule ];
+    sops = {
+      age.keyFile = "/run/age-keys.txt";
+      defaultSopsFile = testAssets + "/secrets.yaml";
+    };
+  };
+
+  # sysusers and userborn: systemd stage 1 with /etc as an overlay; the age key is put in place
+  # just before the for-users installer runs.
+  systemdStage1 =
+    { pkgs, ... }:
+    {
+      system.etc.overlay.enable = true;
+      boot.initrd.systemd.enable = true;
+      boot.kernelPackages = pkgs.linuxPackages_latest;
+      systemd.services."sops-install-secrets-for-users".preStart = ''
+        printf '${builtins.readFile (testAssets + "/age-keys.txt")}' > /run/age-keys.txt
+        chmod -R 700 /run/age-keys.txt
+      '';
+    };
+
   userPasswordTest =
     name: extraConfig:
     testers.runNixOSTest {
@@ -25,12 +48,10 @@ let
         { config, lib, ... }:
         {
           imports = [
-            nixosModule
+            ageKeySops
             extraConfig
           ];
           sops = {
-            age.keyFile = "/run/age-keys.txt";
-            defaultSopsFile = testAssets + "/secrets.yaml";
             secrets.test_key.neededForUsers = true;
             secrets."nested/test/file".owner = "example-user";
           };
@@ -95,14 +116,12 @@ let
     { config, ... }:
     {
       imports = [
-        nixosModule
+        ageKeySops
         ageKeyInInitrd
         restartUnits
       ];
       system.switch.enable = true;
       sops = {
-        age.keyFile = "/run/age-keys.txt";
-        defaultSopsFile = testAssets + "/secrets.yaml";
         secrets.test_key = {
           restartUnits = [
             "restart-unit.service"
@@ -140,10 +159,8 @@ in
     nodes.machine =
       { config, ... }:
       {
-        imports = [ nixosModule ];
+        imports = [ ageKeySops ];
         sops = {
-          age.keyFile = "/run/age-keys.txt";
-          defaultSopsFile = testAssets + "/secrets.yaml";
           secrets = {
             test_key = { };
             test_key_someuser_somegroup = {
@@ -262,12 +279,10 @@ in
       { lib, ... }:
       {
         imports = [
-          nixosModule
+          ageKeySops
           ageKeyInInitrd
         ];
         sops = {
-          age.keyFile = "/run/age-keys.txt";
-          defaultSopsFile = testAssets + "/secrets.yaml";
           secrets.test_key = { };
           keepGenerations = lib.mkDefault 0;
         };
@@ -297,12 +312,10 @@ in
       { config, ... }:
       {
         imports = [
-          nixosModule
+          ageKeySops
           ageKeyInInitrd
         ];
         sops = {
-          age.keyFile = "/run/age-keys.txt";
-          defaultSopsFile = testAssets + "/secrets.yaml";
           secrets.test_key = { };
           # templates next to a neededForUsers secret (sops-nix #659)
           secrets."nested/test/file".neededForUsers = true;
@@ -432,33 +445,15 @@ in
 
   user-passwords = userPasswordTest "nix-sops-user-passwords" ageKeyInInitrd;
 
-  user-passwords-sysusers = userPasswordTest "nix-sops-user-passwords-sysusers" (
-    { pkgs, ... }:
-    {
-      systemd.sysusers.enable = true;
-      users.mutableUsers = true;
-      system.etc.overlay.enable = true;
-      boot.initrd.systemd.enable = true;
-      boot.kernelPackages = pkgs.linuxPackages_latest;
-      systemd.services."sops-install-secrets-for-users".preStart = ''
-        printf '${builtins.readFile (testAssets + "/age-keys.txt")}' > /run/age-keys.txt
-        chmod -R 700 /run/age-keys.txt
-      '';
-    }
-  );
+  user-passwords-sysusers = userPasswordTest "nix-sops-user-passwords-sysusers" {
+    imports = [ systemdStage1 ];
+    systemd.sysusers.enable = true;
+    users.mutableUsers = true;
+  };
 
-  user-passwords-userborn = userPasswordTest "nix-sops-user-passwords-userborn" (
-    { pkgs, ... }:
-    {
-      services.userborn.enable = true;
-      users.mutableUsers = false;
-      system.etc.overlay.enable = true;
-      boot.initrd.systemd.enable = true;
-      boot.kernelPackages = pkgs.linuxPackages_latest;
-      systemd.services."sops-install-secrets-for-users".preStart = ''
-        printf '${builtins.readFile (testAssets + "/age-keys.txt")}' > /run/age-keys.txt
-        chmod -R 700 /run/age-keys.txt
-      '';
-    }
-  );
+  user-passwords-userborn = userPasswordTest "nix-sops-user-passwords-userborn" {
+    imports = [ systemdStage1 ];
+    services.userborn.enable = true;
+    users.mutableUsers = false;
+  };
 }
