@@ -37,6 +37,17 @@ let
       // extra
     );
 
+  # age.sshKeyPaths and gnupg.sshKeyPaths; `extra` has the module's default (and defaultText).
+  keyPathsOption =
+    extra: description:
+    mkOption (
+      {
+        type = types.listOf types.path;
+        inherit description;
+      }
+      // extra
+    );
+
   unitsOption =
     { verb, trigger }:
     what:
@@ -167,15 +178,9 @@ rec {
         '';
       };
 
-      sshKeyPaths = mkOption (
-        {
-          type = types.listOf types.path;
-          description = ''
-            Paths to ssh keys added as age keys during sops description.
-          '';
-        }
-        // sshKeyPaths
-      );
+      sshKeyPaths = keyPathsOption sshKeyPaths ''
+        Paths to ssh keys added as age keys during sops description.
+      '';
     };
 
   # sops.gnupg.*; `sshKeyPaths` carries the module's default (and defaultText).
@@ -191,16 +196,10 @@ rec {
         '';
       };
 
-      sshKeyPaths = mkOption (
-        {
-          type = types.listOf types.path;
-          description = ''
-            Path to ssh keys added as GPG keys during sops description.
-            This option must be explicitly unset if `config.sops.gnupg.home` is set.
-          '';
-        }
-        // sshKeyPaths
-      );
+      sshKeyPaths = keyPathsOption sshKeyPaths ''
+        Path to ssh keys added as GPG keys during sops description.
+        This option must be explicitly unset if `config.sops.gnupg.home` is set.
+      '';
 
       package = mkOption {
         type = types.package;
