@@ -40,8 +40,9 @@ let
       '';
     };
 
+  # switchTest: re-run switch-to-configuration (not with an /etc overlay, where sops-nix skips it).
   userPasswordTest =
-    name: extraConfig:
+    name: switchTest: extraConfig:
     testers.runNixOSTest {
       inherit name;
       nodes.machine =
@@ -77,7 +78,7 @@ let
         assert user == "example-user", f"Expected 'example-user', got '{user}'"
         machine.succeed("grep -q test_value /run/secrets-for-users/test_key")
       ''
-      + lib.optionalString (!(extraConfig ? system.etc.overlay.enable)) ''
+      + lib.optionalString switchTest ''
         machine.succeed("/run/current-system/bin/switch-to-configuration test")
         machine.succeed("grep -q 'another value' /run/secrets/nested/test/file")
         machine.succeed("grep -q test_value /run/secrets-for-users/test_key")
@@ -443,15 +444,15 @@ in
     '';
   };
 
-  user-passwords = userPasswordTest "nix-sops-user-passwords" ageKeyInInitrd;
+  user-passwords = userPasswordTest "nix-sops-user-passwords" true ageKeyInInitrd;
 
-  user-passwords-sysusers = userPasswordTest "nix-sops-user-passwords-sysusers" {
+  user-passwords-sysusers = userPasswordTest "nix-sops-user-passwords-sysusers" false {
     imports = [ systemdStage1 ];
     systemd.sysusers.enable = true;
     users.mutableUsers = true;
   };
 
-  user-passwords-userborn = userPasswordTest "nix-sops-user-passwords-userborn" {
+  user-passwords-userborn = userPasswordTest "nix-sops-user-passwords-userborn" false {
     imports = [ systemdStage1 ];
     services.userborn.enable = true;
     users.mutableUsers = false;
