@@ -28,6 +28,8 @@ enum Command {
     Keygen(cli::keygen::KeygenArgs),
     /// Convert an SSH ed25519 key to age, as ssh-to-age does.
     SshToAge(cli::ssh_to_age::SshToAgeArgs),
+    /// Re-wrap a file's data key for the keys its .sops.yaml rule lists now.
+    Updatekeys(cli::updatekeys::UpdateKeysArgs),
     /// Install the secrets of a sops-nix manifest (what `sops-install-secrets` does).
     Install(cli::install::InstallArgs),
 }
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => cli::encrypt::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::SshToAge(args) => cli::ssh_to_age::run(args),
+        Command::Updatekeys(args) => cli::updatekeys::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

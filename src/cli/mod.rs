@@ -7,6 +7,7 @@ pub mod exit;
 pub mod install;
 pub mod keygen;
 pub mod ssh_to_age;
+pub mod updatekeys;
 
 /// A `--input-type`/`--output-type` value, or the format the file's extension implies.
 pub fn format_arg(
