@@ -70,6 +70,16 @@
         }
         // lib.optionalAttrs pkgs.stdenv.isLinux (
           {
+            # The example server's manifest, built (and so checked against its sops file by the
+            # installer) without building the whole system.
+            example-server-manifest =
+              (lib.nixosSystem {
+                modules = [
+                  self.nixosModules.sops
+                  ./examples/server/nixos/hosts/server/configuration.nix
+                  { nixpkgs.hostPlatform = pkgs.stdenv.hostPlatform.system; }
+                ];
+              }).config.system.build.sops-nix-manifest;
             module-eval = pkgs.callPackage ./nix/checks/module-eval.nix {
               inherit (lib) nixosSystem;
               inherit (pkgs.stdenv.hostPlatform) system;

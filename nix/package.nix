@@ -30,7 +30,8 @@ rustPlatform.buildRustPackage {
   meta = {
     description = cargoToml.package.description;
     license = lib.licenses.mit;
-    mainProgram = "sops-install-secrets";
+    # `nix run github:…/nix-sops -- keygen`; the modules call bin/sops-install-secrets by path.
+    mainProgram = "nix-sops";
     platforms = lib.platforms.linux ++ lib.platforms.darwin;
   };
 }

@@ -4,10 +4,12 @@
 //! - [`keys`]: identities that unwrap data keys (age, ssh→age, PGP, Shamir).
 //! - [`manifest`]: sops-nix's manifest JSON, the contract with the Nix module.
 //! - [`install`]: `sops-install-secrets`: plan every secret, then mount, write, switch, prune.
+//! - [`config`]: `.sops.yaml` creation rules (which keys a new file is encrypted to).
 //! - [`cli`]: the subcommands of `nix-sops`, thin layers over the above.
 //! - [`secret`]: zeroizing containers every plaintext lives in.
 
 pub mod cli;
+pub mod config;
 pub mod install;
 pub mod keys;
 pub mod manifest;

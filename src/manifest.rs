@@ -474,6 +474,16 @@ impl Manifest {
                     p.display()
                 )));
             }
+            let default_secret = self.symlink_path.join(n);
+            let default_template = self.symlink_path.join(RENDERED_DIR).join(n);
+            if p.starts_with(&self.symlink_path) && *p != default_secret && *p != default_template {
+                return Err(invalid(format!(
+                    "path {} of {n} is inside symlinkPath {} but is not its own default location; \
+                     a link there would be written into the generation",
+                    p.display(),
+                    self.symlink_path.display()
+                )));
+            }
             if p.starts_with(&self.secrets_mount_point) {
                 return Err(invalid(format!(
                     "path {} of {n} is inside secretsMountPoint {}",
@@ -583,6 +593,7 @@ mod tests {
             ("rel/x", "absolute"),
             ("/a//b", "empty"),
             ("/run/secrets.d/x", "inside secretsMountPoint"),
+            ("/run/secrets/other", "inside symlinkPath"),
         ] {
             let j = serde_json::json!({"secrets":[{"name":"a","sopsFile":"/s","path":path}]})
                 .to_string();

@@ -11,9 +11,9 @@
 let
   testAssets = ./test-assets;
   eval = nixosSystem {
-    inherit system;
     modules = [
       nixosModule
+      { nixpkgs.hostPlatform = system; }
       (
         { config, ... }:
         {

@@ -17,20 +17,42 @@ let
     '';
   };
 
+  # The module, decrypting test-assets/secrets.yaml with the age key at /run/age-keys.txt.
+  ageKeySops = {
+    imports = [ nixosModule ];
+    sops = {
+      age.keyFile = "/run/age-keys.txt";
+      defaultSopsFile = testAssets + "/secrets.yaml";
+    };
+  };
+
+  # sysusers and userborn: systemd stage 1 with /etc as an overlay; the age key is put in place
+  # just before the for-users installer runs.
+  systemdStage1 =
+    { pkgs, ... }:
+    {
+      system.etc.overlay.enable = true;
+      boot.initrd.systemd.enable = true;
+      boot.kernelPackages = pkgs.linuxPackages_latest;
+      systemd.services."sops-install-secrets-for-users".preStart = ''
+        printf '${builtins.readFile (testAssets + "/age-keys.txt")}' > /run/age-keys.txt
+        chmod -R 700 /run/age-keys.txt
+      '';
+    };
+
+  # switchTest: re-run switch-to-configuration (not with an /etc overlay, where sops-nix skips it).
   userPasswordTest =
-    name: extraConfig:
+    name: switchTest: extraConfig:
     testers.runNixOSTest {
       inherit name;
       nodes.machine =
         { config, lib, ... }:
         {
           imports = [
-            nixosModule
+            ageKeySops
             extraConfig
           ];
           sops = {
-            age.keyFile = "/run/age-keys.txt";
-            defaultSopsFile = testAssets + "/secrets.yaml";
             secrets.test_key.neededForUsers = true;
             secrets."nested/test/file".owner = "example-user";
           };
@@ -56,7 +78,7 @@ let
         assert user == "example-user", f"Expected 'example-user', got '{user}'"
         machine.succeed("grep -q test_value /run/secrets-for-users/test_key")
       ''
-      + lib.optionalString (!(extraConfig ? system.etc.overlay.enable)) ''
+      + lib.optionalString switchTest ''
         machine.succeed("/run/current-system/bin/switch-to-configuration test")
         machine.succeed("grep -q 'another value' /run/secrets/nested/test/file")
         machine.succeed("grep -q test_value /run/secrets-for-users/test_key")
@@ -95,14 +117,12 @@ let
     { config, ... }:
     {
       imports = [
-        nixosModule
+        ageKeySops
         ageKeyInInitrd
         restartUnits
       ];
       system.switch.enable = true;
       sops = {
-        age.keyFile = "/run/age-keys.txt";
-        defaultSopsFile = testAssets + "/secrets.yaml";
         secrets.test_key = {
           restartUnits = [
             "restart-unit.service"
@@ -140,10 +160,8 @@ in
     nodes.machine =
       { config, ... }:
       {
-        imports = [ nixosModule ];
+        imports = [ ageKeySops ];
         sops = {
-          age.keyFile = "/run/age-keys.txt";
-          defaultSopsFile = testAssets + "/secrets.yaml";
           secrets = {
             test_key = { };
             test_key_someuser_somegroup = {
@@ -262,12 +280,10 @@ in
       { lib, ... }:
       {
         imports = [
-          nixosModule
+          ageKeySops
           ageKeyInInitrd
         ];
         sops = {
-          age.keyFile = "/run/age-keys.txt";
-          defaultSopsFile = testAssets + "/secrets.yaml";
           secrets.test_key = { };
           keepGenerations = lib.mkDefault 0;
         };
@@ -297,12 +313,10 @@ in
       { config, ... }:
       {
         imports = [
-          nixosModule
+          ageKeySops
           ageKeyInInitrd
         ];
         sops = {
-          age.keyFile = "/run/age-keys.txt";
-          defaultSopsFile = testAssets + "/secrets.yaml";
           secrets.test_key = { };
           # templates next to a neededForUsers secret (sops-nix #659)
           secrets."nested/test/file".neededForUsers = true;
@@ -430,33 +444,17 @@ in
     '';
   };
 
-  user-passwords = userPasswordTest "nix-sops-user-passwords" ageKeyInInitrd;
+  user-passwords = userPasswordTest "nix-sops-user-passwords" true ageKeyInInitrd;
 
-  user-passwords-sysusers = userPasswordTest "nix-sops-user-passwords-sysusers" (
-    { pkgs, ... }:
-    {
-      systemd.sysusers.enable = true;
-      users.mutableUsers = true;
-      system.etc.overlay.enable = true;
-      boot.initrd.systemd.enable = true;
-      systemd.services."sops-install-secrets-for-users".preStart = ''
-        printf '${builtins.readFile (testAssets + "/age-keys.txt")}' > /run/age-keys.txt
-        chmod -R 700 /run/age-keys.txt
-      '';
-    }
-  );
+  user-passwords-sysusers = userPasswordTest "nix-sops-user-passwords-sysusers" false {
+    imports = [ systemdStage1 ];
+    systemd.sysusers.enable = true;
+    users.mutableUsers = true;
+  };
 
-  user-passwords-userborn = userPasswordTest "nix-sops-user-passwords-userborn" (
-    { pkgs, ... }:
-    {
-      services.userborn.enable = true;
-      users.mutableUsers = false;
-      system.etc.overlay.enable = true;
-      boot.initrd.systemd.enable = true;
-      systemd.services."sops-install-secrets-for-users".preStart = ''
-        printf '${builtins.readFile (testAssets + "/age-keys.txt")}' > /run/age-keys.txt
-        chmod -R 700 /run/age-keys.txt
-      '';
-    }
-  );
+  user-passwords-userborn = userPasswordTest "nix-sops-user-passwords-userborn" false {
+    imports = [ systemdStage1 ];
+    services.userborn.enable = true;
+    users.mutableUsers = false;
+  };
 }

@@ -31,6 +31,19 @@ let
       ) "'${toString secret.sopsFile}' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"
     ) [ ] (builtins.attrValues secrets);
 
+  # The fields both manifests take from the options as they are.
+  fromOptions = cfg: secrets: templates: {
+    secrets = builtins.attrValues secrets;
+    templates = builtins.attrValues templates;
+    keepGenerations = cfg.keepGenerations;
+    gnupgHome = cfg.gnupg.home;
+    sshKeyPaths = cfg.gnupg.sshKeyPaths;
+    ageKeyFile = cfg.age.keyFile;
+    ageSshKeyPaths = cfg.age.sshKeyPaths;
+    placeholderBySecretName = cfg.placeholder;
+    logging = logging cfg.log;
+  };
+
   # Throws like sops-nix does, or returns `value`.
   checked =
     validate: secrets: value:
@@ -56,20 +69,12 @@ in
       extraJson ? { },
     }:
     checked cfg.validateSopsFiles secrets (
-      {
-        secrets = builtins.attrValues secrets;
-        templates = builtins.attrValues templates;
+      fromOptions cfg secrets templates
+      // {
         secretsMountPoint = "/run/secrets.d";
         symlinkPath = "/run/secrets";
-        keepGenerations = cfg.keepGenerations;
-        gnupgHome = cfg.gnupg.home;
-        sshKeyPaths = cfg.gnupg.sshKeyPaths;
-        ageKeyFile = cfg.age.keyFile;
-        ageSshKeyPaths = cfg.age.sshKeyPaths;
         useTmpfs = cfg.useTmpfs;
-        placeholderBySecretName = cfg.placeholder;
         userMode = false;
-        logging = logging cfg.log;
       }
       // extraJson
     );
@@ -82,18 +87,10 @@ in
       secrets,
       templates,
     }:
-    {
-      secrets = builtins.attrValues secrets;
-      templates = builtins.attrValues templates;
+    fromOptions cfg secrets templates
+    // {
       secretsMountPoint = cfg.defaultSecretsMountPoint;
       symlinkPath = cfg.defaultSymlinkPath;
-      keepGenerations = cfg.keepGenerations;
-      gnupgHome = cfg.gnupg.home;
-      sshKeyPaths = cfg.gnupg.sshKeyPaths;
-      ageKeyFile = cfg.age.keyFile;
-      ageSshKeyPaths = cfg.age.sshKeyPaths;
-      placeholderBySecretName = cfg.placeholder;
       userMode = true;
-      logging = logging cfg.log;
     };
 }

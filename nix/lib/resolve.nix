@@ -30,6 +30,44 @@ let
     keepGenerations = s.keepGenerations or 1;
     log = s.log or logDefault;
   };
+
+  # What a secret defaults to in both modules.
+  secretBase = common: s: attrName: def: {
+    name = def.name or attrName;
+    key = def.key or (defaults.secretKey common.defaultSopsKey attrName);
+    format = def.format or common.defaultSopsFormat;
+    mode = def.mode or "0400";
+    sopsFile = def.sopsFile or s.defaultSopsFile;
+  };
+
+  # What a template defaults to in both modules; `pathOf` maps its name to its default path.
+  templateBase =
+    pathOf: attrName: def:
+    let
+      name = def.name or attrName;
+      content = def.content or "";
+    in
+    {
+      inherit name content;
+      path = def.path or (pathOf name);
+      mode = def.mode or "0400";
+      file = def.file or (builtins.toFile name content);
+    };
+
+  # NixOS secrets and templates: ownership and the units to restart or reload.
+  ownership =
+    users: def:
+    let
+      owner = def.owner or null;
+    in
+    {
+      inherit owner;
+      uid = def.uid or 0;
+      group = def.group or (defaults.ownerGroup users owner);
+      gid = def.gid or 0;
+      restartUnits = def.restartUnits or [ ];
+      reloadUnits = def.reloadUnits or [ ];
+    };
 in
 {
   nixos =
@@ -43,43 +81,22 @@ in
       secret =
         attrName: def:
         let
-          name = def.name or attrName;
+          base = secretBase common s attrName def;
           neededForUsers = def.neededForUsers or false;
-          owner = def.owner or null;
-          sopsFile = def.sopsFile or s.defaultSopsFile;
         in
-        {
-          inherit name neededForUsers owner sopsFile;
-          key = def.key or (defaults.secretKey common.defaultSopsKey attrName);
-          path = def.path or (defaults.secretPath { inherit neededForUsers name; });
-          format = def.format or common.defaultSopsFormat;
-          mode = def.mode or "0400";
-          uid = def.uid or 0;
-          group = def.group or (defaults.ownerGroup users owner);
-          gid = def.gid or 0;
-          sopsFileHash = defaults.sopsFileHash common.validateSopsFiles sopsFile;
-          restartUnits = def.restartUnits or [ ];
-          reloadUnits = def.reloadUnits or [ ];
+        base
+        // ownership users def
+        // {
+          inherit neededForUsers;
+          path = def.path or (defaults.secretPath {
+            inherit neededForUsers;
+            inherit (base) name;
+          });
+          sopsFileHash = defaults.sopsFileHash common.validateSopsFiles base.sopsFile;
         };
 
       template =
-        attrName: def:
-        let
-          name = def.name or attrName;
-          owner = def.owner or null;
-          content = def.content or "";
-        in
-        {
-          inherit name owner content;
-          path = def.path or (defaults.templatePath name);
-          mode = def.mode or "0400";
-          uid = def.uid or 0;
-          group = def.group or (defaults.ownerGroup users owner);
-          gid = def.gid or 0;
-          file = def.file or (builtins.toFile name content);
-          restartUnits = def.restartUnits or [ ];
-          reloadUnits = def.reloadUnits or [ ];
-        };
+        attrName: def: templateBase defaults.templatePath attrName def // ownership users def;
 
       secrets = builtins.mapAttrs secret (s.secrets or { });
       templates = builtins.mapAttrs template (s.templates or { });
@@ -123,27 +140,14 @@ in
       common = commonCfg s;
       defaultSymlinkPath = s.defaultSymlinkPath or (defaults.hmSymlinkPath configHome);
 
-      secret = attrName: def: {
-        name = def.name or attrName;
-        key = def.key or (defaults.secretKey common.defaultSopsKey attrName);
-        path = def.path or (defaults.hmSecretPath defaultSymlinkPath attrName);
-        format = def.format or common.defaultSopsFormat;
-        mode = def.mode or "0400";
-        sopsFile = def.sopsFile or s.defaultSopsFile;
-      };
-
-      template =
+      secret =
         attrName: def:
-        let
-          name = def.name or attrName;
-          content = def.content or "";
-        in
-        {
-          inherit name content;
-          path = def.path or (defaults.hmTemplatePath configHome name);
-          mode = def.mode or "0400";
-          file = def.file or (builtins.toFile name content);
+        secretBase common s attrName def
+        // {
+          path = def.path or (defaults.hmSecretPath defaultSymlinkPath attrName);
         };
+
+      template = templateBase (defaults.hmTemplatePath configHome);
 
       secrets = builtins.mapAttrs secret (s.secrets or { });
       templates = builtins.mapAttrs template (s.templates or { });

@@ -20,10 +20,16 @@ struct Cli {
 enum Command {
     /// Decrypt a SOPS file to stdout, as `sops decrypt` does.
     Decrypt(cli::decrypt::DecryptArgs),
+    /// Edit a SOPS file in $EDITOR, as `sops edit` does (same keys, new MAC).
+    Edit(cli::edit::EditArgs),
+    /// Encrypt a file to age/PGP keys from the flags or .sops.yaml, as `sops encrypt` does.
+    Encrypt(cli::encrypt::EncryptArgs),
     /// Generate an age identity (like age-keygen).
     Keygen(cli::keygen::KeygenArgs),
     /// Convert an SSH ed25519 key to age, as ssh-to-age does.
     SshToAge(cli::ssh_to_age::SshToAgeArgs),
+    /// Re-wrap a file's data key for the keys its .sops.yaml rule lists now.
+    Updatekeys(cli::updatekeys::UpdateKeysArgs),
     /// Install the secrets of a sops-nix manifest (what `sops-install-secrets` does).
     Install(cli::install::InstallArgs),
 }
@@ -37,8 +43,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Install(args) => return cli::install::run(args),
         Command::Decrypt(args) => cli::decrypt::run(args),
+        Command::Edit(args) => cli::edit::run(args),
+        Command::Encrypt(args) => cli::encrypt::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::SshToAge(args) => cli::ssh_to_age::run(args),
+        Command::Updatekeys(args) => cli::updatekeys::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

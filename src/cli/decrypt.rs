@@ -46,27 +46,13 @@ pub struct DecryptArgs {
     pub file: PathBuf,
 }
 
-fn parse_format(flag: &str, name: &str) -> Result<Format, Failure> {
-    Format::from_name(name).ok_or_else(|| {
-        Failure::new(
-            exit::GENERIC,
-            format!("{flag} {name:?} is not one of yaml, json, dotenv, ini, binary"),
-        )
-    })
-}
-
 /// Loads every identity source sops knows, plus the explicit flags.
 pub fn keyring(identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
     crate::keys::sources::from_sops_env(identities, ssh_keys)
 }
 
-/// Reads, unwraps the data key and decrypts one file. The errors carry sops' exit codes.
-pub fn decrypt_file(
-    file: &Path,
-    format: Format,
-    keyring: &Keyring,
-    opts: DecryptOptions,
-) -> Result<PlainTree, Failure> {
+/// Reads and parses one encrypted file (sops' load step, with its exit codes).
+pub fn load_file(file: &Path, format: Format) -> Result<sops::EncryptedFile, Failure> {
     let shown = file.display();
     let bytes = std::fs::read(file).map_err(|e| {
         Failure::new(
@@ -76,21 +62,53 @@ pub fn decrypt_file(
     })?;
     let encrypted = sops::load(format, &bytes)
         .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
-    drop(bytes);
     check_version(&encrypted.metadata.version)
         .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
-    let key = keyring
-        .unwrap_data_key(&encrypted.metadata)
-        .map_err(|e| Failure::new(exit::COULD_NOT_RETRIEVE_KEY, format!("{shown}: {e}")))?;
-    encrypted.decrypt(&key, opts).map_err(|e| {
+    Ok(encrypted)
+}
+
+/// Unwraps the data key of a loaded file.
+pub fn data_key(
+    file: &Path,
+    encrypted: &sops::EncryptedFile,
+    keyring: &Keyring,
+) -> Result<sops::DataKey, Failure> {
+    keyring.unwrap_data_key(&encrypted.metadata).map_err(|e| {
+        Failure::new(
+            exit::COULD_NOT_RETRIEVE_KEY,
+            format!("{}: {e}", file.display()),
+        )
+    })
+}
+
+/// Decrypts a loaded file with its data key; errors carry sops' exit codes.
+pub fn decrypt_loaded(
+    file: &Path,
+    encrypted: sops::EncryptedFile,
+    key: &sops::DataKey,
+    opts: DecryptOptions,
+) -> Result<PlainTree, Failure> {
+    encrypted.decrypt(key, opts).map_err(|e| {
         let code = match &e {
-            // sops: "Cannot decrypt MAC" is a MAC mismatch too (exit 51).
+            // sops 3.11 reports a MAC it cannot decrypt as a mismatch too.
             DecryptError::Mac { .. } | DecryptError::MacValue(_) => exit::MAC_MISMATCH,
-            DecryptError::LastModified(_) => exit::ERROR_DECRYPTING_MAC,
+            DecryptError::LastModified(_) => exit::GENERIC,
             _ => exit::ERROR_DECRYPTING_TREE,
         };
-        Failure::new(code, format!("{shown}: {e}"))
+        Failure::new(code, format!("{}: {e}", file.display()))
     })
+}
+
+/// Reads, unwraps the data key and decrypts one file.
+pub fn decrypt_file(
+    file: &Path,
+    format: Format,
+    keyring: &Keyring,
+    opts: DecryptOptions,
+) -> Result<PlainTree, Failure> {
+    let encrypted = load_file(file, format)?;
+    let key = data_key(file, &encrypted, keyring)?;
+    decrypt_loaded(file, encrypted, &key, opts)
 }
 
 /// The sops CLI refuses a file whose `version` is not semantic versioning (it compares versions
@@ -136,14 +154,12 @@ fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes
 }
 
 pub fn run(args: DecryptArgs) -> Result<(), Failure> {
-    let input = match &args.input_type {
-        Some(t) => parse_format("--input-type", t)?,
-        None => Format::from_path(&args.file),
-    };
-    let output = match &args.output_type {
-        Some(t) => parse_format("--output-type", t)?,
-        None => input,
-    };
+    let input = crate::cli::format_arg(
+        "--input-type",
+        args.input_type.as_deref(),
+        Format::from_path(&args.file),
+    )?;
+    let output = crate::cli::format_arg("--output-type", args.output_type.as_deref(), input)?;
     let keyring = keyring(&args.identities, &args.ssh_keys);
     let plain = decrypt_file(
         &args.file,

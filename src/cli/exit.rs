@@ -4,7 +4,6 @@
 pub const GENERIC: u8 = 1;
 pub const COULD_NOT_READ_INPUT_FILE: u8 = 2;
 pub const ERROR_DUMPING_TREE: u8 = 4;
-pub const ERROR_DECRYPTING_MAC: u8 = 24;
 pub const ERROR_DECRYPTING_TREE: u8 = 25;
 pub const MAC_MISMATCH: u8 = 51;
 pub const INVALID_TREE_PATH_FORMAT: u8 = 91;

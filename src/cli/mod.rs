@@ -1,10 +1,30 @@
 //! The `nix-sops` command line: one module per subcommand, each a thin layer over the library.
 
 pub mod decrypt;
+pub mod edit;
+pub mod encrypt;
 pub mod exit;
 pub mod install;
 pub mod keygen;
 pub mod ssh_to_age;
+pub mod updatekeys;
+
+/// A `--input-type`/`--output-type` value, or the format the file's extension implies.
+pub fn format_arg(
+    flag: &str,
+    value: Option<&str>,
+    default: crate::sops::Format,
+) -> Result<crate::sops::Format, exit::Failure> {
+    match value {
+        None => Ok(default),
+        Some(name) => crate::sops::Format::from_name(name).ok_or_else(|| {
+            exit::Failure::new(
+                exit::GENERIC,
+                format!("{flag} {name:?} is not one of yaml, json, dotenv, ini, binary"),
+            )
+        }),
+    }
+}
 
 /// Replaces `path` atomically with `bytes` (a temporary file beside it, renamed over), keeping
 /// the original file's mode.

@@ -79,18 +79,30 @@ pub fn list<Fd: AsFd>(dir: Fd) -> Result<Vec<(String, Option<Type>)>> {
 
 /// Removes `name` in `dir` and everything below it, never following symlinks.
 pub fn remove_tree_at<Fd: AsFd>(dir: Fd, name: &str) -> Result<()> {
-    let Some(st) = lstat_at(&dir, name)? else {
-        return Ok(());
+    remove_typed(&dir, name, None)
+}
+
+fn remove_typed<Fd: AsFd>(dir: &Fd, name: &str, ty: Option<Type>) -> Result<()> {
+    let is_directory = match ty {
+        Some(t) => t == Type::Directory,
+        // The directory listing did not say: ask.
+        None => match lstat_at(dir, name)? {
+            Some(st) => is_dir(&st),
+            None => return Ok(()),
+        },
     };
-    if is_dir(&st) {
-        let sub = open_dir_at(&dir, name)?;
-        for (child, _) in list(&sub)? {
-            remove_tree_at(&sub, &child)?;
+    if is_directory {
+        let sub = open_dir_at(dir, name)?;
+        for (child, t) in list(&sub)? {
+            remove_typed(&sub, &child, t)?;
         }
         drop(sub);
-        unlinkat(&dir, name, UnlinkatFlags::RemoveDir)?;
+        unlinkat(dir, name, UnlinkatFlags::RemoveDir)?;
     } else {
-        unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir)?;
+        match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }
@@ -101,7 +113,6 @@ pub fn read_at<Fd: AsFd>(
     dir: Fd,
     rel: &str,
 ) -> Result<Option<(crate::secret::SecretBytes, FileStat)>> {
-    use std::io::Read;
     let comps: Vec<&str> = rel.split('/').collect();
     let (last, parents) = comps.split_last().expect("split gives one item");
     let mut cur: Option<OwnedFd> = None;
@@ -134,8 +145,29 @@ pub fn read_at<Fd: AsFd>(
     if !is_file(&st) {
         return Ok(None);
     }
-    let mut f = std::fs::File::from(fd);
-    let mut buf = crate::secret::SecretBytes::new(Vec::with_capacity(st.st_size as usize));
-    f.read_to_end(buf.expose_mut())?;
+    // The size is known: read straight into a buffer of that size (plus one byte, in case the
+    // file grew), without the extra statx/lseek of `read_to_end`.
+    let mut buf = crate::secret::SecretBytes::new(vec![0; st.st_size as usize + 1]);
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            let n = buf.len();
+            buf.expose_mut().resize(n * 2 + 64, 0);
+        }
+        match nix::unistd::read(&fd, &mut buf.expose_mut()[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                // The whole size fstat gave: the generation's files do not change under us, so
+                // skip the read that would only report EOF.
+                if len == st.st_size as usize {
+                    break;
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).with_context(|| format!("read {rel}")),
+        }
+    }
+    buf.expose_mut().truncate(len);
     Ok(Some((buf, st)))
 }

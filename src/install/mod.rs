@@ -67,6 +67,8 @@ pub struct Env {
     pub runtime_dir: RuntimeDir,
     /// Prefix of log lines (`sops-install-secrets`).
     pub prog: String,
+    /// The `systemctl` to run (from PATH by default).
+    pub systemctl: PathBuf,
 }
 
 /// Where `%r` points in user mode: `$XDG_RUNTIME_DIR`; else `/run/user/<uid>` if it exists; else
@@ -141,6 +143,7 @@ impl Env {
             nixos_dir: PathBuf::from("/run/nixos"),
             runtime_dir: RuntimeDir::from_process(),
             prog: prog.to_owned(),
+            systemctl: PathBuf::from("systemctl"),
         }
     }
 }
@@ -210,7 +213,6 @@ pub fn install_bytes(
         }
         own = Some(plan::SopsSource {
             keyring: imported.keyring,
-            unsupported: imported.unsupported,
             decrypted: 0,
         });
     }
@@ -234,6 +236,7 @@ pub fn install_bytes(
         dry,
         via_systemctl: env.restart_via_systemctl,
         nixos_dir: &env.nixos_dir,
+        systemctl: &env.systemctl,
     };
 
     if dry {
@@ -258,6 +261,16 @@ pub fn install_bytes(
     }
     let mount_fd = mount::ensure(&m.secrets_mount_point, keys_gid, m.use_tmpfs, m.user_mode)
         .context("failed to mount filesystem for secrets")?;
+    // One installer at a time per mount point; the lock is released when the process exits.
+    lock(&mount_fd, &m.secrets_mount_point)?;
+    // The plan was made against the live generation; another run may have switched since.
+    let now = generation::Live::read(&m.secrets_mount_point, &m.symlink_path)?;
+    if now.number != live.number {
+        return Err(anyhow!(
+            "another install switched {} while this one was planning; run it again",
+            m.symlink_path.display()
+        ));
+    }
     let number = generation::next_number(&mount_fd, live.number)?;
     let dir_owner = (!m.user_mode).then_some((0, keys_gid));
     let (gen_fd, gen_path) =
@@ -336,6 +349,16 @@ pub fn install_bytes(
         record,
         decrypted,
     })
+}
+
+fn lock(fd: &std::os::fd::OwnedFd, path: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own; no memory is passed.
+    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("cannot lock {}", path.display()));
+    }
+    Ok(())
 }
 
 fn kind_word(k: plan::Kind) -> &'static str {

@@ -28,7 +28,9 @@ pub fn preflight(mount_point: &Path) -> Result<()> {
 
 /// Whether `path` (absolute, symlink-free) is itself a mount point, per /proc/self/mountinfo.
 pub fn is_mountpoint(path: &Path) -> Result<bool> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
+    // thread-self: the mount namespace is per thread (tests unshare one thread).
+    let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
+        .or_else(|_| std::fs::read_to_string("/proc/self/mountinfo"))
         .context("cannot read /proc/self/mountinfo")?;
     let want = path.to_string_lossy();
     Ok(info.lines().any(|l| {
@@ -45,7 +47,7 @@ fn unescape(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
-            && i + 3 < b.len() + 0
+            && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
             out.push(

@@ -5,10 +5,11 @@
 use super::owners::{self, Owner, Policy};
 use crate::manifest::{Manifest, Secret, RENDERED_DIR};
 use crate::secret::SecretBytes;
-use crate::sops::path::{lookup, parse_slash_key, render, Found};
+use crate::sops::path::{lookup, parse_slash_key, render, Component, Found};
+use crate::sops::tree::{map_get, MapItem};
 use crate::sops::{Format, PlainTree, Value};
 use anyhow::{anyhow, Context, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -49,8 +50,6 @@ pub trait Source {
 /// Decrypts with the SOPS core and an in-memory keyring.
 pub struct SopsSource {
     pub keyring: crate::keys::Keyring,
-    /// Key sources this build cannot use, appended to a "no data key" error.
-    pub unsupported: Vec<String>,
     /// How many files were decrypted (each file once).
     pub decrypted: usize,
 }
@@ -61,14 +60,10 @@ impl Source for SopsSource {
             .with_context(|| format!("failed reading {}", sops_file.display()))?;
         let file = crate::sops::load(format, &bytes)
             .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", sops_file.display()))?;
-        let key = self.keyring.unwrap_data_key(&file.metadata).map_err(|e| {
-            let mut msg = format!("failed to decrypt '{}': {e}", sops_file.display());
-            for u in &self.unsupported {
-                msg.push_str("\n  not used: ");
-                msg.push_str(u);
-            }
-            anyhow!(msg)
-        })?;
+        let key = self
+            .keyring
+            .unwrap_data_key(&file.metadata)
+            .map_err(|e| anyhow!("failed to decrypt '{}': {e}", sops_file.display()))?;
         self.decrypted += 1;
         file.decrypt(&key, crate::sops::DecryptOptions::default())
             .map_err(|e| anyhow!("failed to decrypt '{}': {e}", sops_file.display()))
@@ -76,7 +71,42 @@ impl Source for SopsSource {
 }
 
 /// The bytes a secret's file holds: a key's value, or the whole document.
-pub fn extract(plain: &PlainTree, s: &Secret) -> Result<SecretBytes> {
+/// A decrypted document with an index of its top-level keys, so that extracting thousands of
+/// secrets from one file stays linear (the tree's maps are ordered lists).
+pub struct Doc<'a> {
+    pub plain: &'a PlainTree,
+    top: HashMap<&'a str, &'a Value>,
+}
+
+impl<'a> Doc<'a> {
+    pub fn new(plain: &'a PlainTree) -> Doc<'a> {
+        let mut top = HashMap::new();
+        if let Some(root) = plain.tree.branches.first() {
+            for item in root {
+                if let MapItem::Entry(k, v) = item {
+                    // The first entry wins, as in SOPS.
+                    top.entry(k.as_str()).or_insert(v);
+                }
+            }
+        }
+        Doc { plain, top }
+    }
+
+    fn find(&self, comps: &[Component]) -> Option<&'a Value> {
+        let (Component::Key(first), rest) = comps.split_first()? else {
+            return None;
+        };
+        let mut v = *self.top.get(first.as_str())?;
+        for c in rest {
+            let Component::Key(k) = c else { return None };
+            v = map_get(v.as_map()?, k)?;
+        }
+        Some(v)
+    }
+}
+
+pub fn extract(doc: &Doc<'_>, s: &Secret) -> Result<SecretBytes> {
+    let plain = doc.plain;
     let whole =
         matches!(s.format, Format::Binary | Format::Dotenv | Format::Ini) || s.key.is_empty();
     if whole {
@@ -90,7 +120,12 @@ pub fn extract(plain: &PlainTree, s: &Secret) -> Result<SecretBytes> {
         });
     }
     let path = parse_slash_key(&s.key);
-    let found = lookup(&plain.tree, &path).map_err(|e| {
+    let found = match doc.find(&path) {
+        Some(v) => Ok(Found::Value(v)),
+        // Not found through the index: the full lookup gives the precise error.
+        None => lookup(&plain.tree, &path),
+    };
+    let found = found.map_err(|e| {
         anyhow!(
             "secret {}: the key '{}' cannot be found in {} ({e})",
             s.name,
@@ -109,20 +144,28 @@ pub fn extract(plain: &PlainTree, s: &Secret) -> Result<SecretBytes> {
             ))
         }
     };
+    let cannot = |e: crate::sops::EmitError| {
+        anyhow!(
+            "secret {}: cannot write the {} at {} of {}: {e}",
+            s.name,
+            value.kind(),
+            render(&path),
+            s.sops_file.display()
+        )
+    };
     match value {
         Value::Str(v) => Ok(SecretBytes::new(v.expose().as_bytes().to_vec())),
         Value::Bytes(b) => Ok(b.clone()),
-        // Everything else exactly as `sops decrypt --extract` prints it (numbers, bools, maps,
-        // lists as a document of the file's format).
-        other => crate::sops::stores::emit_value(s.format, other).map_err(|e| {
-            anyhow!(
-                "secret {}: cannot write the {} at {} of {}: {e}",
-                s.name,
-                other.kind(),
-                render(&path),
-                s.sops_file.display()
-            )
-        }),
+        // A map is a whole document of the file's format (as `sops decrypt --extract` prints it).
+        Value::Map(m) => crate::sops::stores::emit(
+            s.format,
+            &crate::sops::Tree {
+                branches: vec![m.clone()],
+            },
+        )
+        .map_err(cannot),
+        // Everything else exactly as `sops decrypt --extract` prints it (numbers, bools, lists).
+        other => crate::sops::stores::emit_value(s.format, other).map_err(cannot),
     }
 }
 
@@ -135,8 +178,9 @@ pub fn secrets(m: &Manifest, source: &mut dyn Source, policy: Policy) -> Result<
     let mut values: Vec<Option<SecretBytes>> = (0..m.secrets.len()).map(|_| None).collect();
     for (file, idx) in by_file {
         let plain = source.decrypt(file, m.secrets[idx[0]].format)?;
+        let doc = Doc::new(&plain);
         for i in idx {
-            values[i] = Some(extract(&plain, &m.secrets[i])?);
+            values[i] = Some(extract(&doc, &m.secrets[i])?);
         }
     }
     let mut out = Vec::with_capacity(m.secrets.len());

@@ -11,6 +11,7 @@ pub struct Notify<'a> {
     pub via_systemctl: bool,
     /// `/run/nixos`; lists are written only if it exists.
     pub nixos_dir: &'a Path,
+    pub systemctl: &'a Path,
 }
 
 impl Notify<'_> {
@@ -25,8 +26,8 @@ impl Notify<'_> {
                 }
                 return Ok(());
             }
-            systemctl("try-restart", restart)?;
-            systemctl("try-reload-or-restart", reload)?;
+            systemctl(self.systemctl, "try-restart", restart)?;
+            systemctl(self.systemctl, "try-reload-or-restart", reload)?;
             return Ok(());
         }
         let prefix = if self.dry {
@@ -60,11 +61,11 @@ impl Notify<'_> {
     }
 }
 
-fn systemctl(verb: &str, units: &[String]) -> Result<()> {
+fn systemctl(bin: &Path, verb: &str, units: &[String]) -> Result<()> {
     if units.is_empty() {
         return Ok(());
     }
-    let status = std::process::Command::new("systemctl")
+    let status = std::process::Command::new(bin)
         .arg("--no-block")
         .arg(verb)
         .args(units)

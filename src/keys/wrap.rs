@@ -104,8 +104,7 @@ pub fn wrap_pgp(fingerprint: &str, part: &SecretBytes) -> Result<String, WrapErr
     Ok(text.trim_end().to_owned())
 }
 
-/// A fresh random data key, wrapped for every recipient: one group → every key gets the whole
-/// data key; several groups → Shamir shares, any `threshold` groups recover it.
+/// A fresh random data key, wrapped for every recipient (see [`wrap_data_key`]).
 pub fn new_data_key(
     groups: &[Vec<Recipient>],
     threshold: usize,
@@ -113,8 +112,21 @@ pub fn new_data_key(
     use rand::RngCore;
     let mut raw = SecretBytes::new(vec![0u8; 32]);
     rand::rngs::OsRng.fill_bytes(raw.expose_mut());
+    let key = crate::sops::DataKey::from_bytes(raw).expect("32 random bytes");
+    let groups = wrap_data_key(&key, groups, threshold)?;
+    Ok((key, groups))
+}
+
+/// Wraps `key` for every recipient: one group → every key gets the whole data key; several
+/// groups → Shamir shares, any `threshold` groups recover it (`updatekeys` reuses the key).
+pub fn wrap_data_key(
+    key: &crate::sops::DataKey,
+    groups: &[Vec<Recipient>],
+    threshold: usize,
+) -> Result<Vec<crate::sops::KeyGroup>, WrapError> {
+    let raw = SecretBytes::new(key.as_array().to_vec());
     let parts: Vec<SecretBytes> = if groups.len() <= 1 {
-        vec![raw.clone()]
+        vec![raw]
     } else {
         let threshold = if threshold == 0 {
             groups.len()
@@ -149,6 +161,5 @@ pub fn new_data_key(
         }
         out.push(keys);
     }
-    let key = crate::sops::DataKey::from_bytes(raw).expect("32 random bytes");
-    Ok((key, out))
+    Ok(out)
 }

@@ -24,6 +24,16 @@ impl Default for CryptRule {
     }
 }
 
+/// The metadata fields that hold a crypt rule (at most one may be set).
+pub const CRYPT_RULE_FIELDS: [&str; 6] = [
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+];
+
 /// One master key entry of a key group, as stored in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MasterKey {
@@ -246,14 +256,7 @@ impl Metadata {
         }
 
         let mut rules = Vec::new();
-        for name in [
-            "unencrypted_suffix",
-            "encrypted_suffix",
-            "unencrypted_regex",
-            "encrypted_regex",
-            "unencrypted_comment_regex",
-            "encrypted_comment_regex",
-        ] {
+        for name in CRYPT_RULE_FIELDS {
             let v = string_field(map, name)?;
             if !v.is_empty() {
                 rules.push((name, v));

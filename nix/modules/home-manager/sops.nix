@@ -11,84 +11,39 @@
 let
   cfg = config.sops;
   defaults = import ../../lib/defaults.nix;
+  common = import ../common/options.nix { inherit lib pkgs; };
   sops-install-secrets = cfg.package;
 
   secretType = lib.types.submodule (
     { name, ... }:
     {
-      options = {
-        name = lib.mkOption {
-          type = lib.types.str;
-          default = name;
-          description = ''
-            Name of the file used in /run/user/*/secrets
-          '';
-        };
-
-        key = lib.mkOption {
-          type = lib.types.str;
-          default = defaults.secretKey cfg.defaultSopsKey name;
-          description = ''
-            Key used to lookup in the sops file.
-            To access nested data structures, use / as a separator.
-            This option is ignored if format is binary.
-            "" means whole file.
-          '';
-        };
-
-        path = lib.mkOption {
-          type = lib.types.str;
-          default = defaults.hmSecretPath cfg.defaultSymlinkPath name;
-          description = ''
-            Path where secrets are symlinked to.
-            If the default is kept no other symlink is created.
-            `%r` is replaced by $XDG_RUNTIME_DIR on linux or `getconf
-            DARWIN_USER_TEMP_DIR` on darwin.
-          '';
-        };
-
-        format = lib.mkOption {
-          type = lib.types.enum [
+      options =
+        common.secret {
+          inherit cfg name;
+          dir = "/run/user/*/secrets";
+          formats = [
             "yaml"
             "json"
             "binary"
             "ini"
             "dotenv"
           ];
-          default = cfg.defaultSopsFormat;
-          description = ''
-            File format used to decrypt the sops secret.
-            Binary files are written to the target file as is.
-          '';
+          sopsFileDefault.default = cfg.defaultSopsFile;
+        }
+        // {
+          path = lib.mkOption {
+            type = lib.types.str;
+            default = defaults.hmSecretPath cfg.defaultSymlinkPath name;
+            description = ''
+              Path where secrets are symlinked to.
+              If the default is kept no other symlink is created.
+              `%r` is replaced by $XDG_RUNTIME_DIR on linux or `getconf
+              DARWIN_USER_TEMP_DIR` on darwin.
+            '';
+          };
         };
-
-        mode = lib.mkOption {
-          type = lib.types.str;
-          default = "0400";
-          description = ''
-            Permissions mode of the in octal.
-          '';
-        };
-
-        sopsFile = lib.mkOption {
-          type = lib.types.path;
-          default = cfg.defaultSopsFile;
-          defaultText = lib.literalExpression "\${config.sops.defaultSopsFile}";
-          description = ''
-            Sops file the secret is loaded from.
-          '';
-        };
-      };
     }
   );
-
-  pathNotInStore = lib.mkOptionType {
-    name = "pathNotInStore";
-    description = "path not in the Nix store";
-    descriptionClass = "noun";
-    check = x: !lib.path.hasStorePathPrefix (/. + x);
-    merge = lib.mergeEqualOption;
-  };
 
   manifest = pkgs.writeTextFile {
     name = "manifest.json";
@@ -126,7 +81,7 @@ in
 {
   imports = [ ./templates.nix ];
 
-  options.sops = {
+  options.sops = common.toplevel // {
     secrets = lib.mkOption {
       type = lib.types.attrsOf secretType;
       default = { };
@@ -135,38 +90,14 @@ in
       '';
     };
 
-    defaultSopsFile = lib.mkOption {
-      type = lib.types.path;
-      description = ''
-        Default sops file used for all secrets.
-      '';
-    };
-
-    defaultSopsFormat = lib.mkOption {
-      type = lib.types.str;
-      default = "yaml";
-      description = ''
-        Default sops format used for all secrets.
-      '';
-    };
-
-    defaultSopsKey = lib.mkOption {
-      type = lib.types.nullOr lib.types.str;
-      default = null;
-      description = ''
-        Default key used to lookup in all secrets.
-        This option is ignored if format is binary.
-        "" means whole file.
-      '';
-    };
-
-    validateSopsFiles = lib.mkOption {
-      type = lib.types.bool;
-      default = true;
-      description = ''
-        Check all sops files at evaluation time.
-        This requires sops files to be added to the nix store.
-      '';
+    # Not in sops-nix: the manifest the user service installs, for inspection and tests
+    # (the NixOS module has system.build.sops-nix-manifest for this).
+    manifest = lib.mkOption {
+      type = lib.types.package;
+      internal = true;
+      readOnly = true;
+      default = manifest;
+      description = "The sops-install-secrets manifest of this home-manager configuration.";
     };
 
     defaultSymlinkPath = lib.mkOption {
@@ -186,125 +117,36 @@ in
       '';
     };
 
-    keepGenerations = lib.mkOption {
-      type = lib.types.ints.unsigned;
-      default = 1;
-      description = ''
-        Number of secrets generations to keep. Setting this to 0 disables pruning.
-      '';
+    environment = common.environment ''
+      Environment variables to set before calling sops-install-secrets.
+
+      To properly quote strings with quotes use lib.escapeShellArg.
+    '';
+
+    age = common.age {
+      keyFileExample = "/home/someuser/.age-key.txt";
+      sshKeyPaths.default = [ ];
     };
 
-    log = lib.mkOption {
-      type = lib.types.listOf (
-        lib.types.enum [
-          "keyImport"
-          "secretChanges"
-        ]
-      );
-      default = [
-        "keyImport"
-        "secretChanges"
-      ];
-      description = "What to log";
-    };
+    gnupg =
+      common.gnupg {
+        homeExample = "/home/someuser/.gnupg";
+        sshKeyPaths.default = [ ];
+      }
+      // {
+        qubes-split-gpg = {
+          enable = lib.mkEnableOption "Enable support for Qubes Split GPG feature: https://www.qubes-os.org/doc/split-gpg";
 
-    environment = lib.mkOption {
-      type = lib.types.attrsOf (lib.types.either lib.types.str lib.types.path);
-      default = { };
-      description = ''
-        Environment variables to set before calling sops-install-secrets.
-
-        To properly quote strings with quotes use lib.escapeShellArg.
-      '';
-    };
-
-    package = lib.mkOption {
-      type = lib.types.package;
-      default = pkgs.callPackage ../../package.nix { };
-      defaultText = lib.literalExpression "pkgs.callPackage <nix-sops/nix/package.nix> { }";
-      description = ''
-        sops-install-secrets package to use (nix-sops's Rust installer by default).
-      '';
-    };
-
-    age = {
-      keyFile = lib.mkOption {
-        type = lib.types.nullOr pathNotInStore;
-        default = null;
-        example = "/home/someuser/.age-key.txt";
-        description = ''
-          Path to age key file used for sops decryption.
-        '';
-      };
-
-      plugins = lib.mkOption {
-        type = lib.types.listOf lib.types.package;
-        default = [ ];
-        description = ''
-          List of plugins to use for sops decryption.
-        '';
-      };
-
-      generateKey = lib.mkOption {
-        type = lib.types.bool;
-        default = false;
-        description = ''
-          Whether or not to generate the age key. If this
-          option is set to false, the key must already be
-          present at the specified location.
-        '';
-      };
-
-      sshKeyPaths = lib.mkOption {
-        type = lib.types.listOf lib.types.path;
-        default = [ ];
-        description = ''
-          Paths to ssh keys added as age keys during sops description.
-        '';
-      };
-    };
-
-    gnupg = {
-      package = lib.mkOption {
-        type = lib.types.package;
-        default = pkgs.gnupg;
-        defaultText = lib.literalExpression "pkgs.gnupg";
-        description = ''
-          The gnupg package to use for sops operations.
-        '';
-      };
-
-      home = lib.mkOption {
-        type = lib.types.nullOr lib.types.str;
-        default = null;
-        example = "/home/someuser/.gnupg";
-        description = ''
-          Path to gnupg database directory containing the key for decrypting the sops file.
-        '';
-      };
-
-      qubes-split-gpg = {
-        enable = lib.mkEnableOption "Enable support for Qubes Split GPG feature: https://www.qubes-os.org/doc/split-gpg";
-
-        domain = lib.mkOption {
-          type = lib.types.nullOr lib.types.str;
-          default = null;
-          example = "vault-gpg";
-          description = ''
-            It tells Qubes OS which secure Qube holds your GPG keys for isolated cryptographic operations.
-          '';
+          domain = lib.mkOption {
+            type = lib.types.nullOr lib.types.str;
+            default = null;
+            example = "vault-gpg";
+            description = ''
+              It tells Qubes OS which secure Qube holds your GPG keys for isolated cryptographic operations.
+            '';
+          };
         };
       };
-
-      sshKeyPaths = lib.mkOption {
-        type = lib.types.listOf lib.types.path;
-        default = [ ];
-        description = ''
-          Path to ssh keys added as GPG keys during sops description.
-          This option must be explicitly unset if `config.sops.gnupg.home` is set.
-        '';
-      };
-    };
   };
 
   config = lib.mkIf (cfg.secrets != { }) {

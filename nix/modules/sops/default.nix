@@ -13,40 +13,15 @@ let
   cfg = config.sops;
   users = config.users.users;
   defaults = import ../../lib/defaults.nix;
+  common = import ../common/options.nix { inherit lib pkgs; };
   sops-install-secrets = cfg.package;
-  manifestFor = pkgs.callPackage ./manifest-for.nix {
-    inherit cfg;
-    inherit (pkgs) writeTextFile;
-  };
-  manifest = manifestFor "" regularSecrets regularTemplates { };
-
-  pathNotInStore = lib.mkOptionType {
-    name = "pathNotInStore";
-    description = "path not in the Nix store";
-    descriptionClass = "noun";
-    check = x: !lib.path.hasStorePathPrefix (/. + x);
-    merge = lib.mergeEqualOption;
-  };
+  installer = import ./installer.nix { inherit config lib pkgs; };
+  manifest = installer.manifestFor "" regularSecrets regularTemplates { };
 
   regularSecrets = lib.filterAttrs (_: v: !v.neededForUsers) cfg.secrets;
 
   # Templates are never rendered before users exist (as in sops-nix).
   regularTemplates = cfg.templates;
-
-  # sops >= 3.10 looks for ~/.ssh keys; activation has no HOME (sops-nix #764). PATH carries
-  # the age plugins only.
-  withEnvironment = import ./with-environment.nix {
-    environment = defaults.scriptEnvironment (lib.makeBinPath cfg.age.plugins) cfg.environment;
-    inherit lib;
-  };
-
-  # Everything the installer must be able to read at boot: systemd waits for their mounts.
-  keyPaths = lib.concatLists [
-    (lib.optional (cfg.gnupg.home != null) cfg.gnupg.home)
-    cfg.gnupg.sshKeyPaths
-    (lib.optional (cfg.age.keyFile != null) cfg.age.keyFile)
-    cfg.age.sshKeyPaths
-  ];
 
   secretType = lib.types.submodule (
     { config, ... }:
@@ -55,130 +30,59 @@ let
         sopsFile = lib.mkOptionDefault cfg.defaultSopsFile;
         sopsFileHash = lib.mkOptionDefault (defaults.sopsFileHash cfg.validateSopsFiles config.sopsFile);
       };
-      options = {
-        name = lib.mkOption {
-          type = lib.types.str;
-          default = config._module.args.name;
-          description = ''
-            Name of the file used in /run/secrets
-          '';
-        };
-        key = lib.mkOption {
-          type = lib.types.str;
-          default = defaults.secretKey cfg.defaultSopsKey config._module.args.name;
-          description = ''
-            Key used to lookup in the sops file.
-            To access nested data structures, use / as a separator.
-            This option is ignored if format is binary.
-            "" means whole file.
-          '';
-        };
-        path = lib.mkOption {
-          type = lib.types.str;
-          default = defaults.secretPath { inherit (config) neededForUsers name; };
-          defaultText = "/run/secrets-for-users/$name when neededForUsers is set, /run/secrets/$name when otherwise.";
-          description = ''
-            Path where secrets are symlinked to.
-            If the default is kept no symlink is created.
-          '';
-        };
-        format = lib.mkOption {
-          type = lib.types.enum [
+      options =
+        common.secret {
+          inherit cfg;
+          name = config._module.args.name;
+          dir = "/run/secrets";
+          formats = [
             "yaml"
             "json"
             "binary"
             "dotenv"
             "ini"
           ];
-          default = cfg.defaultSopsFormat;
-          description = ''
-            File format used to decrypt the sops secret.
-            Binary files are written to the target file as is.
-          '';
+        }
+        // common.ownership {
+          str = lib.types.str;
+          what = "file";
+          inherit users;
+          inherit (config) owner;
+          groupDefaultText = lib.literalMD "{option}`config.users.users.\${owner}.group`";
+        }
+        // common.units "this secret"
+        // {
+          path = lib.mkOption {
+            type = lib.types.str;
+            default = defaults.secretPath { inherit (config) neededForUsers name; };
+            defaultText = "/run/secrets-for-users/$name when neededForUsers is set, /run/secrets/$name when otherwise.";
+            description = ''
+              Path where secrets are symlinked to.
+              If the default is kept no symlink is created.
+            '';
+          };
+          sopsFileHash = lib.mkOption {
+            type = lib.types.str;
+            readOnly = true;
+            description = ''
+              Hash of the sops file, useful in {option}`systemd.services.<name>.restartTriggers`.
+            '';
+          };
+          neededForUsers = lib.mkOption {
+            type = lib.types.bool;
+            default = false;
+            description = ''
+              Enabling this option causes the secret to be decrypted before users and groups are created.
+              This can be used to retrieve user's passwords from sops.
+              Setting this option moves the secret to /run/secrets-for-users and disallows setting owner and group to anything else than root.
+            '';
+          };
         };
-        mode = lib.mkOption {
-          type = lib.types.str;
-          default = "0400";
-          description = ''
-            Permissions mode of the in octal.
-          '';
-        };
-        owner = lib.mkOption {
-          type = with lib.types; nullOr str;
-          default = null;
-          description = ''
-            User of the file. Can only be set if uid is 0.
-          '';
-        };
-        uid = lib.mkOption {
-          type = with lib.types; nullOr int;
-          default = 0;
-          description = ''
-            UID of the file, only applied when owner is null. The UID will be applied even if the corresponding user doesn't exist.
-          '';
-        };
-        group = lib.mkOption {
-          type = with lib.types; nullOr str;
-          default = defaults.ownerGroup users config.owner;
-          defaultText = lib.literalMD "{option}`config.users.users.\${owner}.group`";
-          description = ''
-            Group of the file. Can only be set if gid is 0.
-          '';
-        };
-        gid = lib.mkOption {
-          type = with lib.types; nullOr int;
-          default = 0;
-          description = ''
-            GID of the file, only applied when group is null. The GID will be applied even if the corresponding group doesn't exist.
-          '';
-        };
-        sopsFile = lib.mkOption {
-          type = lib.types.path;
-          defaultText = lib.literalExpression "\${config.sops.defaultSopsFile}";
-          description = ''
-            Sops file the secret is loaded from.
-          '';
-        };
-        sopsFileHash = lib.mkOption {
-          type = lib.types.str;
-          readOnly = true;
-          description = ''
-            Hash of the sops file, useful in {option}`systemd.services.<name>.restartTriggers`.
-          '';
-        };
-        restartUnits = lib.mkOption {
-          type = lib.types.listOf lib.types.str;
-          default = [ ];
-          example = [ "sshd.service" ];
-          description = ''
-            Names of units that should be restarted when this secret changes.
-            This works the same way as {option}`systemd.services.<name>.restartTriggers`.
-          '';
-        };
-        reloadUnits = lib.mkOption {
-          type = lib.types.listOf lib.types.str;
-          default = [ ];
-          example = [ "sshd.service" ];
-          description = ''
-            Names of units that should be reloaded when this secret changes.
-            This works the same way as {option}`systemd.services.<name>.reloadTriggers`.
-          '';
-        };
-        neededForUsers = lib.mkOption {
-          type = lib.types.bool;
-          default = false;
-          description = ''
-            Enabling this option causes the secret to be decrypted before users and groups are created.
-            This can be used to retrieve user's passwords from sops.
-            Setting this option moves the secret to /run/secrets-for-users and disallows setting owner and group to anything else than root.
-          '';
-        };
-      };
     }
   );
 in
 {
-  options.sops = {
+  options.sops = common.toplevel // {
     secrets = lib.mkOption {
       type = lib.types.attrsOf secretType;
       default = { };
@@ -187,85 +91,16 @@ in
       '';
     };
 
-    defaultSopsFile = lib.mkOption {
-      type = lib.types.path;
-      description = ''
-        Default sops file used for all secrets.
-      '';
-    };
+    environment = common.environment ''
+      Environment variables to set before calling sops-install-secrets.
 
-    defaultSopsFormat = lib.mkOption {
-      type = lib.types.str;
-      default = "yaml";
-      description = ''
-        Default sops format used for all secrets.
-      '';
-    };
+      The values are placed in single quotes and not escaped any further to
+      allow usage of command substitutions for more flexibility. To properly quote
+      strings with quotes use lib.escapeShellArg.
 
-    defaultSopsKey = lib.mkOption {
-      type = lib.types.nullOr lib.types.str;
-      default = null;
-      description = ''
-        Default key used to lookup in all secrets.
-        This option is ignored if format is binary.
-        "" means whole file.
-      '';
-    };
-
-    validateSopsFiles = lib.mkOption {
-      type = lib.types.bool;
-      default = true;
-      description = ''
-        Check all sops files at evaluation time.
-        This requires sops files to be added to the nix store.
-      '';
-    };
-
-    keepGenerations = lib.mkOption {
-      type = lib.types.ints.unsigned;
-      default = 1;
-      description = ''
-        Number of secrets generations to keep. Setting this to 0 disables pruning.
-      '';
-    };
-
-    log = lib.mkOption {
-      type = lib.types.listOf (
-        lib.types.enum [
-          "keyImport"
-          "secretChanges"
-        ]
-      );
-      default = [
-        "keyImport"
-        "secretChanges"
-      ];
-      description = "What to log";
-    };
-
-    environment = lib.mkOption {
-      type = lib.types.attrsOf (lib.types.either lib.types.str lib.types.path);
-      default = { };
-      description = ''
-        Environment variables to set before calling sops-install-secrets.
-
-        The values are placed in single quotes and not escaped any further to
-        allow usage of command substitutions for more flexibility. To properly quote
-        strings with quotes use lib.escapeShellArg.
-
-        This will be evaluated twice when using secrets that use neededForUsers but
-        in a subshell each time so the environment variables don't collide.
-      '';
-    };
-
-    package = lib.mkOption {
-      type = lib.types.package;
-      default = pkgs.callPackage ../../package.nix { };
-      defaultText = lib.literalExpression "pkgs.callPackage <nix-sops/nix/package.nix> { }";
-      description = ''
-        sops-install-secrets package to use (nix-sops's Rust installer by default).
-      '';
-    };
+      This will be evaluated twice when using secrets that use neededForUsers but
+      in a subshell each time so the environment variables don't collide.
+    '';
 
     validationPackage = lib.mkOption {
       type = lib.types.package;
@@ -319,71 +154,19 @@ in
       '';
     };
 
-    age = {
-      keyFile = lib.mkOption {
-        type = lib.types.nullOr pathNotInStore;
-        default = null;
-        example = "/var/lib/sops-nix/key.txt";
-        description = ''
-          Path to age key file used for sops decryption.
-        '';
-      };
-
-      plugins = lib.mkOption {
-        type = lib.types.listOf lib.types.package;
-        default = [ ];
-        description = ''
-          List of plugins to use for sops decryption.
-        '';
-      };
-
-      generateKey = lib.mkOption {
-        type = lib.types.bool;
-        default = false;
-        description = ''
-          Whether or not to generate the age key. If this
-          option is set to false, the key must already be
-          present at the specified location.
-        '';
-      };
-
-      sshKeyPaths = lib.mkOption {
-        type = lib.types.listOf lib.types.path;
+    age = common.age {
+      keyFileExample = "/var/lib/sops-nix/key.txt";
+      sshKeyPaths = {
         default = defaults.importKeys config.services.openssh "ed25519";
         defaultText = lib.literalMD "The ed25519 keys from {option}`config.services.openssh.hostKeys`";
-        description = ''
-          Paths to ssh keys added as age keys during sops description.
-        '';
       };
     };
 
-    gnupg = {
-      home = lib.mkOption {
-        type = lib.types.nullOr lib.types.str;
-        default = null;
-        example = "/root/.gnupg";
-        description = ''
-          Path to gnupg database directory containing the key for decrypting the sops file.
-        '';
-      };
-
-      sshKeyPaths = lib.mkOption {
-        type = lib.types.listOf lib.types.path;
+    gnupg = common.gnupg {
+      homeExample = "/root/.gnupg";
+      sshKeyPaths = {
         default = defaults.importKeys config.services.openssh "rsa";
         defaultText = lib.literalMD "The rsa keys from {option}`config.services.openssh.hostKeys`";
-        description = ''
-          Path to ssh keys added as GPG keys during sops description.
-          This option must be explicitly unset if `config.sops.gnupg.home` is set.
-        '';
-      };
-
-      package = lib.mkOption {
-        type = lib.types.package;
-        default = pkgs.gnupg;
-        defaultText = lib.literalExpression "pkgs.gnupg";
-        description = ''
-          The gnupg package to use for sops operations.
-        '';
       };
     };
   };
@@ -439,39 +222,27 @@ in
       # With sysusers/userborn, users exist only after the activation scripts (which run in the
       # initrd), so the installer is a unit ordered after them; sysinit-reactivation makes it
       # re-run on switch.
-      systemd.services.sops-install-secrets = lib.mkIf (regularSecrets != { } && cfg.useSystemdActivation) {
-        wantedBy = [ "sysinit.target" ];
-        after = [
-          "local-fs.target"
-          "systemd-sysusers.service"
-          "userborn.service"
-        ];
-        requiredBy = [ "sysinit-reactivation.target" ];
-        before = [ "sysinit-reactivation.target" ];
-        environment = cfg.environment // {
-          SOPS_RESTART_UNITS_VIA_SYSTEMCTL = "1";
-        };
-        path = cfg.age.plugins;
-        unitConfig = {
-          DefaultDependencies = "no";
-          RequiresMountsFor = keyPaths;
-        };
-        serviceConfig = {
-          Type = "oneshot";
-          ExecStart = [ "${sops-install-secrets}/bin/sops-install-secrets ${manifest}" ];
-          RemainAfterExit = true;
-        };
-      };
+      systemd.services.sops-install-secrets = lib.mkIf (regularSecrets != { } && cfg.useSystemdActivation) (
+        installer.service "${sops-install-secrets}/bin/sops-install-secrets ${manifest}"
+        // {
+          wantedBy = [ "sysinit.target" ];
+          after = [
+            "local-fs.target"
+            "systemd-sysusers.service"
+            "userborn.service"
+          ];
+          requiredBy = [ "sysinit-reactivation.target" ];
+          before = [ "sysinit-reactivation.target" ];
+        }
+      );
 
       system.activationScripts = {
         setupSecrets = lib.mkIf (regularSecrets != { } && !cfg.useSystemdActivation) (
-          lib.stringAfter ([ "specialfs" "users" "groups" ] ++ lib.optional cfg.age.generateKey "generate-age-key") ''
-            [ -e /run/current-system ] || echo setting up secrets...
-            ${withEnvironment "${sops-install-secrets}/bin/sops-install-secrets ${manifest}"}
-          ''
-          // lib.optionalAttrs (config.system ? dryActivationScript) {
-            supportsDryActivation = true;
-          }
+          installer.activationScript [
+            "specialfs"
+            "users"
+            "groups"
+          ] "secrets" "${sops-install-secrets}/bin/sops-install-secrets ${manifest}"
         );
 
         # The installer has no key generation of its own (neither has sops-nix's).

@@ -22,6 +22,17 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
     }
 }
 
+/// Parses a plaintext file (no metadata), as input for encryption.
+pub fn parse_plain(format: Format, bytes: &[u8]) -> Result<Tree, LoadError> {
+    match format {
+        Format::Yaml => yaml::parse_plain(bytes),
+        Format::Json => json::parse_plain(bytes),
+        Format::Dotenv => dotenv::parse_plain(bytes),
+        Format::Ini => ini::parse_plain(bytes),
+        Format::Binary => binary::parse_plain(bytes),
+    }
+}
+
 /// Emits a whole plaintext document, as `sops decrypt` prints it.
 pub fn emit(format: Format, tree: &Tree) -> Result<SecretBytes, EmitError> {
     match format {

@@ -624,3 +624,47 @@ pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     }
     Ok(SecretBytes::new(out.buf.into_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn style(s: &str) -> String {
+        string_scalar(s, false, 4).0
+    }
+
+    #[test]
+    fn quoting_like_go_yaml() {
+        assert_eq!(style("plain"), "plain");
+        assert_eq!(style("yes"), "\"yes\"");
+        assert_eq!(style("1:20"), "\"1:20\"");
+        assert_eq!(style("a: b"), "'a: b'");
+        assert_eq!(style("it's"), "it's");
+        assert_eq!(style("- x"), "'- x'");
+        assert_eq!(style(""), "\"\"");
+        assert_eq!(style("tab\tx"), "\"tab\\tx\"");
+        assert_eq!(style("😀"), "\"\\U0001F600\"");
+        assert_eq!(style("a\nb"), "|-\n    a\n    b\n");
+        assert_eq!(style(" a\n"), "|4\n     a\n");
+        assert_eq!(style("<<"), "!!merge <<");
+    }
+
+    #[test]
+    fn base60_floats() {
+        assert!(is_base60_float("1:20"));
+        assert!(is_base60_float("-1_0:59:59.5"));
+        assert!(!is_base60_float("1:60"));
+        assert!(!is_base60_float("1:"));
+        assert!(!is_base60_float("a:1"));
+    }
+
+    #[test]
+    fn values() {
+        let out = emit_value(&Value::Float(1e6)).unwrap();
+        assert_eq!(out.expose(), b"1e+06\n");
+        let out = emit_value(&Value::Float(f64::NEG_INFINITY)).unwrap();
+        assert_eq!(out.expose(), b"-.inf\n");
+        let out = emit_value(&Value::List(vec![])).unwrap();
+        assert_eq!(out.expose(), b"[]\n");
+    }
+}

@@ -1,9 +1,8 @@
 //! The YAML store, as SOPS 3.11 reads and writes it (go-yaml v3, indent 4).
 //!
-//! - [`parse`] / [`parse_plain`]: text → [`Tree`] with go-yaml v3 typing and SOPS' comment
-//!   placement ([`parse`](self::parse) module).
-//! - [`emit`] / [`emit_value`]: [`Tree`] → text as `sops decrypt` prints it ([`emit`](self::emit)
-//!   module).
+//! - [`parse()`] / [`parse_plain`]: text → [`Tree`] with go-yaml v3 typing (module `resolve`)
+//!   and SOPS' comment placement (module `parse`).
+//! - [`emit()`] / [`emit_value`]: [`Tree`] → text as `sops decrypt` prints it (module `emit`).
 
 mod emit;
 mod parse;

@@ -4,11 +4,17 @@
 //!
 //! Comment placement follows what go-yaml v3 + SOPS' store do (checked against sops 3.11):
 //! - a comment after content on the same line moves to its own line before the entry (or list
-//!   item) it follows; after a flow collection it becomes that collection's first item;
+//!   item) it follows; after a flow collection that is a map value it becomes the collection's
+//!   first item;
 //! - full-line comments go before the next entry of the container they are in;
-//! - after the last entry of a block that ends, comment lines indented deeper than the next
-//!   token stay at the end of the innermost block ("foot" comments); the others go before the
-//!   next token.
+//! - after the last entry of a block that ends, only comment lines indented deeper than the next
+//!   token can stay inside ("foot" comments): the innermost block takes the first run of lines
+//!   at one column, then each enclosing mapping takes the lines indented at least as deep as its
+//!   keys; the rest go before the next token;
+//! - full-line comments inside an empty flow mapping are lost, as go-yaml loses them.
+//!
+//! Exotic layouts may still differ from go-yaml (whose comment attachment is token-based); the
+//! tests compare every layout we know of with the real sops.
 
 use super::resolve::{resolve, short_tag, Style};
 use crate::secret::SecretString;
@@ -560,6 +566,12 @@ fn collect(
 }
 
 struct Converter {
+    /// Per 1-based line: empty or only blanks.
+    blank: Vec<bool>,
+    /// The source length in chars.
+    src_end: usize,
+    /// Where the document being converted ends.
+    doc_end: usize,
     /// Mapping depth, and how deep duplicate keys are refused (go-yaml refuses them where
     /// SOPS decodes into Go maps/structs: the first document only).
     depth: usize,
@@ -593,38 +605,107 @@ impl Converter {
         }
     }
 
-    /// Foot comments at the end of a block (go-yaml's foot logic, as observed): only comments
-    /// indented deeper than the token that ends the block (`end`) can be feet. The innermost
-    /// block ending there takes the first run of comment lines at one column, whatever that
-    /// column; after that, every block takes the lines indented at least as deep as itself.
+    /// Foot comments at the end of a block, after go-yaml's scanner (`scan_comments`,
+    /// `unroll_indent`):
+    /// - the first block of comment lines after the content is the foot of the content (so it
+    ///   stays in the innermost block) when it is split off: by a following line at another,
+    ///   dedented column, or by a blank line (then only if it is not itself dedented);
+    /// - every block that the next token closes ends just after the first remaining comment
+    ///   at its own indentation; comments before that end are its feet, the rest go before
+    ///   the next token.
+    ///
+    /// `skip_level`: the block shares its level with an indentless sequence that already took
+    /// the comments of that level.
     fn flush_foot(
         &mut self,
         end: Pos,
         indent: usize,
+        skip_level: bool,
         seq: bool,
         mut push: impl FnMut(SecretString),
     ) {
         let innermost = self.last_foot_end != Some(end.index);
+        // Observed with sops 3.11: an enclosing (not innermost) sequence keeps no feet.
+        let skip_level = skip_level || (seq && !innermost);
         self.last_foot_end = Some(end.index);
-        let mut first_run = innermost;
-        let mut run_col = None;
-        while let Some(c) = self.comments.get(self.next) {
-            if c.target.is_some() || c.pos >= end.index || c.at.col <= end.col {
-                break;
+        // The pending comments of this block: own-line comments before the end.
+        let pending = self.comments[self.next..]
+            .iter()
+            .take_while(|c| c.target.is_none() && c.pos < end.index)
+            .count();
+        if pending == 0 {
+            return;
+        }
+        let doc_end = end.index >= self.doc_end;
+        // The column the closing token is at: -1 when the document ends (go-yaml unrolls every
+        // level then); for the split rule, `---` counts at column 0 and the end of input as
+        // no token.
+        let t_col: isize = if doc_end { -1 } else { end.col as isize };
+        let t_split_col: Option<usize> = if !doc_end {
+            Some(end.col)
+        } else if self.doc_end < self.src_end {
+            Some(0)
+        } else {
+            None
+        };
+        let mut take = 0;
+        if innermost {
+            take = self.prior_foot_len(pending, indent, t_split_col);
+        }
+        if !skip_level && (indent as isize) > t_col {
+            // Earliest comment at this block's indentation, searched from where the previous
+            // (inner) block ended; comments already taken as the prior foot count too.
+            let matched = self.comments[self.next..self.next + pending]
+                .iter()
+                .position(|c| c.at.col == indent);
+            if let Some(m) = matched {
+                take = take.max(m + 1);
             }
-            if first_run {
-                match run_col {
-                    None => run_col = Some(c.at.col),
-                    Some(col) if col == c.at.col => {}
-                    Some(_) => first_run = false,
-                }
-            }
-            // A sequence keeps only the first run (checked against sops 3.11).
-            if !first_run && (seq || c.at.col < indent) {
-                break;
-            }
+        }
+        for _ in 0..take {
             push(self.take());
         }
+    }
+
+    /// How many of the first `pending` comments go-yaml makes the foot of the content before
+    /// them (`D` is the innermost block's indentation).
+    fn prior_foot_len(&self, pending: usize, d: usize, t_col: Option<usize>) -> usize {
+        let cs = &self.comments[self.next..self.next + pending];
+        let first = &cs[0];
+        // No blank line may precede the block for the blank-line split.
+        let mut first_empty = !self.blank_line(first.at.line.wrapping_sub(1));
+        let start_col = first.at.col;
+        let mut line = first.at.line;
+        for (i, c) in cs.iter().enumerate().skip(1) {
+            // Blank lines between the previous comment and this one.
+            if c.at.line > line + 1 && first_empty {
+                return if start_col >= d { i } else { 0 };
+            }
+            if c.at.line > line + 1 {
+                first_empty = false;
+            }
+            if c.at.col < d && c.at.col != start_col {
+                return i;
+            }
+            line = c.at.line;
+        }
+        // After the last comment: a blank line, then the closing token (or the end of input).
+        let blank_after = match t_col {
+            Some(_) => self.blank_line(line + 1),
+            None => true,
+        };
+        if blank_after && first_empty {
+            return if start_col >= d { pending } else { 0 };
+        }
+        match t_col {
+            Some(tc) if tc < d && tc != start_col => pending,
+            _ => 0,
+        }
+    }
+
+    /// Whether 1-based `line` is empty or only blanks (lines past the end count as blank).
+    fn blank_line(&self, line: usize) -> bool {
+        self.blank.get(line).copied().unwrap_or(true)
     }
 
     /// Comments left before the end of a flow collection. `keep_own_lines: false` drops the
@@ -706,7 +787,14 @@ impl Converter {
         self.depth += 1;
         let check = self.depth <= self.unique_depth;
         let mut seen: HashMap<String, usize> = HashMap::new();
+        // The end of the last value when it is an indentless block sequence (`k:` then `- x`
+        // at the key's column): go-yaml gives it no level of its own.
+        let mut indentless_end = None;
         for (k, v) in entries {
+            indentless_end = match v.kind {
+                Kind::Seq { flow: false, .. } if v.indent == indent => Some(v.end.index),
+                _ => None,
+            };
             self.flush_before(k.start.index, id, |c| out.push(MapItem::Comment(c)));
             if check {
                 if let Kind::Scalar { text, .. } = &k.kind {
@@ -734,7 +822,10 @@ impl Converter {
         if flow {
             self.flush_flow_end(id, end.index, !empty, |c| out.push(MapItem::Comment(c)));
         } else {
-            self.flush_foot(end, indent, false, |c| out.push(MapItem::Comment(c)));
+            let skip_level = indentless_end == Some(end.index);
+            self.flush_foot(end, indent, skip_level, false, |c| {
+                out.push(MapItem::Comment(c))
+            });
         }
         Ok(out)
     }
@@ -755,7 +846,7 @@ impl Converter {
         if flow {
             self.flush_flow_end(id, end.index, true, |c| out.push(ListItem::Comment(c)));
         } else {
-            self.flush_foot(end, indent, true, |c| out.push(ListItem::Comment(c)));
+            self.flush_foot(end, indent, false, true, |c| out.push(ListItem::Comment(c)));
         }
         Ok(out)
     }
@@ -823,7 +914,15 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     }
     comments.sort_by_key(|c| c.pos);
 
+    let mut blank = vec![true];
+    blank.extend(
+        src.split('\n')
+            .map(|l| l.trim_matches([' ', '\t', '\r']).is_empty()),
+    );
     let mut conv = Converter {
+        blank,
+        src_end: src.chars().count(),
+        doc_end: usize::MAX,
         last_foot_end: None,
         comments,
         next: 0,
@@ -834,6 +933,7 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     let mut branches = Vec::new();
     for (i, d) in docs.into_iter().enumerate() {
         conv.unique_depth = if i == 0 { unique_depth } else { 0 };
+        conv.doc_end = d.end;
         let mut map: Map = Vec::new();
         match d.root {
             None => {}

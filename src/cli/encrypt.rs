@@ -1,0 +1,214 @@
+//! `nix-sops encrypt`: a new SOPS file that the Go sops (and sops-nix) read, from a plaintext
+//! file, with keys from the flags or the matching `.sops.yaml` creation rule.
+
+use crate::cli::exit::{self, Failure};
+use crate::config;
+use crate::keys::wrap::{self, Recipient};
+use crate::secret::SecretBytes;
+use crate::sops::encrypt::{emit_encrypted, seal};
+use crate::sops::tree::{MapItem, Tree};
+use crate::sops::{stores, CryptRule, Format, Metadata, PlainTree};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The sops version nix-sops writes files as: the format it reproduces.
+pub const SOPS_FORMAT_VERSION: &str = "3.11.0";
+
+/// sops' exit code for a file that already has a `sops` block.
+const FILE_ALREADY_ENCRYPTED: u8 = 203;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  nix-sops encrypt --age age1… secrets.yaml > secrets.enc.yaml
+  nix-sops encrypt -i nixos/secrets/secrets.yaml        # keys from .sops.yaml, in place
+  nix-sops encrypt --encrypted-regex '^(data|stringData)$' --age age1… k8s.yaml
+
+Without --age/--pgp the keys come from the first creation rule in .sops.yaml (searched from the
+current directory upwards) whose path_regex matches the file.")]
+pub struct EncryptArgs {
+    /// age recipients (age1…, or ssh-ed25519/ssh-rsa public keys), comma-separated; repeatable.
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub age: Vec<String>,
+    /// PGP fingerprints, comma-separated; repeatable (encrypted with the gpg binary).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub pgp: Vec<String>,
+    /// Input format (yaml, json, dotenv, ini, binary); by default from the file extension.
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output format; by default the input format.
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Leave values whose key ends with SUFFIX unencrypted (the default is `_unencrypted`).
+    #[arg(long, value_name = "SUFFIX", group = "rule")]
+    pub unencrypted_suffix: Option<String>,
+    /// Encrypt only values whose key ends with SUFFIX.
+    #[arg(long, value_name = "SUFFIX", group = "rule")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values whose key matches REGEX unencrypted.
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values whose key matches REGEX.
+    #[arg(long, value_name = "REGEX", group = "rule")]
+    pub encrypted_regex: Option<String>,
+    /// Number of key groups needed to decrypt, when there are several.
+    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
+    pub shamir_threshold: Option<usize>,
+    /// The .sops.yaml to use instead of searching for one.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write the result over the input file instead of stdout.
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// The plaintext file.
+    pub file: PathBuf,
+}
+
+fn fail(code: u8, msg: impl Into<String>) -> Failure {
+    Failure::new(code, msg)
+}
+
+fn split_list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn already_encrypted(format: Format, tree: &Tree) -> bool {
+    tree.branches.iter().flatten().any(|item| match item {
+        MapItem::Entry(k, _) => match format {
+            Format::Dotenv => k.starts_with("sops_"),
+            _ => k == "sops",
+        },
+        MapItem::Comment(_) => false,
+    })
+}
+
+/// Keys, threshold, crypt rule and flags for `file`: from the command line, else `.sops.yaml`.
+fn plan(args: &EncryptArgs, file: &Path) -> Result<config::CreationRule, Failure> {
+    let flag_rule = [
+        ("unencrypted_suffix", &args.unencrypted_suffix),
+        ("encrypted_suffix", &args.encrypted_suffix),
+        ("unencrypted_regex", &args.unencrypted_regex),
+        ("encrypted_regex", &args.encrypted_regex),
+    ]
+    .into_iter()
+    .find_map(|(name, v)| v.as_ref().map(|v| (name, v.clone())))
+    .map(|(name, v)| CryptRule::from_field(name, &v))
+    .transpose()
+    .map_err(|e| fail(exit::GENERIC, e.to_string()))?;
+
+    let age = split_list(&args.age);
+    let pgp = split_list(&args.pgp);
+    let mut rule = if age.is_empty() && pgp.is_empty() {
+        let cwd = std::env::current_dir().map_err(|e| {
+            fail(
+                exit::GENERIC,
+                format!("cannot read the current directory: {e}"),
+            )
+        })?;
+        let path = match &args.config {
+            Some(p) => p.clone(),
+            None => config::find(&cwd).ok_or_else(|| {
+                fail(
+                    exit::GENERIC,
+                    "no keys given: pass --age/--pgp, or create a .sops.yaml with creation_rules",
+                )
+            })?,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| {
+            fail(
+                exit::GENERIC,
+                format!("{}: cannot read: {e}", path.display()),
+            )
+        })?;
+        let tree = stores::parse_plain(Format::Yaml, &bytes)
+            .map_err(|e| fail(exit::GENERIC, format!("{}: {e}", path.display())))?;
+        config::rule_for(&path, &tree, file).map_err(|e| fail(exit::GENERIC, e.to_string()))?
+    } else {
+        let mut group: Vec<Recipient> = pgp.into_iter().map(Recipient::Pgp).collect();
+        group.extend(age.into_iter().map(Recipient::Age));
+        config::CreationRule {
+            key_groups: vec![group],
+            shamir_threshold: 0,
+            crypt_rule: None,
+            mac_only_encrypted: false,
+        }
+    };
+    if flag_rule.is_some() {
+        rule.crypt_rule = flag_rule;
+    }
+    if let Some(t) = args.shamir_threshold {
+        rule.shamir_threshold = t;
+    }
+    Ok(rule)
+}
+
+/// Encrypts the plaintext `bytes` of `file` and returns the encrypted file's bytes.
+pub fn encrypt_bytes(
+    args: &EncryptArgs,
+    input: Format,
+    output: Format,
+    bytes: &[u8],
+) -> Result<Vec<u8>, Failure> {
+    let shown = args.file.display();
+    let tree = stores::parse_plain(input, bytes)
+        .map_err(|e| fail(exit::GENERIC, format!("{shown}: {e}")))?;
+    if already_encrypted(input, &tree) {
+        return Err(fail(
+            FILE_ALREADY_ENCRYPTED,
+            format!("{shown}: the file already has a sops block: it is encrypted already"),
+        ));
+    }
+    let rule = plan(args, &args.file)?;
+    let (key, key_groups) = wrap::new_data_key(&rule.key_groups, rule.shamir_threshold)
+        .map_err(|e| fail(exit::GENERIC, e.to_string()))?;
+    let metadata = Metadata {
+        shamir_threshold: rule.shamir_threshold,
+        key_groups,
+        lastmodified: String::new(),
+        mac: String::new(),
+        crypt_rule: rule.crypt_rule.unwrap_or_default(),
+        mac_only_encrypted: rule.mac_only_encrypted,
+        version: SOPS_FORMAT_VERSION.into(),
+    };
+    let file = seal(
+        PlainTree {
+            format: output,
+            tree,
+        },
+        metadata,
+        &key,
+    )
+    .map_err(|e| fail(exit::GENERIC, format!("{shown}: {e}")))?;
+    emit_encrypted(&file).map_err(|e| fail(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))
+}
+
+pub fn run(args: EncryptArgs) -> Result<(), Failure> {
+    let input = crate::cli::format_arg(
+        "--input-type",
+        args.input_type.as_deref(),
+        Format::from_path(&args.file),
+    )?;
+    let output = crate::cli::format_arg("--output-type", args.output_type.as_deref(), input)?;
+    let bytes = SecretBytes::new(std::fs::read(&args.file).map_err(|e| {
+        fail(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            format!("{}: cannot read: {e}", args.file.display()),
+        )
+    })?);
+    let out = encrypt_bytes(&args, input, output, bytes.expose())?;
+    drop(bytes);
+    if args.in_place {
+        crate::cli::write_replacing(&args.file, &out)
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&out)
+            .and_then(|_| stdout.flush())
+            .map_err(|e| fail(exit::GENERIC, format!("cannot write to stdout: {e}")))
+    }
+}

@@ -1,0 +1,25 @@
+# Like e2e.nix, but the secrets come from the test as JSON (`--argstr secrets '{…}'`), so a test
+# can give each secret its own sopsFile and format.
+{
+  root,
+  keyFile,
+  secrets,
+}:
+let
+  r = (import ../../nix/lib/resolve.nix).nixos {
+    sops = {
+      defaultSopsFile = "/nonexistent";
+      validateSopsFiles = false;
+      age.keyFile = keyFile;
+      secrets = builtins.fromJSON secrets;
+    };
+  };
+in
+(import ../../nix/lib/manifest.nix { }).nixos {
+  inherit (r) cfg;
+  inherit (r.cfg) secrets templates;
+  extraJson = {
+    secretsMountPoint = "${root}/secrets.d";
+    symlinkPath = "${root}/secrets";
+  };
+}

@@ -1,0 +1,174 @@
+# Evaluates the real NixOS (or home-manager) module with nixpkgs' `lib.evalModules` and small
+# stubs for the options it reads from other modules, so tests can check options, defaults,
+# assertions, wiring and the manifest without nixpkgs' package set. Used by tests/nix_module.rs
+# when NIX_SOPS_NIXPKGS_LIB points at a nixpkgs `lib` directory:
+#   nix-instantiate --eval --strict --json tests/nix/module.nix --arg lib <lib> --arg case <case>
+{
+  lib,
+  case,
+  extraModules ? [ ],
+  # true: the lib.evalModules result itself (options included), for other test files to import.
+  raw ? false,
+}:
+let
+  lib' = if builtins.isAttrs lib then lib else import lib;
+  inherit (lib') mkOption types;
+  c = import case;
+  anything = mkOption {
+    type = types.attrsOf types.anything;
+    default = { };
+  };
+
+  fakeDrv = name: {
+    type = "derivation";
+    inherit name;
+    outPath = "/nix/store/00000000000000000000000000000000-${name}";
+  };
+
+  # writeTextFile keeps its text and checkPhase so the test can read the manifest and the
+  # build-time check command.
+  writeTextFile =
+    {
+      name,
+      text,
+      checkPhase ? "",
+      ...
+    }:
+    fakeDrv name // { inherit text checkPhase; };
+
+  pkgs = rec {
+    inherit writeTextFile;
+    writeText = name: text: writeTextFile { inherit name text; };
+    writeShellScript = name: text: writeTextFile { inherit name text; };
+    age = fakeDrv "age";
+    gnupg = fakeDrv "gnupg";
+    coreutils = fakeDrv "coreutils";
+    rustPlatform.buildRustPackage = a: fakeDrv "${a.pname}-${a.version}";
+    stdenv = {
+      hostPlatform = {
+        system = "x86_64-linux";
+        isLinux = true;
+      };
+      buildPlatform = stdenv.hostPlatform;
+      isLinux = true;
+      isDarwin = false;
+    };
+    pkgsBuildHost = pkgs;
+    callPackage =
+      fn: args:
+      let
+        f = if builtins.isFunction fn then fn else import fn;
+        auto = pkgs // {
+          lib = lib';
+        };
+      in
+      f (builtins.intersectAttrs (builtins.functionArgs f) auto // args);
+  };
+
+  # The options of other NixOS modules that the sops module reads or defines.
+  nixosStubs =
+    { config, ... }:
+    {
+      options = {
+        assertions = mkOption {
+          type = types.listOf types.unspecified;
+          default = [ ];
+        };
+        warnings = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+        };
+        services.openssh = {
+          enable = mkOption { default = false; };
+          hostKeys = mkOption { default = [ ]; };
+        };
+        services.userborn.enable = mkOption { default = false; };
+        users.mutableUsers = mkOption { default = true; };
+        users.users = mkOption {
+          type = types.attrsOf (
+            types.submodule {
+              freeformType = types.attrsOf types.anything;
+              options.group = mkOption {
+                type = types.str;
+                default = "";
+              };
+            }
+          );
+          default = { };
+        };
+        users.groups = anything;
+        system.activationScripts = mkOption {
+          type = types.attrsOf types.unspecified;
+          default = { };
+        };
+        system.dryActivationScript = mkOption { default = ""; };
+        system.build = anything;
+        systemd.services = anything;
+        systemd.sysusers.enable = mkOption { default = false; };
+      };
+    };
+
+  hmStubs = {
+    options = {
+      assertions = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
+      };
+      xdg.configHome = mkOption { type = types.str; };
+      home.homeDirectory = mkOption {
+        type = types.str;
+        default = "/home/user";
+      };
+      home.username = mkOption {
+        type = types.str;
+        default = "user";
+      };
+      home.sessionVariables = anything;
+      home.activation = anything;
+      systemd.user.services = anything;
+      systemd.user.systemctlPath = mkOption { default = "/bin/systemctl"; };
+      launchd.agents = anything;
+    };
+  };
+
+  isNixos = c.kind == "nixos";
+  evaluated = lib'.evalModules {
+    specialArgs = {
+      inherit pkgs;
+    };
+    modules = [
+      (if isNixos then nixosStubs else hmStubs)
+      (if isNixos then ../../nix/modules/sops else ../../nix/modules/home-manager/sops.nix)
+      (c.moduleConfig or c.config)
+    ] ++ extraModules;
+  };
+  config = evaluated.config;
+  failed = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+  scripts = config.system.activationScripts or { };
+in
+if raw then
+  evaluated
+else
+{
+  manifest =
+    if isNixos then
+      builtins.fromJSON (builtins.unsafeDiscardStringContext config.system.build.sops-nix-manifest.text)
+    else
+      builtins.fromJSON (builtins.unsafeDiscardStringContext config.sops.manifest.text);
+  usersManifest = if isNixos then builtins.fromJSON (builtins.unsafeDiscardStringContext config.system.build.sops-nix-users-manifest.text) else null;
+  checkPhase =
+    if isNixos then config.system.build.sops-nix-manifest.checkPhase else config.sops.manifest.checkPhase;
+  failedAssertions = failed;
+  activationScripts = builtins.attrNames scripts;
+  setupSecretsDeps = scripts.setupSecrets.deps or null;
+  setupSecretsText = scripts.setupSecrets.text or null;
+  setupSecretsForUsersDeps = scripts.setupSecretsForUsers.deps or null;
+  usersDeps = scripts.users.deps or null;
+  supportsDryActivation = scripts.setupSecrets.supportsDryActivation or null;
+  services = if isNixos then config.systemd.services else config.systemd.user.services;
+  environment = config.sops.environment;
+  ageSshKeyPaths = config.sops.age.sshKeyPaths;
+  gnupgSshKeyPaths = config.sops.gnupg.sshKeyPaths;
+  useSystemdActivation = config.sops.useSystemdActivation or null;
+  paths = builtins.mapAttrs (_: s: s.path) config.sops.secrets;
+}

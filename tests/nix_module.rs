@@ -1,0 +1,1176 @@
+//! The Nix side: every `.nix` file parses; the manifest the module builds matches sops-nix's
+//! field for field (bare `nix-instantiate`, no nixpkgs); that manifest installs real secrets
+//! with the real installer; and, when `NIX_SOPS_NIXPKGS_LIB` names a nixpkgs `lib` directory,
+//! the whole NixOS / home-manager module evaluated with `lib.evalModules`.
+//!
+//! The expected manifests in `tests/nix/cases/*.json` were written from sops-nix's
+//! `modules/sops/manifest-for.nix` and option defaults, not from our output. Markers in them:
+//! `@PLACEHOLDER:<secret>@` (sops-nix's `<SOPS:sha256(name):PLACEHOLDER>`), `@FILE@` (a template's
+//! store file, checked separately), `@STORE:<repo path>@` / `@SHA256:<repo path>@` (the store copy
+//! and hash of a repository file, computed here with `nix-store --add` and sha2).
+
+mod common;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn nix_instantiate(args: &[&str]) -> Output {
+    common::require("nix-instantiate");
+    Command::new("nix-instantiate")
+        .current_dir(repo())
+        .args(args)
+        .output()
+        .expect("nix-instantiate runs (scripts/install-peers installs nix-bin)")
+}
+
+/// `nix-instantiate --eval --strict --json <file> <args>` → JSON, panicking with Nix's error.
+fn eval_json(file: &str, args: &[&str]) -> Value {
+    let mut full = vec!["--eval", "--strict", "--json", file];
+    full.extend_from_slice(args);
+    let out = nix_instantiate(&full);
+    assert!(
+        out.status.success(),
+        "nix-instantiate {file} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("nix-instantiate --json prints JSON")
+}
+
+fn cases() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("tests/nix/cases"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".nix").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 7, "sample configurations missing: {names:?}");
+    names
+}
+
+fn placeholder(secret: &str) -> String {
+    format!("<SOPS:{:x}:PLACEHOLDER>", Sha256::digest(secret.as_bytes()))
+}
+
+fn store_copy(repo_path: &str) -> String {
+    common::require("nix-store");
+    let out = Command::new("nix-store")
+        .arg("--add")
+        .arg(repo().join(repo_path))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "nix-store --add {repo_path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Replaces the markers of an expected manifest (see the module docs) in every string.
+fn expand_markers(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            while let Some(start) = s.find('@') {
+                let Some(len) = s[start + 1..].find('@') else {
+                    break;
+                };
+                let marker = s[start + 1..start + 1 + len].to_owned();
+                let replacement = if let Some(name) = marker.strip_prefix("PLACEHOLDER:") {
+                    placeholder(name)
+                } else if let Some(p) = marker.strip_prefix("STORE:") {
+                    store_copy(p)
+                } else if let Some(p) = marker.strip_prefix("SHA256:") {
+                    format!(
+                        "{:x}",
+                        Sha256::digest(std::fs::read(repo().join(p)).unwrap())
+                    )
+                } else {
+                    break; // @FILE@ is compared separately
+                };
+                s.replace_range(start..start + len + 2, &replacement);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(expand_markers),
+        Value::Object(o) => o.values_mut().for_each(expand_markers),
+        _ => {}
+    }
+}
+
+/// Checks every template's `file` (a store path named after the template; `nix-instantiate
+/// --eval` does not write it, so only its name is checked) and replaces it by `@FILE@` so the
+/// rest compares exactly.
+fn check_template_files(manifest: &mut Value, case: &str) {
+    let Some(templates) = manifest.get_mut("templates").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for t in templates {
+        let name = t["name"].as_str().unwrap().to_owned();
+        let file = t["file"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            file.starts_with("/nix/store/") && file.ends_with(&format!("-{name}")),
+            "{case}: template {name}: file {file:?} is not a store file named after the template"
+        );
+        t["file"] = Value::String("@FILE@".into());
+    }
+}
+
+fn expected(case: &str) -> Value {
+    let path = repo().join(format!("tests/nix/cases/{case}.json"));
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    expand_markers(&mut v);
+    v
+}
+
+fn assert_same(case: &str, what: &str, actual: &Value, expected: &Value) {
+    assert_eq!(
+        actual,
+        expected,
+        "{case}: {what} differs from sops-nix's\nactual:   {}\nexpected: {}",
+        serde_json::to_string_pretty(actual).unwrap(),
+        serde_json::to_string_pretty(expected).unwrap()
+    );
+}
+
+fn nix_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let path = e.path();
+        if e.file_type().unwrap().is_dir() {
+            if !matches!(name.as_ref(), "target" | ".git" | "node_modules") {
+                nix_files(&path, out);
+            }
+        } else if name.ends_with(".nix") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_nix_file_parses() {
+    let mut files = Vec::new();
+    nix_files(repo(), &mut files);
+    for wanted in [
+        "flake.nix",
+        "nix/package.nix",
+        "nix/modules/sops/default.nix",
+        "nix/modules/home-manager/sops.nix",
+        "nix/checks/nixos-tests.nix",
+        "examples/server/flake.nix",
+        "examples/server/nixos/hosts/server/configuration.nix",
+    ] {
+        assert!(
+            files.iter().any(|f| f.ends_with(wanted)),
+            "{wanted} is missing"
+        );
+    }
+    let mut bad = Vec::new();
+    for f in &files {
+        let out = nix_instantiate(&["--parse", f.to_str().unwrap()]);
+        if !out.status.success() {
+            bad.push(format!(
+                "{}: {}",
+                f.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "Nix files that do not parse:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn flake_lock_pins_nixpkgs_to_a_revision_with_its_nar_hash() {
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("flake.lock")).unwrap()).unwrap();
+    let locked = &lock["nodes"]["nixpkgs"]["locked"];
+    let rev = locked["rev"].as_str().expect("nixpkgs has a locked rev");
+    assert_eq!(rev.len(), 40, "rev {rev} is not a full commit id");
+    assert!(rev.chars().all(|c| c.is_ascii_hexdigit()));
+    let nar = locked["narHash"].as_str().expect("nixpkgs has a narHash");
+    assert!(
+        nar.starts_with("sha256-") && nar.len() == 51,
+        "narHash {nar}"
+    );
+    assert_eq!(lock["nodes"]["root"]["inputs"]["nixpkgs"], "nixpkgs");
+}
+
+/// Bare Nix: defaults, nested names, custom paths, owners, templates, the neededForUsers split
+/// and home-manager, against the manifests sops-nix would write.
+#[test]
+fn bare_nix_manifests_match_sops_nix() {
+    for case in cases() {
+        let arg = format!("./tests/nix/cases/{case}.nix");
+        let mut actual = eval_json("tests/nix/bare.nix", &["--arg", "case", &arg]);
+        let exp = expected(&case);
+        for which in ["manifest", "usersManifest"] {
+            check_template_files(&mut actual[which], &case);
+            if exp.get(which).is_some() {
+                assert_same(&case, which, &actual[which], &exp[which]);
+            }
+        }
+    }
+}
+
+#[test]
+fn bare_nix_validation_errors_are_sops_nix_messages() {
+    // validateSopsFiles (default on): a file outside the store, and one that does not exist.
+    let expr = |file: &str| {
+        format!(
+            "builtins.toJSON ((import ./nix/lib/resolve.nix).nixos {{ sops = {{ defaultSopsFile = {file}; \
+             age.keyFile = \"/k\"; secrets.\"a b\" = {{ }}; }}; }}).manifest"
+        )
+    };
+    let outside = nix_instantiate(&["--eval", "--strict", "-E", &expr("\"/etc/hosts\"")]);
+    let err = String::from_utf8_lossy(&outside.stderr);
+    assert!(!outside.status.success());
+    assert!(
+        err.contains("'/etc/hosts' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"),
+        "{err}"
+    );
+    let missing = nix_instantiate(&["--eval", "--strict", "-E", &expr("\"/nonexistent/s.yaml\"")]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        err.contains("Cannot find path '/nonexistent/s.yaml' set in sops.secrets.\"a b\".sopsFile"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The example server (examples/server).
+
+const EXAMPLE_SECRETS: [&str; 6] = [
+    "github_token",
+    "GITHUB_TOKEN",
+    "database_password",
+    "ssh_private_key",
+    "wireguard_private_key",
+    "tailscale_auth_key",
+];
+
+#[test]
+fn example_server_hands_each_consumer_its_secret_path() {
+    let v = eval_json("tests/nix/example-server.nix", &[]);
+    let mut names: Vec<&str> = v["manifest"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    let mut want = EXAMPLE_SECRETS.to_vec();
+    want.sort();
+    assert_eq!(names, want);
+    for name in EXAMPLE_SECRETS {
+        let consumer = v["consumers"][name].to_string();
+        assert!(
+            consumer.contains(&format!("/run/secrets/{name}")),
+            "{name}: its consumer does not use config.sops.secrets.{name}.path: {consumer}"
+        );
+    }
+    // Decrypted with the server's SSH host key (services.openssh's default).
+    assert_eq!(
+        v["manifest"]["ageSshKeyPaths"],
+        serde_json::json!(["/etc/ssh/ssh_host_ed25519_key"])
+    );
+    let db = v["manifest"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "database_password")
+        .unwrap();
+    assert_eq!(
+        (&db["owner"], &db["group"]),
+        (&"postgres".into(), &"postgres".into())
+    );
+}
+
+#[test]
+fn example_server_secrets_are_real_sops_files_for_the_example_keys() {
+    let ex = repo().join("examples/server");
+    let admin_key = ex.join("keys/admin-age-key.txt");
+    for name in EXAMPLE_SECRETS {
+        let out = common::sops_decrypt(
+            &ex,
+            "nixos/secrets/secrets.yaml",
+            &admin_key,
+            &["--extract", &format!("[\"{name}\"]")],
+        );
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "the real sops cannot extract {name} with the example admin key: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // .sops.yaml: the rule matches the secrets file and names the admin key and the server's
+    // host key converted to age; the file is encrypted to exactly those.
+    let rules = std::fs::read_to_string(ex.join(".sops.yaml")).unwrap();
+    assert!(rules.contains("path_regex: secrets/.*\\.yaml$"), "{rules}");
+    let admin = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&admin_key)
+        .output()
+        .unwrap();
+    let admin = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
+    let pubkey = std::fs::read(ex.join("keys/ssh_host_ed25519_key.pub")).unwrap();
+    let mut conv = Command::new(repo().join("nix/scripts/ed25519-to-age"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    Write::write_all(&mut conv.stdin.take().unwrap(), &pubkey).unwrap();
+    let server = String::from_utf8(conv.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let encrypted = std::fs::read_to_string(ex.join("nixos/secrets/secrets.yaml")).unwrap();
+    for r in [&admin, &server] {
+        assert!(r.starts_with("age1"), "{r}");
+        assert!(rules.contains(r.as_str()), ".sops.yaml lacks {r}");
+        assert!(
+            encrypted.contains(&format!("recipient: {r}")),
+            "secrets.yaml not encrypted to {r}"
+        );
+    }
+}
+
+/// nix/scripts/ed25519-to-age (used by the fixture scripts) against sops-nix's own test vector:
+/// its ssh-ed25519-key.pub is the recipient age1a8pk4… in its secrets.yaml.
+#[test]
+fn ed25519_to_age_matches_sops_nix_test_vector() {
+    let pubkey =
+        b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBI1+Q+ntzANebtnicCiAY29uqLGWOaOGLEa8bUqOVmS\n";
+    let mut conv = Command::new(repo().join("nix/scripts/ed25519-to-age"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs nix/scripts/ed25519-to-age");
+    Write::write_all(&mut conv.stdin.take().unwrap(), pubkey).unwrap();
+    let out = conv.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nix → manifest → the real installer.
+
+/// Runs `script` as root in a private mount namespace (the installer mounts a ramfs there).
+fn in_private_mount_ns(script: &str) -> Output {
+    common::require("unshare");
+    Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-euc", script])
+        .output()
+        .expect("unshare runs")
+}
+
+struct Installed {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    content: Vec<u8>,
+}
+
+/// Parses the `path uid gid mode hex` lines the namespace script prints.
+fn parse_report(stdout: &str) -> std::collections::HashMap<String, Installed> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("FILE "))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let content = (0..f[4].len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&f[4][i..i + 2], 16).unwrap())
+                .collect();
+            (
+                f[0].to_owned(),
+                Installed {
+                    uid: f[1].parse().unwrap(),
+                    gid: f[2].parse().unwrap(),
+                    mode: u32::from_str_radix(f[3], 8).unwrap(),
+                    content,
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn nix_manifest_installs_yaml_secrets_with_the_real_installer() {
+    install_from_nix_manifest(
+        "yaml",
+        "github_token: ghp_example\ndb:\n    password: hunter2\nnested:\n    deep: deep value\n",
+    );
+}
+
+/// Nested JSON keys fail in sops-nix's Go installer (a bug); ours reads them.
+#[test]
+fn nix_manifest_installs_json_secrets_with_the_real_installer() {
+    install_from_nix_manifest(
+        "json",
+        r#"{"github_token": "ghp_example", "db": {"password": "hunter2"}, "nested": {"deep": "deep value"}}"#,
+    );
+}
+
+/// The example server's manifest passes the check its build runs (`-check-mode=sopsfile`: every
+/// key exists in the encrypted file), with the sops file at the store path Nix gives it.
+#[test]
+fn example_server_manifest_passes_the_installers_build_check() {
+    let v = eval_json("tests/nix/example-server.nix", &[]);
+    let stored = store_copy("examples/server/nixos/secrets/secrets.yaml");
+    assert_eq!(v["manifest"]["secrets"][0]["sopsFile"], stored.as_str());
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("manifest.json");
+    std::fs::write(&manifest, serde_json::to_vec(&v["manifest"]).unwrap()).unwrap();
+    let out = Command::new(installer())
+        .arg("-check-mode=sopsfile")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the build-time check rejects the example: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The example as the server runs it: its manifest, decrypted with its SSH host key converted to
+/// age (sops.age.sshKeyPaths), every secret installed with the value the admin encrypted.
+#[test]
+fn example_server_secrets_install_with_its_ssh_host_key() {
+    let v = eval_json("tests/nix/example-server.nix", &[]);
+    store_copy("examples/server/nixos/secrets/secrets.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    let mut m = v["manifest"].clone();
+    m["secretsMountPoint"] = format!("{r}/secrets.d").into();
+    m["symlinkPath"] = format!("{r}/secrets").into();
+    m["ageSshKeyPaths"] = serde_json::json!([repo()
+        .join("examples/server/keys/ssh_host_ed25519_key")
+        .to_str()
+        .unwrap()]);
+    for s in m["secrets"].as_array_mut().unwrap() {
+        let name = s["name"].as_str().unwrap().to_owned();
+        s["path"] = format!("{r}/secrets/{name}").into();
+    }
+    let manifest = dir.path().join("manifest.json");
+    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    // -ignore-passwd: the example's owners (postgres, admin) do not exist on this machine.
+    let mut script = format!(
+        "'{}' -ignore-passwd '{}'\n",
+        installer(),
+        manifest.display()
+    );
+    for name in EXAMPLE_SECRETS {
+        script.push_str(&format!(
+            "printf 'FILE {name} 0 0 400 %s\\n' \"$(od -An -v -tx1 '{r}/secrets/{name}' | tr -d ' \\n')\"\n"
+        ));
+    }
+    let out = in_private_mount_ns(&script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the example does not install with its host key:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = parse_report(&stdout);
+    let admin_key = repo().join("examples/server/keys/admin-age-key.txt");
+    for name in EXAMPLE_SECRETS {
+        let want = common::sops_decrypt(
+            &repo().join("examples/server"),
+            "nixos/secrets/secrets.yaml",
+            &admin_key,
+            &["--extract", &format!("[\"{name}\"]")],
+        );
+        assert_eq!(
+            got[name].content, want.stdout,
+            "{name}: installed value differs from what sops decrypts"
+        );
+    }
+}
+
+/// The installer under test; NIX_SOPS_TEST_INSTALLER runs these tests against another build
+/// (e.g. sops-nix's Go one).
+fn installer() -> String {
+    std::env::var("NIX_SOPS_TEST_INSTALLER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sops-install-secrets").to_owned())
+}
+
+/// Nix (tests/nix/e2e.nix, the module's pure manifest code) → manifest → the real installer in
+/// a private mount namespace → files with the right content, owner and mode.
+fn install_from_nix_manifest(format: &str, plaintext: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = common::AgeKey::generate();
+    let key_file = key.write(root, "age-keys.txt");
+    let name = format!("secrets.{format}");
+    let encrypted = common::sops_encrypt(
+        root,
+        &name,
+        plaintext.as_bytes(),
+        &["--age", &key.recipient],
+    );
+    std::fs::write(root.join(&name), &encrypted).unwrap();
+
+    let manifest = eval_json(
+        "tests/nix/e2e.nix",
+        &[
+            "--argstr",
+            "root",
+            root.to_str().unwrap(),
+            "--argstr",
+            "format",
+            format,
+            "--argstr",
+            "sopsFile",
+            root.join(&name).to_str().unwrap(),
+            "--argstr",
+            "keyFile",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    let manifest_path = root.join("manifest.json");
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+
+    let bin = installer();
+    let r = root.to_str().unwrap();
+    let files = [
+        "secrets/github_token",
+        "secrets/db/password",
+        "secrets/numeric",
+        "secrets/linked",
+        "etc/app/token",
+        "secrets/rendered/app.env",
+    ];
+    let mut script = format!(
+        "'{bin}' -check-mode=sopsfile '{m}'\n'{bin}' '{m}'\n",
+        m = manifest_path.display()
+    );
+    for f in files {
+        script.push_str(&format!(
+            "printf 'FILE {f} %s %s\\n' \"$(stat -L -c '%u %g %a' '{r}/{f}')\" \"$(od -An -v -tx1 '{r}/{f}' | tr -d ' \\n')\"\n"
+        ));
+    }
+    script.push_str(&format!(
+        "readlink '{r}/etc/app/token'\nreadlink '{r}/secrets'\n"
+    ));
+    let out = in_private_mount_ns(&script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "installer in a private mount namespace failed:\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "a secret value was logged"
+    );
+    let got = parse_report(&stdout);
+
+    let nobody = 65534;
+    let check = |f: &str, uid: u32, gid: u32, mode: u32, content: &[u8]| {
+        let i = got
+            .get(f)
+            .unwrap_or_else(|| panic!("{f} not reported: {stdout}"));
+        assert_eq!((i.uid, i.gid, i.mode), (uid, gid, mode), "{f}: owner/mode");
+        assert_eq!(i.content, content, "{f}: content");
+    };
+    check("secrets/github_token", 0, 0, 0o400, b"ghp_example");
+    check("secrets/db/password", nobody, nobody, 0o440, b"hunter2");
+    check("secrets/numeric", 1234, 5678, 0o600, b"deep value");
+    check("secrets/linked", 0, 0, 0o400, b"ghp_example");
+    check("etc/app/token", 0, 0, 0o400, b"ghp_example");
+    check(
+        "secrets/rendered/app.env",
+        0,
+        0,
+        0o444,
+        b"TOKEN=ghp_example\nDB=hunter2\n",
+    );
+    // The custom path is a link to the stable /…/secrets name, which points at generation 1.
+    assert!(
+        stdout.contains(&format!("{r}/secrets/linked\n")),
+        "custom path is not a link to the secrets dir: {stdout}"
+    );
+    assert!(stdout.contains(&format!("{r}/secrets.d/1\n")), "{stdout}");
+}
+
+/// home-manager: the user-mode manifest (`%r` → $XDG_RUNTIME_DIR, no mount, no chown) installs
+/// as the invoking user, as the `sops-nix` user service runs it.
+#[test]
+fn home_manager_manifest_installs_in_user_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = common::AgeKey::generate();
+    let key_file = key.write(root, "age-keys.txt");
+    let plaintext = r#"{"github_token": "ghp_example", "db": {"password": "hunter2"}}"#;
+    let encrypted = common::sops_encrypt(
+        root,
+        "secrets.json",
+        plaintext.as_bytes(),
+        &["--age", &key.recipient],
+    );
+    std::fs::write(root.join("secrets.json"), &encrypted).unwrap();
+    let v = eval_json(
+        "tests/nix/e2e-home.nix",
+        &[
+            "--argstr",
+            "root",
+            root.to_str().unwrap(),
+            "--argstr",
+            "format",
+            "json",
+            "--argstr",
+            "sopsFile",
+            root.join("secrets.json").to_str().unwrap(),
+            "--argstr",
+            "keyFile",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["manifest"]["userMode"], true);
+    assert_eq!(v["manifest"]["secretsMountPoint"], "%r/secrets.d");
+    let manifest = root.join("manifest.json");
+    std::fs::write(&manifest, serde_json::to_vec(&v["manifest"]).unwrap()).unwrap();
+    let runtime = root.join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    let out = Command::new(installer())
+        .arg("-ignore-passwd")
+        .arg(&manifest)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "user-mode install failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = root.join("config/sops-nix/secrets");
+    let read =
+        |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(read(link.join("github_token")), "ghp_example");
+    assert_eq!(read(link.join("db/password")), "hunter2");
+    assert_eq!(read(link.join("rendered/app.env")), "TOKEN=ghp_example\n");
+    assert_eq!(read(runtime.join("app/token")), "ghp_example");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(link.join("db/password"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o440);
+    // The generations live under %r (the runtime dir), the stable link under ~/.config.
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        runtime.join("secrets.d/1")
+    );
+}
+
+/// Whole-file formats from Nix: `format = "binary"` installs the file's bytes, `dotenv` the whole
+/// env file, each secret with its own sopsFile.
+#[test]
+fn nix_manifest_installs_whole_file_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = common::AgeKey::generate();
+    let key_file = key.write(root, "age-keys.txt");
+    let recipients = ["--age", key.recipient.as_str()];
+    let bin: Vec<u8> = (0u8..=255).chain(*b"\n\0tail").collect();
+    let enc = common::sops_encrypt(root, "blob.bin", &bin, &recipients);
+    std::fs::write(root.join("blob.bin"), enc).unwrap();
+    let env = "API_KEY=abc123\nMODE=prod\n";
+    let enc = common::sops_encrypt(root, "app.env", env.as_bytes(), &recipients);
+    std::fs::write(root.join("app.env"), enc).unwrap();
+    let r = root.to_str().unwrap();
+    let secrets = serde_json::json!({
+        "blob": {"format": "binary", "sopsFile": format!("{r}/blob.bin"), "path": format!("{r}/secrets/blob")},
+        "env": {"format": "dotenv", "sopsFile": format!("{r}/app.env"), "path": format!("{r}/secrets/env"),
+                "mode": "0600"},
+    });
+    let manifest = eval_json(
+        "tests/nix/e2e-secrets.nix",
+        &[
+            "--argstr",
+            "root",
+            r,
+            "--argstr",
+            "keyFile",
+            key_file.to_str().unwrap(),
+            "--argstr",
+            "secrets",
+            &secrets.to_string(),
+        ],
+    );
+    let manifest_path = root.join("manifest.json");
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let script = format!(
+        "'{bin}' '{m}'\nfor f in blob env; do printf 'FILE %s %s %s\\n' $f \"$(stat -L -c '%u %g %a' '{r}/secrets/'$f)\" \"$(od -An -v -tx1 '{r}/secrets/'$f | tr -d ' \\n')\"; done\n",
+        bin = installer(),
+        m = manifest_path.display()
+    );
+    let out = in_private_mount_ns(&script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "installer failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = parse_report(&stdout);
+    let blob = &got["blob"];
+    assert_eq!((blob.uid, blob.gid, blob.mode), (0, 0, 0o400));
+    assert_eq!(blob.content, bin, "binary secret bytes");
+    let envf = &got["env"];
+    assert_eq!(envf.mode, 0o600);
+    assert_eq!(String::from_utf8_lossy(&envf.content), env);
+}
+
+/// The manifest's build-time check (the `checkPhase` the module gives it) fails on a key the
+/// sops file lacks, naming the secret and the key, and passes once the key exists.
+#[test]
+fn nix_manifest_build_check_rejects_a_missing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let key = common::AgeKey::generate();
+    let key_file = key.write(root, "age-keys.txt");
+    let enc = common::sops_encrypt(
+        root,
+        "s.json",
+        br#"{"present": "x"}"#,
+        &["--age", &key.recipient],
+    );
+    std::fs::write(root.join("s.json"), enc).unwrap();
+    let r = root.to_str().unwrap();
+    let check = |secret_key: &str| {
+        let secrets = serde_json::json!({
+            "api_token": {"format": "json", "key": secret_key, "sopsFile": format!("{r}/s.json")},
+        });
+        let manifest = eval_json(
+            "tests/nix/e2e-secrets.nix",
+            &[
+                "--argstr",
+                "root",
+                r,
+                "--argstr",
+                "keyFile",
+                key_file.to_str().unwrap(),
+                "--argstr",
+                "secrets",
+                &secrets.to_string(),
+            ],
+        );
+        let path = root.join("manifest.json");
+        std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        Command::new(installer())
+            .arg("-check-mode=sopsfile")
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let bad = check("absent");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success(),
+        "a missing key passed the build check"
+    );
+    assert!(err.contains("api_token") && err.contains("absent"), "{err}");
+    let good = check("present");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole module with nixpkgs' lib.evalModules (optional: needs a nixpkgs lib checkout).
+
+fn nixpkgs_lib() -> Option<String> {
+    let lib = std::env::var("NIX_SOPS_NIXPKGS_LIB").ok()?;
+    assert!(
+        Path::new(&lib).join("default.nix").exists(),
+        "NIX_SOPS_NIXPKGS_LIB={lib} is not a nixpkgs lib directory (no default.nix)"
+    );
+    Some(lib)
+}
+
+fn eval_module(lib: &str, case: &str, extra_modules: &str) -> Value {
+    eval_module_attr(lib, case, extra_modules, None)
+}
+
+/// `attr` selects one output (`-A`), so e.g. assertions can be read without building a
+/// manifest that would not validate.
+fn eval_module_attr(lib: &str, case: &str, extra_modules: &str, attr: Option<&str>) -> Value {
+    let arg = format!("./tests/nix/cases/{case}.nix");
+    let mut args = vec![
+        "--arg",
+        "lib",
+        lib,
+        "--arg",
+        "case",
+        &arg,
+        "--arg",
+        "extraModules",
+        extra_modules,
+    ];
+    if let Some(a) = attr {
+        args.extend(["-A", a]);
+    }
+    eval_json("tests/nix/module.nix", &args)
+}
+
+fn failed_assertions(v: &Value) -> Vec<String> {
+    let list = if v.is_array() {
+        v
+    } else {
+        &v["failedAssertions"]
+    };
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// One test, so a checkout without nixpkgs' lib prints one skip line.
+#[test]
+fn module_and_flake_evaluate_with_nixpkgs_lib() {
+    let Some(lib) = nixpkgs_lib() else {
+        // Straight to stderr (not eprintln!, which the test harness captures) so the skip shows.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED module_and_flake_evaluate_with_nixpkgs_lib: set NIX_SOPS_NIXPKGS_LIB to a nixpkgs lib directory to evaluate the NixOS/home-manager modules (lib.evalModules) and the flake outputs"
+        );
+        return;
+    };
+
+    // The same sample configurations through the real module give the same manifests.
+    for case in cases() {
+        let mut v = eval_module(&lib, &case, "[ ]");
+        let exp = expected(&case);
+        for which in ["manifest", "usersManifest"] {
+            check_template_files(&mut v[which], &case);
+            if exp.get(which).is_some() {
+                assert_same(&case, which, &v[which], &exp[which]);
+            }
+        }
+        assert_eq!(failed_assertions(&v), Vec::<String>::new(), "{case}");
+    }
+
+    // Activation-script wiring (the default without sysusers/userborn).
+    let v = eval_module(&lib, "templates", "[ ]");
+    assert_eq!(v["useSystemdActivation"], false);
+    assert_eq!(
+        v["setupSecretsDeps"],
+        serde_json::json!(["specialfs", "users", "groups"])
+    );
+    assert_eq!(v["supportsDryActivation"], true);
+    assert_eq!(
+        v["setupSecretsForUsersDeps"],
+        serde_json::json!(["specialfs"])
+    );
+    assert_eq!(v["usersDeps"], serde_json::json!(["setupSecretsForUsers"]));
+    let text = v["setupSecretsText"].as_str().unwrap();
+    assert!(text.contains("export HOME='/var/empty'"), "{text}");
+    assert!(
+        text.contains("/bin/sops-install-secrets /nix/store/"),
+        "{text}"
+    );
+    assert_eq!(v["services"], serde_json::json!({}));
+    assert_eq!(
+        v["paths"],
+        serde_json::json!({"api/key": "/run/secrets/api/key", "db_pass": "/run/secrets/db_pass",
+                           "root_pw": "/run/secrets-for-users/root_pw"})
+    );
+    let v = eval_module(&lib, "validated", "[ ]");
+    assert!(v["checkPhase"]
+        .as_str()
+        .unwrap()
+        .contains("-check-mode=sopsfile \"$out\""));
+
+    // generateKey adds the key script and orders setupSecrets after it.
+    let v = eval_module(
+        &lib,
+        "defaults",
+        "[ { sops.age.generateKey = true; sops.age.keyFile = \"/var/lib/k.txt\"; } ]",
+    );
+    assert_eq!(
+        v["setupSecretsDeps"],
+        serde_json::json!(["specialfs", "users", "groups", "generate-age-key"])
+    );
+    assert!(v["activationScripts"]
+        .as_array()
+        .unwrap()
+        .contains(&"generate-age-key".into()));
+
+    // sysusers: systemd units with sops-nix's ordering, no activation scripts.
+    let v = eval_module(
+        &lib,
+        "templates",
+        "[ { systemd.sysusers.enable = true; sops.environment.FOO = \"bar\"; } ]",
+    );
+    assert_eq!(v["useSystemdActivation"], true);
+    assert_eq!(v["activationScripts"], serde_json::json!([]));
+    let unit = &v["services"]["sops-install-secrets"];
+    assert_eq!(unit["wantedBy"], serde_json::json!(["sysinit.target"]));
+    assert_eq!(
+        unit["after"],
+        serde_json::json!([
+            "local-fs.target",
+            "systemd-sysusers.service",
+            "userborn.service"
+        ])
+    );
+    assert_eq!(
+        unit["before"],
+        serde_json::json!(["sysinit-reactivation.target"])
+    );
+    assert_eq!(
+        unit["requiredBy"],
+        serde_json::json!(["sysinit-reactivation.target"])
+    );
+    assert_eq!(unit["unitConfig"]["DefaultDependencies"], "no");
+    assert_eq!(
+        unit["unitConfig"]["RequiresMountsFor"],
+        serde_json::json!(["/var/lib/sops-nix/key.txt"])
+    );
+    assert_eq!(unit["serviceConfig"]["Type"], "oneshot");
+    assert_eq!(unit["serviceConfig"]["RemainAfterExit"], true);
+    assert_eq!(
+        unit["environment"],
+        serde_json::json!({"FOO": "bar", "SOPS_RESTART_UNITS_VIA_SYSTEMCTL": "1"})
+    );
+    let users_unit = &v["services"]["sops-install-secrets-for-users"];
+    assert_eq!(
+        users_unit["wantedBy"],
+        serde_json::json!(["systemd-sysusers.service"])
+    );
+    assert_eq!(
+        users_unit["before"],
+        serde_json::json!(["systemd-sysusers.service"])
+    );
+    assert!(users_unit["serviceConfig"]["ExecStart"][0]
+        .as_str()
+        .unwrap()
+        .contains("sops-install-secrets -ignore-passwd /nix/store/"));
+
+    // Assertions: sops-nix's, plus gnupg.home with age.keyFile.
+    let cases_and_messages = [
+        (
+            "({ lib, ... }: { sops.age.keyFile = lib.mkForce null; })",
+            "No key source configured for sops",
+        ),
+        (
+            "{ sops.gnupg.home = \"/root/.gnupg\"; }",
+            "sops.gnupg.home and sops.age.keyFile cannot both be set",
+        ),
+        (
+            "({ lib, ... }: { sops.age.keyFile = lib.mkForce null; sops.gnupg.home = \"/g\"; sops.gnupg.sshKeyPaths = [ \"/etc/ssh/k\" ]; })",
+            "Exactly one of sops.gnupg.home and sops.gnupg.sshKeyPaths must be set",
+        ),
+        (
+            "({ lib, ... }: { sops.validateSopsFiles = lib.mkForce true; sops.secrets.regular = { uid = 5; owner = \"root\"; }; })",
+            "In regular exactly one of sops.owner and sops.uid must be set",
+        ),
+        (
+            "{ sops.secrets.alice_pw.uid = 7; }",
+            "neededForUsers cannot be used for secrets that are not root-owned",
+        ),
+        (
+            "{ systemd.sysusers.enable = true; users.mutableUsers = false; }",
+            "can only work with config.users.mutableUsers enabled",
+        ),
+    ];
+    for (module, message) in cases_and_messages {
+        let v = eval_module_attr(
+            &lib,
+            "for-users",
+            &format!("[ {module} ]"),
+            Some("failedAssertions"),
+        );
+        let failed = failed_assertions(&v);
+        assert!(
+            failed.iter().any(|m| m.contains(message)),
+            "{module}: expected an assertion containing {message:?}, got {failed:?}"
+        );
+    }
+    let v = eval_module_attr(
+        &lib,
+        "templates",
+        "[ { sops.templates.linked = { owner = \"root\"; group = \"root\"; }; } ]",
+        Some("failedAssertions"),
+    );
+    assert!(failed_assertions(&v)
+        .iter()
+        .any(|m| m.contains("Both `owner` and `uid` cannot be defined")));
+
+    // The renamed options still work.
+    let v = eval_module(
+        &lib,
+        "nested",
+        "[ ({ lib, ... }: { sops.gnupgHome = \"/g\"; sops.age.keyFile = lib.mkForce null; }) ]",
+    );
+    assert_eq!(v["manifest"]["gnupgHome"], "/g");
+    let v = eval_module(
+        &lib,
+        "nested",
+        "[ { sops.sshKeyPaths = [ \"/etc/ssh/rsa\" ]; } ]",
+    );
+    assert_eq!(v["gnupgSshKeyPaths"], serde_json::json!(["/etc/ssh/rsa"]));
+    assert_eq!(
+        v["manifest"]["sshKeyPaths"],
+        serde_json::json!(["/etc/ssh/rsa"])
+    );
+    assert_eq!(
+        v["environment"]["SOPS_GPG_EXEC"],
+        "/nix/store/00000000000000000000000000000000-gnupg/bin/gpg"
+    );
+
+    check_flake_outputs(&lib);
+
+    // Every sops.* option's type and default as sops-nix declares them.
+    let mismatches = eval_json("tests/nix/option-types.nix", &["--arg", "lib", &lib]);
+    assert_eq!(
+        mismatches,
+        serde_json::json!([]),
+        "options that differ from sops-nix's"
+    );
+
+    // home-manager: the user service restarted on activation, -ignore-passwd, WantedBy.
+    let v = eval_module(&lib, "home-manager", "[ ]");
+    let unit = &v["services"]["sops-nix"];
+    assert_eq!(unit["Service"]["Type"], "oneshot");
+    assert_eq!(
+        unit["Install"]["WantedBy"],
+        serde_json::json!(["default.target"])
+    );
+    assert!(v["checkPhase"]
+        .as_str()
+        .unwrap()
+        .contains("-check-mode=manifest"));
+    let v = eval_module(
+        &lib,
+        "home-manager",
+        "[ ({ lib, ... }: { sops.age.keyFile = lib.mkForce null; sops.gnupg.home = \"/home/alice/.gnupg\"; }) ]",
+    );
+    assert_eq!(
+        v["services"]["sops-nix"]["Install"]["WantedBy"],
+        serde_json::json!(["graphical-session-pre.target"])
+    );
+    assert_eq!(
+        v["environment"]["SOPS_GPG_EXEC"],
+        "/nix/store/00000000000000000000000000000000-gnupg/bin/gpg"
+    );
+    for (module, message) in [
+        (
+            "{ sops.gnupg.qubes-split-gpg.enable = true; }",
+            "sops.gnupg.qubes-split-gpg.domain is required",
+        ),
+        (
+            "({ lib, ... }: { sops.age.keyFile = lib.mkForce null; })",
+            "No key source configured for sops",
+        ),
+        (
+            "{ sops.gnupg.home = \"/g\"; }",
+            "sops.gnupg.home and sops.age.keyFile cannot both be set",
+        ),
+    ] {
+        let failed = failed_assertions(&eval_module_attr(
+            &lib,
+            "home-manager",
+            &format!("[ {module} ]"),
+            Some("failedAssertions"),
+        ));
+        assert!(
+            failed.iter().any(|m| m.contains(message)),
+            "home-manager {module}: expected {message:?}, got {failed:?}"
+        );
+    }
+}
+
+/// The flake's outputs with a stub package set: sops-nix's output names, the package built from
+/// this crate's Cargo.lock, the VM tests as Linux checks.
+fn check_flake_outputs(lib: &str) {
+    let v = eval_json("tests/nix/flake-outputs.nix", &["--arg", "lib", lib]);
+    let root = repo().to_str().unwrap();
+    for out in [
+        "packages",
+        "nixosModules",
+        "homeManagerModules",
+        "overlays",
+        "devShells",
+        "checks",
+        "formatter",
+    ] {
+        assert!(
+            v["outputs"].as_array().unwrap().contains(&out.into()),
+            "flake output {out} missing: {}",
+            v["outputs"]
+        );
+    }
+    assert_eq!(v["nixosModules"], serde_json::json!(["default", "sops"]));
+    assert_eq!(
+        v["homeManagerModules"],
+        serde_json::json!(["default", "sops"])
+    );
+    assert_eq!(
+        v["nixosModule"],
+        format!("{root}/nix/modules/sops").as_str()
+    );
+    assert_eq!(
+        v["packages"],
+        serde_json::json!(["default", "nix-sops", "sops-install-secrets"])
+    );
+    assert_eq!(v["cargoLock"], format!("{root}/Cargo.lock").as_str());
+    assert_eq!(
+        v["overlay"],
+        serde_json::json!(["nix-sops", "sops-install-secrets"])
+    );
+    for tool in ["cargo", "sops", "age", "ssh-to-age"] {
+        assert!(v["devShell"].as_array().unwrap().contains(&tool.into()));
+    }
+    for check in [
+        "cargo-tests",
+        "module-eval",
+        "age-keys",
+        "age-ssh-keys",
+        "pgp-keys",
+        "pruning",
+        "templates",
+        "restart-and-reload",
+        "dry-activate",
+        "user-passwords",
+    ] {
+        assert!(
+            v["checksLinux"].as_array().unwrap().contains(&check.into()),
+            "check {check} missing"
+        );
+    }
+    assert_eq!(v["checksDarwin"], serde_json::json!(["cargo-tests"]));
+    if !v["srcFiles"].is_null() {
+        let files: Vec<&str> = v["srcFiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        assert!(files.contains(&"/Cargo.toml") && files.contains(&"/Cargo.lock"));
+        assert!(files
+            .iter()
+            .all(|f| f.starts_with("/src/") || f.starts_with("/Cargo.")));
+    }
+}
