@@ -160,15 +160,41 @@ impl<'a> Parser<'a> {
         Ok(map)
     }
 
-    /// After `{`.
-    fn object(&mut self, depth: usize) -> Result<Map, LoadError> {
+    /// After `{` or `[`: refuses too deep nesting; true when `close` follows at once (consumed).
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, LoadError> {
         if depth > MAX_DEPTH {
             return Err(self.error("nesting is deeper than 1000 levels"));
         }
-        let mut map = Vec::new();
         self.skip_ws();
-        if self.peek() == Some(b'}') {
+        let empty = self.peek() == Some(close);
+        if empty {
             self.pos += 1;
+        }
+        Ok(empty)
+    }
+
+    /// After a member of `container` (`an object`): true when `close` ends it, false after `,`.
+    fn closes(&mut self, close: u8, container: &str, member: &str) -> Result<bool, LoadError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => self.pos += 1,
+            Some(c) if c == close => {
+                self.pos += 1;
+                return Ok(true);
+            }
+            None => return Err(self.error(&format!("unexpected end of input in {container}"))),
+            Some(_) => {
+                let close = close as char;
+                return Err(self.error(&format!("expected ',' or '{close}' after {member}")));
+            }
+        }
+        Ok(false)
+    }
+
+    /// After `{`.
+    fn object(&mut self, depth: usize) -> Result<Map, LoadError> {
+        let mut map = Vec::new();
+        if self.open(depth, b'}')? {
             return Ok(map);
         }
         loop {
@@ -188,42 +214,23 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             let value = self.value(depth)?;
             map.push(MapItem::Entry(key.expose().to_owned(), value));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(map);
-                }
-                None => return Err(self.error("unexpected end of input in an object")),
-                Some(_) => return Err(self.error("expected ',' or '}' after an object value")),
+            if self.closes(b'}', "an object", "an object value")? {
+                return Ok(map);
             }
         }
     }
 
     /// After `[`.
     fn array(&mut self, depth: usize) -> Result<Vec<ListItem>, LoadError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nesting is deeper than 1000 levels"));
-        }
         let mut list = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+        if self.open(depth, b']')? {
             return Ok(list);
         }
         loop {
             self.skip_ws();
             list.push(ListItem::Value(self.value(depth)?));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(list);
-                }
-                None => return Err(self.error("unexpected end of input in an array")),
-                Some(_) => return Err(self.error("expected ',' or ']' after an array element")),
+            if self.closes(b']', "an array", "an array element")? {
+                return Ok(list);
             }
         }
     }
