@@ -91,15 +91,20 @@ pub fn sops(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("sops runs")
 }
 
-/// Encrypts `plaintext` saved as `dir/name` with the real sops and returns the encrypted bytes.
-/// `args` go before the file name (e.g. `["--age", recipient]`).
-pub fn sops_encrypt(dir: &Path, name: &str, plaintext: &[u8], args: &[&str]) -> Vec<u8> {
-    let path = dir.join(name);
-    std::fs::write(&path, plaintext).unwrap();
+/// `sops encrypt [args] name` of `plaintext` saved as `dir/name`, whether sops accepts the file
+/// or not. `args` go before the file name (e.g. `["--age", recipient]`).
+pub fn sops_try_encrypt(dir: &Path, name: &str, plaintext: &[u8], args: &[&str]) -> Output {
+    std::fs::write(dir.join(name), plaintext).unwrap();
     let mut full = vec!["encrypt"];
     full.extend_from_slice(args);
     full.push(name);
-    let out = sops(dir, &full, &[]);
+    sops(dir, &full, &[])
+}
+
+/// Encrypts `plaintext` saved as `dir/name` with the real sops and returns the encrypted bytes.
+/// `args` go before the file name (e.g. `["--age", recipient]`).
+pub fn sops_encrypt(dir: &Path, name: &str, plaintext: &[u8], args: &[&str]) -> Vec<u8> {
+    let out = sops_try_encrypt(dir, name, plaintext, args);
     assert!(
         out.status.success(),
         "sops encrypt {name} failed: {}",
