@@ -373,53 +373,40 @@ fn crypt_rules() {
     env.roundtrip(doc, &["--unencrypted-regex", "^(name|port.*)$"]);
 }
 
-fn with_config(env: &Env, config: &str, plain: &str) -> String {
+/// Encrypts `plain` with a `.sops.yaml` whose one creation rule is this key plus `rule` (more
+/// lines of options); decrypts with both and requires equal output.
+fn with_rule(rule: &str, plain: &str) {
+    let env = Env::new();
+    let config = format!(
+        "creation_rules:\n  - age: {}\n    {rule}\n",
+        env.key.recipient
+    );
     std::fs::write(env.path().join(".sops.yaml"), config).unwrap();
     let enc = sops_encrypt(env.path(), "in.yaml", plain.as_bytes(), &[]);
     let theirs = env.theirs(&enc);
-    let ours = env.ours(&enc);
-    assert_eq!(ours, theirs);
-    ours
+    assert_eq!(env.ours(&enc), theirs);
 }
 
 #[test]
 fn mac_only_encrypted_mix() {
-    let env = Env::new();
-    let config = format!(
-        "creation_rules:\n  - age: {}\n    encrypted_regex: '^secret'\n    mac_only_encrypted: true\n",
-        env.key.recipient
-    );
-    with_config(
-        &env,
-        &config,
+    with_rule(
+        "encrypted_regex: '^secret'\n    mac_only_encrypted: true",
         "secret: s\nsecret_n: 12\nclear: 1_000\nwhen: 2001-12-14\nf: 1.0\n# comment\nlist: [a, yes]\n",
     );
 }
 
 #[test]
 fn encrypted_comment_regex() {
-    let env = Env::new();
-    let config = format!(
-        "creation_rules:\n  - age: {}\n    encrypted_comment_regex: 'sops:enc'\n",
-        env.key.recipient
-    );
-    with_config(
-        &env,
-        &config,
+    with_rule(
+        "encrypted_comment_regex: 'sops:enc'",
         "clear: 1\n# sops:enc\nsecret: s\n# sops:enc\n# second comment\nnested:\n    a: 1\n    b: [1, 2]\nafter: x\n",
     );
 }
 
 #[test]
 fn unencrypted_comment_regex() {
-    let env = Env::new();
-    let config = format!(
-        "creation_rules:\n  - age: {}\n    unencrypted_comment_regex: 'sops:clear'\n",
-        env.key.recipient
-    );
-    with_config(
-        &env,
-        &config,
+    with_rule(
+        "unencrypted_comment_regex: 'sops:clear'",
         "secret: 1\n# sops:clear\nclear: s\nnested:\n    # sops:clear\n    a: 1\n    b: 2\nlist:\n    # sops:clear\n    - x\n    - y\n",
     );
 }
