@@ -60,6 +60,28 @@ pub fn format_arg(
     }
 }
 
+/// Writes `bytes` to `path`, a new file (an existing one is never overwritten) with `mode`.
+/// `cannot_create` says what failed when it cannot be created (`cannot create key file`).
+pub fn write_new_file(
+    path: &std::path::Path,
+    mode: u32,
+    bytes: &[u8],
+    cannot_create: &str,
+) -> Result<(), exit::Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |what: &str, e: std::io::Error| {
+        exit::Failure::new(exit::GENERIC, format!("{}: {what}: {e}", path.display()))
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| fail(cannot_create, e))?;
+    f.write_all(bytes).map_err(|e| fail("cannot write", e))
+}
+
 /// Replaces `path` atomically with `bytes` (a temporary file beside it, renamed over), keeping
 /// the original file's mode.
 pub fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> Result<(), exit::Failure> {
