@@ -517,9 +517,7 @@ struct Root {
 
 impl Root {
     fn new() -> Root {
-        let dir = tempfile::tempdir().unwrap();
-        let key = common::AgeKey::generate();
-        let key_file = key.write(dir.path(), "age-keys.txt");
+        let (dir, key, key_file) = common::dir_with_key("age-keys.txt");
         Root { dir, key, key_file }
     }
 

@@ -18,9 +18,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let key = AgeKey::generate();
-        let key_file = key.write(dir.path(), "keys.txt");
+        let (dir, key, key_file) = common::dir_with_key("keys.txt");
         Fixture { dir, key, key_file }
     }
 

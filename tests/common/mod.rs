@@ -72,6 +72,15 @@ impl AgeKey {
     }
 }
 
+/// A fresh temporary directory with a fresh age key written into it as `key_file_name`: the
+/// directory, the key and the key file's path.
+pub fn dir_with_key(key_file_name: &str) -> (tempfile::TempDir, AgeKey, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = AgeKey::generate();
+    let key_file = key.write(dir.path(), key_file_name);
+    (dir, key, key_file)
+}
+
 /// Runs the real sops in `dir` with a clean environment: only PATH, a private HOME (so no
 /// `~/.config/sops/age/keys.txt` of the machine leaks in), and `env`.
 pub fn sops(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
