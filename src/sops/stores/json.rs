@@ -433,58 +433,53 @@ fn indent(out: &mut Vec<u8>, depth: usize) {
 
 fn write_map(out: &mut Vec<u8>, map: &Map, depth: usize) -> Result<(), EmitError> {
     // Comments cannot be written in JSON; sops skips them.
-    let mut entries = map
-        .iter()
-        .filter_map(|item| match item {
-            MapItem::Entry(k, v) => Some((k, v)),
-            MapItem::Comment(_) => None,
-        })
-        .peekable();
-    out.push(b'{');
-    if entries.peek().is_none() {
-        out.push(b'}');
-        return Ok(());
-    }
-    let mut first = true;
-    for (k, v) in entries {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        indent(out, depth + 1);
+    let entries = map.iter().filter_map(|item| match item {
+        MapItem::Entry(k, v) => Some((k, v)),
+        MapItem::Comment(_) => None,
+    });
+    write_container(out, (b'{', b'}'), entries, depth, |out, (k, v)| {
         write_string(out, k.as_bytes());
         out.extend_from_slice(b": ");
-        write_value(out, v, depth + 1)?;
-    }
-    indent(out, depth);
-    out.push(b'}');
-    Ok(())
+        write_value(out, v, depth + 1)
+    })
 }
 
 fn write_list(out: &mut Vec<u8>, list: &[ListItem], depth: usize) -> Result<(), EmitError> {
-    let mut values = list
-        .iter()
-        .filter_map(|item| match item {
-            ListItem::Value(v) => Some(v),
-            ListItem::Comment(_) => None,
-        })
-        .peekable();
-    out.push(b'[');
-    if values.peek().is_none() {
-        out.push(b']');
+    let values = list.iter().filter_map(|item| match item {
+        ListItem::Value(v) => Some(v),
+        ListItem::Comment(_) => None,
+    });
+    write_container(out, (b'[', b']'), values, depth, |out, v| {
+        write_value(out, v, depth + 1)
+    })
+}
+
+/// `open`, the items one per line indented a level deeper and separated by commas, `close` on
+/// its own line; an empty container is just `open close` (`{}`, `[]`).
+fn write_container<T>(
+    out: &mut Vec<u8>,
+    (open, close): (u8, u8),
+    items: impl Iterator<Item = T>,
+    depth: usize,
+    mut write_item: impl FnMut(&mut Vec<u8>, T) -> Result<(), EmitError>,
+) -> Result<(), EmitError> {
+    let mut items = items.peekable();
+    out.push(open);
+    if items.peek().is_none() {
+        out.push(close);
         return Ok(());
     }
     let mut first = true;
-    for v in values {
+    for item in items {
         if !first {
             out.push(b',');
         }
         first = false;
         indent(out, depth + 1);
-        write_value(out, v, depth + 1)?;
+        write_item(out, item)?;
     }
     indent(out, depth);
-    out.push(b']');
+    out.push(close);
     Ok(())
 }
 
