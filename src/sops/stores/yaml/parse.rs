@@ -170,15 +170,10 @@ impl<'a> Builder<'a> {
             Event::Alias(a) => (Kind::Alias(a), 0, Pos::from_span_end(&span), 0, None),
             Event::MappingStart(anchor, _tag) => {
                 let flow = self.source_char_is_flow_start(&span);
-                let mut entries = Vec::new();
-                let end = loop {
-                    if let Some(end) = self.take_end(|e| matches!(e, Event::MappingEnd)) {
-                        break end;
-                    }
-                    let k = self.node()?;
-                    let v = self.node()?;
-                    entries.push((k, v));
-                };
+                let (entries, end) = self.items_until(
+                    |e| matches!(e, Event::MappingEnd),
+                    |p| Ok((p.node()?, p.node()?)),
+                )?;
                 let indent = entries
                     .first()
                     .map_or(start.col, |(k, _): &(Node, Node)| k.start.col);
@@ -186,13 +181,8 @@ impl<'a> Builder<'a> {
             }
             Event::SequenceStart(anchor, _tag) => {
                 let flow = self.source_char_is_flow_start(&span);
-                let mut items = Vec::new();
-                let end = loop {
-                    if let Some(end) = self.take_end(|e| matches!(e, Event::SequenceEnd)) {
-                        break end;
-                    }
-                    items.push(self.node()?);
-                };
+                let (items, end) =
+                    self.items_until(|e| matches!(e, Event::SequenceEnd), Self::node)?;
                 let indent = items
                     .first()
                     .map_or(start.col, |it: &Node| self.dash_col(it.start));
@@ -211,15 +201,24 @@ impl<'a> Builder<'a> {
         })
     }
 
-    /// When the next event ends the open collection (`is_end`), consumes it and returns where it
-    /// starts (the collection's `end`).
-    fn take_end(&mut self, is_end: fn(&Event<'a>) -> bool) -> Option<Pos> {
-        let end = match self.events.peek() {
-            Some((ev, sp)) if is_end(ev) => Pos::from_span_start(sp),
-            _ => return None,
-        };
-        self.events.next();
-        Some(end)
+    /// A collection's items, each read by `item`, up to the event that ends it (`is_end`), which
+    /// is consumed; also where that event starts (the collection's `end`).
+    fn items_until<T>(
+        &mut self,
+        is_end: fn(&Event<'a>) -> bool,
+        mut item: impl FnMut(&mut Self) -> Result<T, LoadError>,
+    ) -> Result<(Vec<T>, Pos), LoadError> {
+        let mut items = Vec::new();
+        loop {
+            if let Some((ev, sp)) = self.events.peek() {
+                if is_end(ev) {
+                    let end = Pos::from_span_start(sp);
+                    self.events.next();
+                    return Ok((items, end));
+                }
+            }
+            items.push(item(self)?);
+        }
     }
 
     /// Skips a scalar's tag and anchor (saphyr's span starts at them).
