@@ -295,6 +295,16 @@ fn pgp_encrypt(dir: &Path, home: &GnuPgHome, extra: &[&str]) -> Encrypted {
     sops_encrypt(dir, extra, &[(k, &v)])
 }
 
+/// A file sops encrypted to a new pgp key (user id `uid`) and a new age key, in one key group:
+/// the GnuPG home, the pgp fingerprint, the age key, the file.
+fn pgp_and_age_file(dir: &Path, uid: &str) -> (GnuPgHome, String, common::AgeKey, Encrypted) {
+    let home = GnuPgHome::new();
+    let fp = home.generate(uid, "default");
+    let age_key = common::AgeKey::generate();
+    let file = pgp_encrypt(dir, &home, &["--pgp", &fp, "--age", &age_key.recipient]);
+    (home, fp, age_key, file)
+}
+
 // ---------------------------------------------------------------------------------------------
 // age X25519
 
@@ -611,14 +621,7 @@ fn pgp_through_the_gnupg_home_and_gpg_binary() {
 #[test]
 fn pgp_and_age_in_one_file() {
     let dir = tempdir();
-    let home = GnuPgHome::new();
-    let fp = home.generate("mixed <mixed@nix-sops.test>", "default");
-    let age_key = common::AgeKey::generate();
-    let file = pgp_encrypt(
-        dir.path(),
-        &home,
-        &["--pgp", &fp, "--age", &age_key.recipient],
-    );
+    let (home, fp, age_key, file) = pgp_and_age_file(dir.path(), "mixed <mixed@nix-sops.test>");
     assert_eq!(file.metadata().key_groups[0].len(), 2);
 
     file.assert_decrypts(&ring_with_text("age.txt", &age_key.file_text));
@@ -643,14 +646,7 @@ fn pgp_and_age_in_one_file() {
 #[test]
 fn decryption_order_age_first_then_configurable() {
     let dir = tempdir();
-    let home = GnuPgHome::new();
-    let fp = home.generate("order <order@nix-sops.test>", "default");
-    let age_key = common::AgeKey::generate();
-    let file = pgp_encrypt(
-        dir.path(),
-        &home,
-        &["--pgp", &fp, "--age", &age_key.recipient],
-    );
+    let (_home, _fp, age_key, file) = pgp_and_age_file(dir.path(), "order <order@nix-sops.test>");
 
     let mark = dir.path().join("gpg-was-run");
     let fake = dir.path().join("fake-gpg");
