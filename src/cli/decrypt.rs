@@ -26,12 +26,8 @@ pub struct DecryptArgs {
     /// Print only this part of the tree, e.g. '["a"]["b"][0]'. A string is printed raw.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
-    /// Input format (yaml, json, dotenv, ini, binary); by default from the file extension.
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-    /// Output format; by default the input format.
-    #[arg(long, value_name = "TYPE")]
-    pub output_type: Option<String>,
+    #[command(flatten)]
+    pub types: crate::cli::FormatArgs,
     /// Do not fail when the MAC does not match.
     #[arg(long)]
     pub ignore_mac: bool,
@@ -154,12 +150,7 @@ fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes
 }
 
 pub fn run(args: DecryptArgs) -> Result<(), Failure> {
-    let input = crate::cli::format_arg(
-        "--input-type",
-        args.input_type.as_deref(),
-        Format::from_path(&args.file),
-    )?;
-    let output = crate::cli::format_arg("--output-type", args.output_type.as_deref(), input)?;
+    let (input, output) = args.types.resolve(&args.file)?;
     let keyring = keyring(&args.identities, &args.ssh_keys);
     let plain = decrypt_file(
         &args.file,

@@ -6,7 +6,7 @@ use crate::cli::encrypt::{encrypt_bytes, EncryptArgs};
 use crate::cli::exit::{self, Failure};
 use crate::secret::SecretBytes;
 use crate::sops::encrypt::{emit_encrypted, seal};
-use crate::sops::{stores, DecryptOptions, Format, PlainTree};
+use crate::sops::{stores, DecryptOptions, PlainTree};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -147,11 +147,7 @@ fn edit_bytes(file: &Path, bytes: &[u8]) -> Result<SecretBytes, Failure> {
 }
 
 pub fn run(args: EditArgs) -> Result<(), Failure> {
-    let format = crate::cli::format_arg(
-        "--input-type",
-        args.input_type.as_deref(),
-        Format::from_path(&args.file),
-    )?;
+    let format = crate::cli::input_format(args.input_type.as_deref(), &args.file)?;
     let shown = args.file.display().to_string();
 
     if !args.file.exists() {
@@ -160,8 +156,10 @@ pub fn run(args: EditArgs) -> Result<(), Failure> {
         let enc_args = EncryptArgs {
             age: args.age.clone(),
             pgp: args.pgp.clone(),
-            input_type: Some(format.name().into()),
-            output_type: None,
+            types: crate::cli::FormatArgs {
+                input_type: Some(format.name().into()),
+                output_type: None,
+            },
             unencrypted_suffix: None,
             encrypted_suffix: None,
             unencrypted_regex: None,

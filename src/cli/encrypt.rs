@@ -33,12 +33,8 @@ pub struct EncryptArgs {
     /// PGP fingerprints, comma-separated; repeatable (encrypted with the gpg binary).
     #[arg(long, value_name = "FINGERPRINTS")]
     pub pgp: Vec<String>,
-    /// Input format (yaml, json, dotenv, ini, binary); by default from the file extension.
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-    /// Output format; by default the input format.
-    #[arg(long, value_name = "TYPE")]
-    pub output_type: Option<String>,
+    #[command(flatten)]
+    pub types: crate::cli::FormatArgs,
     /// Leave values whose key ends with SUFFIX unencrypted (the default is `_unencrypted`).
     #[arg(long, value_name = "SUFFIX", group = "rule")]
     pub unencrypted_suffix: Option<String>,
@@ -188,12 +184,7 @@ pub fn encrypt_bytes(
 }
 
 pub fn run(args: EncryptArgs) -> Result<(), Failure> {
-    let input = crate::cli::format_arg(
-        "--input-type",
-        args.input_type.as_deref(),
-        Format::from_path(&args.file),
-    )?;
-    let output = crate::cli::format_arg("--output-type", args.output_type.as_deref(), input)?;
+    let (input, output) = args.types.resolve(&args.file)?;
     let bytes = SecretBytes::new(std::fs::read(&args.file).map_err(|e| {
         fail(
             exit::COULD_NOT_READ_INPUT_FILE,

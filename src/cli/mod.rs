@@ -9,6 +9,41 @@ pub mod keygen;
 pub mod ssh_to_age;
 pub mod updatekeys;
 
+/// `--input-type` and `--output-type`, as `decrypt` and `encrypt` take them.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FormatArgs {
+    /// Input format (yaml, json, dotenv, ini, binary); by default from the file extension.
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output format; by default the input format.
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+}
+
+impl FormatArgs {
+    /// The input format of `file` and the output format.
+    pub fn resolve(
+        &self,
+        file: &std::path::Path,
+    ) -> Result<(crate::sops::Format, crate::sops::Format), exit::Failure> {
+        let input = input_format(self.input_type.as_deref(), file)?;
+        let output = format_arg("--output-type", self.output_type.as_deref(), input)?;
+        Ok((input, output))
+    }
+}
+
+/// The format of `file`: `--input-type` when given, else what its extension implies.
+pub fn input_format(
+    input_type: Option<&str>,
+    file: &std::path::Path,
+) -> Result<crate::sops::Format, exit::Failure> {
+    format_arg(
+        "--input-type",
+        input_type,
+        crate::sops::Format::from_path(file),
+    )
+}
+
 /// A `--input-type`/`--output-type` value, or the format the file's extension implies.
 pub fn format_arg(
     flag: &str,
@@ -24,6 +59,28 @@ pub fn format_arg(
             )
         }),
     }
+}
+
+/// Writes `bytes` to `path`, a new file (an existing one is never overwritten) with `mode`.
+/// `cannot_create` says what failed when it cannot be created (`cannot create key file`).
+pub fn write_new_file(
+    path: &std::path::Path,
+    mode: u32,
+    bytes: &[u8],
+    cannot_create: &str,
+) -> Result<(), exit::Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |what: &str, e: std::io::Error| {
+        exit::Failure::new(exit::GENERIC, format!("{}: {what}: {e}", path.display()))
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| fail(cannot_create, e))?;
+    f.write_all(bytes).map_err(|e| fail("cannot write", e))
 }
 
 /// Replaces `path` atomically with `bytes` (a temporary file beside it, renamed over), keeping
