@@ -31,20 +31,10 @@ pub struct DecryptArgs {
     /// Do not fail when the MAC does not match.
     #[arg(long)]
     pub ignore_mac: bool,
-    /// An age identity file (AGE-SECRET-KEY-1… lines); may be repeated.
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    pub identities: Vec<PathBuf>,
-    /// An SSH private key: used as an age ssh identity and, for ed25519, converted to an age
-    /// X25519 identity as ssh-to-age does; may be repeated.
-    #[arg(long = "ssh-key", value_name = "FILE")]
-    pub ssh_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keys: crate::cli::KeyArgs,
     /// The SOPS file.
     pub file: PathBuf,
-}
-
-/// Loads every identity source sops knows, plus the explicit flags.
-pub fn keyring(identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
-    crate::keys::sources::from_sops_env(identities, ssh_keys)
 }
 
 /// Reads and parses one encrypted file (sops' load step, with its exit codes).
@@ -151,7 +141,7 @@ fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes
 
 pub fn run(args: DecryptArgs) -> Result<(), Failure> {
     let (input, output) = args.types.resolve(&args.file)?;
-    let keyring = keyring(&args.identities, &args.ssh_keys);
+    let keyring = args.keys.keyring();
     let plain = decrypt_file(
         &args.file,
         input,

@@ -1,7 +1,7 @@
 //! `nix-sops edit`: decrypt into a private temporary file, run the editor, encrypt again with the
 //! same data key and keys (a new file gets its keys from the flags or `.sops.yaml`).
 
-use crate::cli::decrypt::{data_key, decrypt_loaded, keyring, load_file};
+use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
 use crate::cli::encrypt::{encrypt_bytes, EncryptArgs};
 use crate::cli::exit::{self, Failure};
 use crate::secret::SecretBytes;
@@ -29,12 +29,8 @@ pub struct EditArgs {
     /// Input format; by default from the file extension.
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
-    /// An age identity file; may be repeated.
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    pub identities: Vec<PathBuf>,
-    /// An SSH private key to decrypt with; may be repeated.
-    #[arg(long = "ssh-key", value_name = "FILE")]
-    pub ssh_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keys: crate::cli::KeyArgs,
     /// For a new file: age recipients (else .sops.yaml).
     #[arg(long, value_name = "RECIPIENTS")]
     pub age: Vec<String>,
@@ -176,7 +172,7 @@ pub fn run(args: EditArgs) -> Result<(), Failure> {
     // Keep the metadata (keys and crypt rule) and the data key: only values change.
     let encrypted = load_file(&args.file, format)?;
     let metadata = encrypted.metadata.clone();
-    let ring = keyring(&args.identities, &args.ssh_keys);
+    let ring = args.keys.keyring();
     let key = data_key(&args.file, &encrypted, &ring)?;
     drop(ring);
     let plain = decrypt_loaded(&args.file, encrypted, &key, DecryptOptions::default())?;

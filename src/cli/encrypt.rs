@@ -100,30 +100,7 @@ fn plan(args: &EncryptArgs, file: &Path) -> Result<config::CreationRule, Failure
     let age = split_list(&args.age);
     let pgp = split_list(&args.pgp);
     let mut rule = if age.is_empty() && pgp.is_empty() {
-        let cwd = std::env::current_dir().map_err(|e| {
-            fail(
-                exit::GENERIC,
-                format!("cannot read the current directory: {e}"),
-            )
-        })?;
-        let path = match &args.config {
-            Some(p) => p.clone(),
-            None => config::find(&cwd).ok_or_else(|| {
-                fail(
-                    exit::GENERIC,
-                    "no keys given: pass --age/--pgp, or create a .sops.yaml with creation_rules",
-                )
-            })?,
-        };
-        let bytes = std::fs::read(&path).map_err(|e| {
-            fail(
-                exit::GENERIC,
-                format!("{}: cannot read: {e}", path.display()),
-            )
-        })?;
-        let tree = stores::parse_plain(Format::Yaml, &bytes)
-            .map_err(|e| fail(exit::GENERIC, format!("{}: {e}", path.display())))?;
-        config::rule_for(&path, &tree, file).map_err(|e| fail(exit::GENERIC, e.to_string()))?
+        crate::cli::creation_rule(args.config.as_deref(), file)?
     } else {
         let mut group: Vec<Recipient> = pgp.into_iter().map(Recipient::Pgp).collect();
         group.extend(age.into_iter().map(Recipient::Age));

@@ -9,6 +9,49 @@ pub mod keygen;
 pub mod ssh_to_age;
 pub mod updatekeys;
 
+/// The identities a command may decrypt with, beyond the SOPS environment sources.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KeyArgs {
+    /// An age identity file (AGE-SECRET-KEY-1… lines); may be repeated.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<std::path::PathBuf>,
+    /// An SSH private key: used as an age ssh identity and, for ed25519, converted to an age
+    /// X25519 identity as ssh-to-age does; may be repeated.
+    #[arg(long = "ssh-key", value_name = "FILE")]
+    pub ssh_keys: Vec<std::path::PathBuf>,
+}
+
+impl KeyArgs {
+    /// Every identity source sops knows, plus these flags.
+    pub fn keyring(&self) -> crate::keys::Keyring {
+        crate::keys::sources::from_sops_env(&self.identities, &self.ssh_keys)
+    }
+}
+
+/// The creation rule of `.sops.yaml` (`config`, else found from the current directory upwards)
+/// that matches `file`.
+pub fn creation_rule(
+    config: Option<&std::path::Path>,
+    file: &std::path::Path,
+) -> Result<crate::config::CreationRule, exit::Failure> {
+    let fail = |m: String| exit::Failure::new(exit::GENERIC, m);
+    let path = match config {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| fail(format!("cannot read the current directory: {e}")))?;
+            crate::config::find(&cwd).ok_or_else(|| {
+                fail("no .sops.yaml found in this directory or above: create one with creation_rules, or pass the keys as flags".into())
+            })?
+        }
+    };
+    let bytes =
+        std::fs::read(&path).map_err(|e| fail(format!("{}: cannot read: {e}", path.display())))?;
+    let tree = crate::sops::stores::parse_plain(crate::sops::Format::Yaml, &bytes)
+        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    crate::config::rule_for(&path, &tree, file).map_err(|e| fail(e.to_string()))
+}
+
 /// `--input-type` and `--output-type`, as `decrypt` and `encrypt` take them.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct FormatArgs {
