@@ -22,20 +22,26 @@ pub struct Logging {
     pub secret_changes: bool,
 }
 
+/// Where and how an installed file lands: the options secrets and templates share.
 #[derive(Debug, Clone)]
-pub struct Secret {
-    pub name: String,
-    pub key: String,
+pub struct Target {
     pub path: PathBuf,
+    pub mode: u32,
     pub owner: Option<String>,
     pub uid: u32,
     pub group: Option<String>,
     pub gid: u32,
-    pub sops_file: PathBuf,
-    pub format: Format,
-    pub mode: u32,
     pub restart_units: Vec<String>,
     pub reload_units: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub name: String,
+    pub key: String,
+    pub sops_file: PathBuf,
+    pub format: Format,
+    pub target: Target,
 }
 
 #[derive(Debug, Clone)]
@@ -43,14 +49,7 @@ pub struct Template {
     pub name: String,
     pub content: String,
     pub file: Option<PathBuf>,
-    pub path: PathBuf,
-    pub mode: u32,
-    pub owner: Option<String>,
-    pub uid: u32,
-    pub group: Option<String>,
-    pub gid: u32,
-    pub restart_units: Vec<String>,
-    pub reload_units: Vec<String>,
+    pub target: Target,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +216,23 @@ pub fn replace_runtime_dir(path: &str, rundir: &str) -> String {
         .join("%")
 }
 
+/// The [`Target`] of a `RawSecret` or `RawTemplate` (both have these fields), with its already
+/// checked path and mode; absent numbers are 0, absent lists empty (Go's zero values).
+macro_rules! target_of {
+    ($raw:ident, $path:expr, $mode:expr) => {
+        Target {
+            path: $path,
+            mode: $mode,
+            owner: $raw.owner,
+            uid: $raw.uid.unwrap_or(0),
+            group: $raw.group,
+            gid: $raw.gid.unwrap_or(0),
+            restart_units: $raw.restart_units.unwrap_or_default(),
+            reload_units: $raw.reload_units.unwrap_or_default(),
+        }
+    };
+}
+
 fn path_opt(s: Option<String>) -> Option<PathBuf> {
     s.filter(|s| !s.is_empty()).map(PathBuf::from)
 }
@@ -294,16 +310,9 @@ impl Manifest {
             }
             secrets.push(Secret {
                 key: s.key.unwrap_or_else(|| name.clone()),
-                path,
-                owner: s.owner,
-                uid: s.uid.unwrap_or(0),
-                group: s.group,
-                gid: s.gid.unwrap_or(0),
                 sops_file: PathBuf::from(sops_file),
                 format,
-                mode,
-                restart_units: s.restart_units.unwrap_or_default(),
-                reload_units: s.reload_units.unwrap_or_default(),
+                target: target_of!(s, path, mode),
                 name,
             });
         }
@@ -329,14 +338,7 @@ impl Manifest {
             templates.push(Template {
                 content,
                 file,
-                path,
-                mode,
-                owner: t.owner,
-                uid: t.uid.unwrap_or(0),
-                group: t.group,
-                gid: t.gid.unwrap_or(0),
-                restart_units: t.restart_units.unwrap_or_default(),
-                reload_units: t.reload_units.unwrap_or_default(),
+                target: target_of!(t, path, mode),
                 name,
             });
         }
@@ -464,8 +466,8 @@ impl Manifest {
         for (p, n) in self
             .secrets
             .iter()
-            .map(|s| (&s.path, &s.name))
-            .chain(self.templates.iter().map(|t| (&t.path, &t.name)))
+            .map(|s| (&s.target.path, &s.name))
+            .chain(self.templates.iter().map(|t| (&t.target.path, &t.name)))
         {
             if let Some(other) = paths.insert(p, n) {
                 return Err(invalid(format!(
@@ -528,9 +530,9 @@ mod tests {
         assert_eq!(m.symlink_path, Path::new("/run/secrets"));
         let s = &m.secrets[0];
         assert_eq!(s.key, "a");
-        assert_eq!(s.mode, 0o400);
+        assert_eq!(s.target.mode, 0o400);
         assert_eq!(s.format, Format::Yaml);
-        assert_eq!(s.path, Path::new("/run/secrets/a"));
+        assert_eq!(s.target.path, Path::new("/run/secrets/a"));
         assert!(m.gnupg_home.is_none());
         assert_eq!(m.keep_generations, 0);
     }
@@ -550,13 +552,13 @@ mod tests {
         .unwrap();
         let s = &m.secrets[0];
         assert_eq!(
-            (s.mode, s.format, s.owner.as_deref()),
+            (s.target.mode, s.format, s.target.owner.as_deref()),
             (0o440, Format::Json, Some("postgres"))
         );
-        assert_eq!(s.reload_units, ["x.service"]);
+        assert_eq!(s.target.reload_units, ["x.service"]);
         let t = &m.templates[0];
-        assert_eq!((t.uid, t.gid, t.mode), (5, 6, 0o400));
-        assert_eq!(t.path, Path::new("/etc/app.env"));
+        assert_eq!((t.target.uid, t.target.gid, t.target.mode), (5, 6, 0o400));
+        assert_eq!(t.target.path, Path::new("/etc/app.env"));
         assert_eq!(m.keep_generations, 3);
         assert!(m.use_tmpfs && m.logging.key_import && !m.logging.secret_changes);
         assert_eq!(m.ssh_key_paths, [PathBuf::from("/etc/ssh/rsa")]);
@@ -657,7 +659,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.secrets_mount_point, Path::new("/run/user/1000/secrets.d"));
-        assert_eq!(m.secrets[0].path, Path::new("/run/user/1000/x/a"));
+        assert_eq!(m.secrets[0].target.path, Path::new("/run/user/1000/x/a"));
         // Outside user mode `%r` is literal (as in sops-nix).
         let m = parse(r#"{"symlinkPath":"/x%r"}"#).unwrap();
         assert_eq!(m.symlink_path, Path::new("/x%r"));

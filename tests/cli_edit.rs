@@ -2,7 +2,6 @@
 
 mod common;
 
-use common::AgeKey;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -33,10 +32,8 @@ fn runtime_is_empty(dir: &Path) -> bool {
 
 #[test]
 fn edits_keep_the_keys_and_sops_reads_the_result() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key, key_file) = common::dir_with_key("key.txt");
     let d = dir.path();
-    let key = AgeKey::generate();
-    let key_file = key.write(d, "key.txt");
     let enc = common::sops_encrypt(
         d,
         "s.yaml",
@@ -89,10 +86,8 @@ fn edits_keep_the_keys_and_sops_reads_the_result() {
 
 #[test]
 fn a_new_file_takes_its_keys_from_sops_yaml() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key, key_file) = common::dir_with_key("key.txt");
     let d = dir.path();
-    let key = AgeKey::generate();
-    let key_file = key.write(d, "key.txt");
     std::fs::write(
         d.join(".sops.yaml"),
         format!(

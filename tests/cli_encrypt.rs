@@ -31,10 +31,8 @@ fn ok(out: Output, what: &str) -> Vec<u8> {
 /// Encrypts `plain` as `name` with nix-sops and with sops (same key); the real sops must
 /// decrypt both to the same bytes.
 fn same_as_sops(name: &str, plain: &[u8], extra: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key, key_file) = common::dir_with_key("key.txt");
     let d = dir.path();
-    let key = AgeKey::generate();
-    let key_file = key.write(d, "key.txt");
     std::fs::write(d.join(name), plain).unwrap();
 
     let mut args = vec!["encrypt", "--age", &key.recipient];
@@ -163,10 +161,8 @@ fn sops_yaml_rules_shamir_and_mac_only() {
 
 #[test]
 fn in_place_and_already_encrypted() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key, key_file) = common::dir_with_key("key.txt");
     let d = dir.path();
-    let key = AgeKey::generate();
-    let key_file = key.write(d, "key.txt");
     std::fs::write(d.join("s.yaml"), "password: s3cr3t\n").unwrap();
     ok(
         nix_sops(d, &["encrypt", "-i", "--age", &key.recipient, "s.yaml"]),

@@ -9,17 +9,18 @@ fn nix_sops() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nix-sops"))
 }
 
+/// `nix-sops keygen -o <key>`.
+fn keygen_to(key: &std::path::Path) -> std::process::Output {
+    nix_sops().args(["keygen", "-o"]).arg(key).output().unwrap()
+}
+
 #[test]
 fn generated_key_works_with_real_age() {
     common::require("age");
     common::require("age-keygen");
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("keys.txt");
-    let out = nix_sops()
-        .args(["keygen", "-o"])
-        .arg(&key)
-        .output()
-        .unwrap();
+    let out = keygen_to(&key);
     assert!(
         out.status.success(),
         "{}",
@@ -71,11 +72,7 @@ fn generated_key_works_with_real_age() {
     assert_eq!(dec.stdout, b"round trip");
 
     // An existing key file is never overwritten.
-    let again = nix_sops()
-        .args(["keygen", "-o"])
-        .arg(&key)
-        .output()
-        .unwrap();
+    let again = keygen_to(&key);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("keys.txt"));
 }

@@ -8,6 +8,15 @@ fn nix_sops() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nix-sops"))
 }
 
+/// `nix-sops ssh-to-age -i <input>`: the age recipient of an SSH public key (or keyscan lines).
+fn ssh_to_age(input: &std::path::Path) -> std::process::Output {
+    nix_sops()
+        .args(["ssh-to-age", "-i"])
+        .arg(input)
+        .output()
+        .unwrap()
+}
+
 fn ssh_keygen(dir: &std::path::Path, name: &str, kind: &str) -> std::path::PathBuf {
     common::require("ssh-keygen");
     let p = dir.join(name);
@@ -33,13 +42,7 @@ fn stdout_ok(out: std::process::Output) -> String {
 fn public_and_private_conversions_agree_with_age_keygen() {
     let dir = tempfile::tempdir().unwrap();
     let key = ssh_keygen(dir.path(), "host", "ed25519");
-    let public = stdout_ok(
-        nix_sops()
-            .args(["ssh-to-age", "-i"])
-            .arg(key.with_extension("pub"))
-            .output()
-            .unwrap(),
-    );
+    let public = stdout_ok(ssh_to_age(&key.with_extension("pub")));
     assert!(public.starts_with("age1") && public.ends_with('\n'));
 
     let id_file = dir.path().join("age.txt");
@@ -78,27 +81,11 @@ fn keyscan_lines_and_non_ed25519_keys() {
     let scan = format!("server {rsa_pub}server {ed_pub}");
     let scan_file = dir.path().join("scan");
     std::fs::write(&scan_file, scan).unwrap();
-    let from_scan = stdout_ok(
-        nix_sops()
-            .args(["ssh-to-age", "-i"])
-            .arg(&scan_file)
-            .output()
-            .unwrap(),
-    );
-    let direct = stdout_ok(
-        nix_sops()
-            .args(["ssh-to-age", "-i"])
-            .arg(ed.with_extension("pub"))
-            .output()
-            .unwrap(),
-    );
+    let from_scan = stdout_ok(ssh_to_age(&scan_file));
+    let direct = stdout_ok(ssh_to_age(&ed.with_extension("pub")));
     assert_eq!(from_scan, direct);
 
-    let only_rsa = nix_sops()
-        .args(["ssh-to-age", "-i"])
-        .arg(rsa.with_extension("pub"))
-        .output()
-        .unwrap();
+    let only_rsa = ssh_to_age(&rsa.with_extension("pub"));
     assert_eq!(only_rsa.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&only_rsa.stderr).contains("no ssh-ed25519 public key"));
 }
@@ -107,13 +94,7 @@ fn keyscan_lines_and_non_ed25519_keys() {
 fn host_key_decrypts_what_sops_encrypted_to_its_recipient() {
     let dir = tempfile::tempdir().unwrap();
     let key = ssh_keygen(dir.path(), "ssh_host_ed25519_key", "ed25519");
-    let recipient = stdout_ok(
-        nix_sops()
-            .args(["ssh-to-age", "-i"])
-            .arg(key.with_extension("pub"))
-            .output()
-            .unwrap(),
-    );
+    let recipient = stdout_ok(ssh_to_age(&key.with_extension("pub")));
     let enc = common::sops_encrypt(
         dir.path(),
         "s.json",

@@ -17,6 +17,28 @@ fn run(m: &[u8], src: &mut FakeSource) -> anyhow::Result<install::Outcome> {
     install::install_bytes(m, &opts(), &env(), Some(src))
 }
 
+/// A manifest with the one secret `a` from `/s.yaml`: `extra` its options, `top` the manifest's.
+fn secret_a(extra: serde_json::Value, top: serde_json::Value) -> Vec<u8> {
+    manifest(json!([secret("a", "/s.yaml", extra)]), top)
+}
+
+/// `a` (with `value`) and `b` in `/s.yaml`, for [`units_manifest`].
+fn a_and_b(a: &str) -> FakeSource {
+    FakeSource::default().with("/s.yaml", &[("a", s(a)), ("b", s("B"))])
+}
+
+/// What a dry run must leave as it was: the generations and the mounts.
+fn secrets_state() -> String {
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ls -laR /run/secrets.d; cat /proc/thread-self/mountinfo | grep secrets",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn one(name: &str, value: &str) -> FakeSource {
     FakeSource::default().with("/s.yaml", &[(name, s(value))])
 }
@@ -109,12 +131,8 @@ fn umask_077_does_not_change_configured_modes() {
 #[test]
 fn ignore_passwd_owns_everything_by_root() {
     in_namespace(|| {
-        let m = manifest(
-            json!([secret(
-                "a",
-                "/s.yaml",
-                json!({"owner": "nixsops-nobody-such", "group": "nixsops-nogroup-such", "uid": 7})
-            )]),
+        let m = secret_a(
+            json!({"owner": "nixsops-nobody-such", "group": "nixsops-nogroup-such", "uid": 7}),
             json!({}),
         );
         let mut o = opts();
@@ -128,35 +146,16 @@ fn ignore_passwd_owns_everything_by_root() {
 #[test]
 fn unknown_user_or_group_fails_before_touching_anything() {
     in_namespace(|| {
-        let m = manifest(
-            json!([secret(
-                "a",
-                "/s.yaml",
-                json!({"owner": "nixsops-does-not-exist"})
-            )]),
-            json!({}),
-        );
-        let e = run(&m, &mut one("a", "x")).unwrap_err().to_string();
-        assert!(
-            e.contains("secret a") && e.contains("nixsops-does-not-exist"),
-            "{e}"
-        );
-        assert!(!Path::new("/run/secrets.d").exists());
-        assert!(!Path::new("/run/secrets").exists());
-        let m = manifest(
-            json!([secret(
-                "a",
-                "/s.yaml",
-                json!({"group": "nixsops-no-such-group"})
-            )]),
-            json!({}),
-        );
-        let e = run(&m, &mut one("a", "x")).unwrap_err().to_string();
-        assert!(
-            e.contains("secret a") && e.contains("nixsops-no-such-group"),
-            "{e}"
-        );
-        assert!(!Path::new("/run/secrets.d").exists());
+        for (option, name) in [
+            ("owner", "nixsops-does-not-exist"),
+            ("group", "nixsops-no-such-group"),
+        ] {
+            let m = secret_a(json!({ option: name }), json!({}));
+            let e = run(&m, &mut one("a", "x")).unwrap_err().to_string();
+            assert!(e.contains("secret a") && e.contains(name), "{e}");
+            assert!(!Path::new("/run/secrets.d").exists());
+            assert!(!Path::new("/run/secrets").exists());
+        }
     });
 }
 
@@ -182,17 +181,16 @@ fn list(name: &str) -> String {
 fn restart_and_reload_on_change_and_not_on_no_change() {
     in_namespace(|| {
         std::fs::create_dir("/run/nixos").unwrap();
-        let src = |a: &str| FakeSource::default().with("/s.yaml", &[("a", s(a)), ("b", s("B"))]);
         // First boot: no symlink yet, nothing to restart (sops-nix: stage-2 init).
-        run(&units_manifest(json!({})), &mut src("1")).unwrap();
+        run(&units_manifest(json!({})), &mut a_and_b("1")).unwrap();
         assert_eq!(list("activation-restart-list"), "");
         // Same content: no restart.
-        let out = run(&units_manifest(json!({})), &mut src("1")).unwrap();
+        let out = run(&units_manifest(json!({})), &mut a_and_b("1")).unwrap();
         assert!(out.record.is_empty(), "{:?}", out.record);
         assert_eq!(list("activation-restart-list"), "");
         assert_eq!(link("/run/secrets"), Path::new("/run/secrets.d/2"));
         // Changed content of a: a's units only.
-        let out = run(&units_manifest(json!({})), &mut src("2")).unwrap();
+        let out = run(&units_manifest(json!({})), &mut a_and_b("2")).unwrap();
         assert_eq!(out.record.secrets.modified.len(), 1);
         assert!(out.record.secrets.modified[0].content);
         assert_eq!(list("activation-restart-list"), "a.service\n");
@@ -209,33 +207,18 @@ fn owner_and_mode_changes_trigger_restart() {
     ensure_user("nixsops-alice");
     in_namespace(|| {
         std::fs::create_dir("/run/nixos").unwrap();
-        let m1 = manifest(
-            json!([secret(
-                "a",
-                "/s.yaml",
-                json!({"restartUnits": ["a.service"]})
-            )]),
-            json!({}),
-        );
+        let m1 = secret_a(json!({"restartUnits": ["a.service"]}), json!({}));
         run(&m1, &mut one("a", "x")).unwrap();
-        let m2 = manifest(
-            json!([secret(
-                "a",
-                "/s.yaml",
-                json!({"restartUnits": ["a.service"], "owner": "nixsops-alice"})
-            )]),
+        let m2 = secret_a(
+            json!({"restartUnits": ["a.service"], "owner": "nixsops-alice"}),
             json!({}),
         );
         let out = run(&m2, &mut one("a", "x")).unwrap();
         let md = &out.record.secrets.modified[0];
         assert!(md.owner && !md.content && !md.mode, "{md:?}");
         assert_eq!(list("activation-restart-list"), "a.service\n");
-        let m3 = manifest(
-            json!([secret(
-                "a",
-                "/s.yaml",
-                json!({"restartUnits": ["a.service"], "owner": "nixsops-alice", "mode": "0440"})
-            )]),
+        let m3 = secret_a(
+            json!({"restartUnits": ["a.service"], "owner": "nixsops-alice", "mode": "0440"}),
             json!({}),
         );
         let out = run(&m3, &mut one("a", "x")).unwrap();
@@ -262,11 +245,17 @@ fn systemctl_mode_calls_try_restart_and_try_reload_or_restart() {
         let mut e = env();
         e.restart_via_systemctl = true;
         e.systemctl = "/run/fake-systemctl".into();
-        let src = |a: &str| FakeSource::default().with("/s.yaml", &[("a", s(a)), ("b", s("B"))]);
-        install::install_bytes(&units_manifest(json!({})), &opts(), &e, Some(&mut src("1")))
-            .unwrap();
-        install::install_bytes(&units_manifest(json!({})), &opts(), &e, Some(&mut src("2")))
-            .unwrap();
+        let install_units = |e: &install::Env, a: &str| {
+            install::install_bytes(
+                &units_manifest(json!({})),
+                &opts(),
+                e,
+                Some(&mut a_and_b(a)),
+            )
+            .unwrap()
+        };
+        install_units(&e, "1");
+        install_units(&e, "2");
         assert_eq!(
             read(log),
             "--no-block try-restart a.service\n--no-block try-reload-or-restart r.service\n"
@@ -278,8 +267,7 @@ fn systemctl_mode_calls_try_restart_and_try_reload_or_restart() {
         );
         // Dry: nothing is run.
         e.dry_activate = true;
-        install::install_bytes(&units_manifest(json!({})), &opts(), &e, Some(&mut src("3")))
-            .unwrap();
+        install_units(&e, "3");
         assert_eq!(read(log).lines().count(), 2);
     });
 }
@@ -295,7 +283,7 @@ fn dry_activate_has_no_side_effects() {
             &units_manifest(json!({})),
             &opts(),
             &e,
-            Some(&mut FakeSource::default().with("/s.yaml", &[("a", s("1")), ("b", s("B"))])),
+            Some(&mut a_and_b("1")),
         )
         .unwrap();
         assert!(out.generation.is_none());
@@ -305,45 +293,17 @@ fn dry_activate_has_no_side_effects() {
             ["would add secrets: a, b"]
         );
 
-        run(
-            &units_manifest(json!({})),
-            &mut FakeSource::default().with("/s.yaml", &[("a", s("1")), ("b", s("B"))]),
-        )
-        .unwrap();
-        let before = std::process::Command::new("sh")
-            .args([
-                "-c",
-                "ls -laR /run/secrets.d; cat /proc/thread-self/mountinfo | grep secrets",
-            ])
-            .output()
-            .unwrap()
-            .stdout;
+        run(&units_manifest(json!({})), &mut a_and_b("1")).unwrap();
+        let before = secrets_state();
         let out = install::install_bytes(
-            &manifest(
-                json!([secret(
-                    "a",
-                    "/s.yaml",
-                    json!({"restartUnits": ["a.service"]})
-                )]),
-                json!({}),
-            ),
+            &secret_a(json!({"restartUnits": ["a.service"]}), json!({})),
             &opts(),
             &e,
             Some(&mut one("a", "changed")),
         )
         .unwrap();
-        let after = std::process::Command::new("sh")
-            .args([
-                "-c",
-                "ls -laR /run/secrets.d; cat /proc/thread-self/mountinfo | grep secrets",
-            ])
-            .output()
-            .unwrap()
-            .stdout;
-        assert_eq!(
-            String::from_utf8_lossy(&before),
-            String::from_utf8_lossy(&after)
-        );
+        let after = secrets_state();
+        assert_eq!(before, after);
         assert_eq!(link("/run/secrets"), Path::new("/run/secrets.d/1"));
         assert_eq!(read("/run/secrets/a"), "1");
         assert_eq!(list("dry-activation-restart-list"), "a.service\n");
@@ -353,11 +313,7 @@ fn dry_activate_has_no_side_effects() {
             ["would modify secret: a", "would remove secret: b"]
         );
         // The next real run gets generation 2 (nothing was left behind to collide with).
-        run(
-            &units_manifest(json!({})),
-            &mut FakeSource::default().with("/s.yaml", &[("a", s("1")), ("b", s("B"))]),
-        )
-        .unwrap();
+        run(&units_manifest(json!({})), &mut a_and_b("1")).unwrap();
         assert_eq!(link("/run/secrets"), Path::new("/run/secrets.d/2"));
     });
 }
@@ -450,10 +406,7 @@ fn stale_out_of_tree_links_are_removed_and_foreign_files_kept() {
 #[test]
 fn pruning_keeps_ten_generations_and_non_numeric_entries() {
     in_namespace(|| {
-        let m0 = manifest(
-            json!([secret("a", "/s.yaml", json!({}))]),
-            json!({"keepGenerations": 0}),
-        );
+        let m0 = secret_a(json!({}), json!({"keepGenerations": 0}));
         run(&m0, &mut one("a", "x")).unwrap();
         for n in 2..=99 {
             std::fs::create_dir(format!("/run/secrets.d/{n}")).unwrap();
@@ -473,10 +426,7 @@ fn pruning_keeps_ten_generations_and_non_numeric_entries() {
             "keep 0 prunes nothing: {}",
             String::from_utf8_lossy(&ls)
         );
-        let m10 = manifest(
-            json!([secret("a", "/s.yaml", json!({}))]),
-            json!({"keepGenerations": 10}),
-        );
+        let m10 = secret_a(json!({}), json!({"keepGenerations": 10}));
         run(&m10, &mut one("a", "x")).unwrap();
         assert_eq!(link("/run/secrets"), Path::new("/run/secrets.d/101"));
         assert!(!Path::new("/run/secrets.d/91").exists());
@@ -615,18 +565,19 @@ fn failures_before_the_switch_keep_the_old_generation() {
     });
 }
 
+fn is_empty_dir(path: &str) -> bool {
+    std::fs::read_dir(path).unwrap().next().is_none()
+}
+
 #[test]
 fn symlinked_mount_point_or_generation_is_refused() {
     in_namespace(|| {
         std::fs::create_dir("/run/elsewhere").unwrap();
         std::os::unix::fs::symlink("/run/elsewhere", "/run/secrets.d").unwrap();
-        let m = manifest(json!([secret("a", "/s.yaml", json!({}))]), json!({}));
+        let m = secret_a(json!({}), json!({}));
         let e = run(&m, &mut one("a", "x")).unwrap_err().to_string();
         assert!(e.contains("symlink"), "{e}");
-        assert!(std::fs::read_dir("/run/elsewhere")
-            .unwrap()
-            .next()
-            .is_none());
+        assert!(is_empty_dir("/run/elsewhere"));
         std::fs::remove_file("/run/secrets.d").unwrap();
 
         run(&m, &mut one("a", "x")).unwrap();
@@ -635,17 +586,14 @@ fn symlinked_mount_point_or_generation_is_refused() {
         std::os::unix::fs::symlink("/run/elsewhere", "/run/secrets.d/1").unwrap();
         let e = run(&m, &mut one("a", "y")).unwrap_err().to_string();
         assert!(e.contains("symlink"), "{e}");
-        assert!(std::fs::read_dir("/run/elsewhere")
-            .unwrap()
-            .next()
-            .is_none());
+        assert!(is_empty_dir("/run/elsewhere"));
     });
 }
 
 #[test]
 fn leftover_generation_of_an_interrupted_run_is_replaced() {
     in_namespace(|| {
-        let m = manifest(json!([secret("a", "/s.yaml", json!({}))]), json!({}));
+        let m = secret_a(json!({}), json!({}));
         run(&m, &mut one("a", "x")).unwrap();
         std::fs::create_dir("/run/secrets.d/2").unwrap();
         std::fs::write("/run/secrets.d/2/a", "partial").unwrap();
@@ -660,10 +608,7 @@ fn leftover_generation_of_an_interrupted_run_is_replaced() {
 #[test]
 fn tmpfs_and_mount_reuse() {
     in_namespace(|| {
-        let m = manifest(
-            json!([secret("a", "/s.yaml", json!({}))]),
-            json!({"useTmpfs": true}),
-        );
+        let m = secret_a(json!({}), json!({"useTmpfs": true}));
         run(&m, &mut one("a", "x")).unwrap();
         assert_eq!(fs_magic("/run/secrets.d"), TMPFS);
         run(&m, &mut one("a", "y")).unwrap();
@@ -689,7 +634,7 @@ fn existing_secrets_directory_is_replaced_by_the_symlink() {
     in_namespace(|| {
         std::fs::create_dir("/run/secrets").unwrap();
         std::fs::write("/run/secrets/old", "x").unwrap();
-        let m = manifest(json!([secret("a", "/s.yaml", json!({}))]), json!({}));
+        let m = secret_a(json!({}), json!({}));
         run(&m, &mut one("a", "x")).unwrap();
         assert_eq!(link("/run/secrets"), Path::new("/run/secrets.d/1"));
     });
@@ -699,12 +644,8 @@ fn existing_secrets_directory_is_replaced_by_the_symlink() {
 fn user_mode_uses_the_runtime_dir_without_mount_or_chown() {
     in_namespace(|| {
         std::fs::create_dir_all("/run/user/4242").unwrap();
-        let m = manifest(
-            json!([secret(
-                "a",
-                "/s.yaml",
-                json!({"path": "%r/links/a", "owner": "nixsops-not-used"})
-            )]),
+        let m = secret_a(
+            json!({"path": "%r/links/a", "owner": "nixsops-not-used"}),
             json!({"userMode": true, "secretsMountPoint": "%r/secrets.d", "symlinkPath": "%r/secrets"}),
         );
         run(&m, &mut one("a", "x")).unwrap();

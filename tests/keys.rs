@@ -56,6 +56,11 @@ impl Encrypted {
         }
     }
 
+    /// Writes the file as sops wrote it, for the real sops or a child process to read.
+    fn write(&self, path: &Path) {
+        std::fs::write(path, serde_json::to_vec(&self.json).unwrap()).unwrap();
+    }
+
     fn metadata(&self) -> Metadata {
         Metadata::from_value(&to_value(&self.json["sops"])).expect("valid sops metadata")
     }
@@ -290,6 +295,16 @@ fn pgp_encrypt(dir: &Path, home: &GnuPgHome, extra: &[&str]) -> Encrypted {
     sops_encrypt(dir, extra, &[(k, &v)])
 }
 
+/// A file sops encrypted to a new pgp key (user id `uid`) and a new age key, in one key group:
+/// the GnuPG home, the pgp fingerprint, the age key, the file.
+fn pgp_and_age_file(dir: &Path, uid: &str) -> (GnuPgHome, String, common::AgeKey, Encrypted) {
+    let home = GnuPgHome::new();
+    let fp = home.generate(uid, "default");
+    let age_key = common::AgeKey::generate();
+    let file = pgp_encrypt(dir, &home, &["--pgp", &fp, "--age", &age_key.recipient]);
+    (home, fp, age_key, file)
+}
+
 // ---------------------------------------------------------------------------------------------
 // age X25519
 
@@ -478,11 +493,7 @@ fn shamir_two_of_three_every_pair_decrypts_one_does_not() {
     let all: String = keys.iter().map(|k| k.file_text.as_str()).collect();
     file.assert_decrypts(&ring_with_text("all", &all));
 
-    std::fs::write(
-        dir.path().join("enc.json"),
-        serde_json::to_vec(&file.json).unwrap(),
-    )
-    .unwrap();
+    file.write(&dir.path().join("enc.json"));
     for (i, key) in keys.iter().enumerate() {
         let err = file.assert_no_key(&ring_with_text(&format!("key {i}"), &key.file_text));
         assert!(err.summary.contains("2 of 3"), "{}", err.summary);
@@ -593,11 +604,7 @@ fn pgp_through_the_gnupg_home_and_gpg_binary() {
     ring.gpg = None; // gpg 2.2 would migrate secring.gpg itself; test the in-memory path alone
     file.assert_decrypts(&ring);
     // The real sops decrypts with that home too.
-    std::fs::write(
-        dir.path().join("p.json"),
-        serde_json::to_vec(&file.json).unwrap(),
-    )
-    .unwrap();
+    file.write(&dir.path().join("p.json"));
     let gnupghome = legacy.path().display().to_string();
     let out = common::sops(
         dir.path(),
@@ -614,14 +621,7 @@ fn pgp_through_the_gnupg_home_and_gpg_binary() {
 #[test]
 fn pgp_and_age_in_one_file() {
     let dir = tempdir();
-    let home = GnuPgHome::new();
-    let fp = home.generate("mixed <mixed@nix-sops.test>", "default");
-    let age_key = common::AgeKey::generate();
-    let file = pgp_encrypt(
-        dir.path(),
-        &home,
-        &["--pgp", &fp, "--age", &age_key.recipient],
-    );
+    let (home, fp, age_key, file) = pgp_and_age_file(dir.path(), "mixed <mixed@nix-sops.test>");
     assert_eq!(file.metadata().key_groups[0].len(), 2);
 
     file.assert_decrypts(&ring_with_text("age.txt", &age_key.file_text));
@@ -646,14 +646,7 @@ fn pgp_and_age_in_one_file() {
 #[test]
 fn decryption_order_age_first_then_configurable() {
     let dir = tempdir();
-    let home = GnuPgHome::new();
-    let fp = home.generate("order <order@nix-sops.test>", "default");
-    let age_key = common::AgeKey::generate();
-    let file = pgp_encrypt(
-        dir.path(),
-        &home,
-        &["--pgp", &fp, "--age", &age_key.recipient],
-    );
+    let (_home, _fp, age_key, file) = pgp_and_age_file(dir.path(), "order <order@nix-sops.test>");
 
     let mark = dir.path().join("gpg-was-run");
     let fake = dir.path().join("fake-gpg");
@@ -833,11 +826,7 @@ fn malformed_line_fails_that_source_only_like_sops() {
     );
 
     // The real sops agrees: the file encrypted to the key in the broken source does not decrypt.
-    std::fs::write(
-        dir.path().join("to_bad.json"),
-        serde_json::to_vec(&to_bad.json).unwrap(),
-    )
-    .unwrap();
+    to_bad.write(&dir.path().join("to_bad.json"));
     let out = common::sops_decrypt(dir.path(), "to_bad.json", &bad_file, &[]);
     assert_eq!(out.status.code(), Some(128), "{out:?}");
 }
@@ -973,16 +962,24 @@ fn from_env_reads_the_process_environment() {
     std::fs::write(xdg.join("sops/age/keys.txt"), &k_xdg.file_text).unwrap();
     for (name, k) in [("env.json", &k_env), ("xdg.json", &k_xdg)] {
         let f = age_encrypt(dir.path(), &k.recipient);
-        std::fs::write(dir.path().join(name), serde_json::to_vec(&f.json).unwrap()).unwrap();
+        f.write(&dir.path().join(name));
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_from_env", "--ignored", "--nocapture"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir.path().join("nohome"))
-        .env("XDG_CONFIG_HOME", &xdg)
-        .env("SOPS_AGE_KEY", &k_env.file_text)
-        .env("NIX_SOPS_KEYS_CHILD_DIR", dir.path())
+    run_child("child_from_env", dir.path(), |c| {
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path().join("nohome"))
+            .env("XDG_CONFIG_HOME", &xdg)
+            .env("SOPS_AGE_KEY", &k_env.file_text)
+    });
+}
+
+/// Runs the ignored test `child` alone in a child process of this test binary, with `dir` in
+/// `NIX_SOPS_KEYS_CHILD_DIR` and the environment `env` sets; the child must pass.
+fn run_child(child: &str, dir: &Path, env: impl FnOnce(&mut Command) -> &mut Command) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", child, "--ignored", "--nocapture"]);
+    let out = env(&mut cmd)
+        .env("NIX_SOPS_KEYS_CHILD_DIR", dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -993,12 +990,15 @@ fn from_env_reads_the_process_environment() {
     );
 }
 
+/// In a child process: the directory its parent test prepared.
+fn child_dir() -> PathBuf {
+    PathBuf::from(std::env::var("NIX_SOPS_KEYS_CHILD_DIR").expect("only run from its parent test"))
+}
+
 #[test]
 #[ignore = "run by from_env_reads_the_process_environment in a child process"]
 fn child_from_env() {
-    let dir = PathBuf::from(
-        std::env::var("NIX_SOPS_KEYS_CHILD_DIR").expect("only run from its parent test"),
-    );
+    let dir = child_dir();
     let ring = Keyring::from_env();
     for name in ["env.json", "xdg.json"] {
         Encrypted::parse(&std::fs::read(dir.join(name)).unwrap()).assert_decrypts(&ring);
@@ -1324,28 +1324,15 @@ fn age_plugin_identity_through_a_plugin_binary() {
     assert_eq!(out.stdout, k.file_text.as_bytes());
 
     let file = age_encrypt(d, &k.recipient);
-    std::fs::write(d.join("f.json"), serde_json::to_vec(&file.json).unwrap()).unwrap();
+    file.write(&d.join("f.json"));
     // PATH is process-wide (age finds plugins through it): run the checks in a child process.
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_plugin", "--ignored", "--nocapture"])
-        .env("PATH", &path)
-        .env("NIX_SOPS_KEYS_CHILD_DIR", d)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_child("child_plugin", d, |c| c.env("PATH", &path));
 }
 
 #[test]
 #[ignore = "run by age_plugin_identity_through_a_plugin_binary in a child process"]
 fn child_plugin() {
-    let dir = PathBuf::from(
-        std::env::var("NIX_SOPS_KEYS_CHILD_DIR").expect("only run from its parent test"),
-    );
+    let dir = child_dir();
     let file = Encrypted::parse(&std::fs::read(dir.join("f.json")).unwrap());
     let id_file = dir.join("plugin.txt");
 

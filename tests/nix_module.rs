@@ -371,13 +371,21 @@ fn ed25519_to_age_matches_sops_nix_test_vector() {
 // ---------------------------------------------------------------------------------------------
 // Nix → manifest → the real installer.
 
-/// Runs `script` as root in a private mount namespace (the installer mounts a ramfs there).
-fn in_private_mount_ns(script: &str) -> Output {
+/// Runs `script` as root in a private mount namespace (the installer mounts a ramfs there); it
+/// must succeed (else the panic says `failure` and shows both outputs). Returns stdout, stderr.
+fn in_private_mount_ns(script: &str, failure: &str) -> (String, String) {
     common::require("unshare");
-    Command::new("unshare")
+    let out = Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-euc", script])
         .output()
-        .expect("unshare runs")
+        .expect("unshare runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{failure}:\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    (stdout, stderr)
 }
 
 struct Installed {
@@ -436,13 +444,7 @@ fn example_server_manifest_passes_the_installers_build_check() {
     let stored = store_copy("examples/server/nixos/secrets/secrets.yaml");
     assert_eq!(v["manifest"]["secrets"][0]["sopsFile"], stored.as_str());
     let dir = tempfile::tempdir().unwrap();
-    let manifest = dir.path().join("manifest.json");
-    std::fs::write(&manifest, serde_json::to_vec(&v["manifest"]).unwrap()).unwrap();
-    let out = Command::new(installer())
-        .arg("-check-mode=sopsfile")
-        .arg(&manifest)
-        .output()
-        .unwrap();
+    let out = check_sopsfile(&write_manifest(dir.path(), &v["manifest"]));
     assert!(
         out.status.success(),
         "the build-time check rejects the example: {}",
@@ -469,8 +471,7 @@ fn example_server_secrets_install_with_its_ssh_host_key() {
         let name = s["name"].as_str().unwrap().to_owned();
         s["path"] = format!("{r}/secrets/{name}").into();
     }
-    let manifest = dir.path().join("manifest.json");
-    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    let manifest = write_manifest(dir.path(), &m);
     // -ignore-passwd: the example's owners (postgres, admin) do not exist on this machine.
     let mut script = format!(
         "'{}' -ignore-passwd '{}'\n",
@@ -482,13 +483,8 @@ fn example_server_secrets_install_with_its_ssh_host_key() {
             "printf 'FILE {name} 0 0 400 %s\\n' \"$(od -An -v -tx1 '{r}/secrets/{name}' | tr -d ' \\n')\"\n"
         ));
     }
-    let out = in_private_mount_ns(&script);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the example does not install with its host key:\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, _) =
+        in_private_mount_ns(&script, "the example does not install with its host key");
     let got = parse_report(&stdout);
     let admin_key = repo().join("examples/server/keys/admin-age-key.txt");
     for name in EXAMPLE_SECRETS {
@@ -512,44 +508,85 @@ fn installer() -> String {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sops-install-secrets").to_owned())
 }
 
+/// A temporary root with an age key: sops files are encrypted to it, Nix builds manifests there.
+struct Root {
+    dir: tempfile::TempDir,
+    key: common::AgeKey,
+    key_file: PathBuf,
+}
+
+impl Root {
+    fn new() -> Root {
+        let (dir, key, key_file) = common::dir_with_key("age-keys.txt");
+        Root { dir, key, key_file }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn str(&self) -> &str {
+        self.path().to_str().unwrap()
+    }
+
+    /// `plain` encrypted to the key by the real sops, as `root/name`.
+    fn encrypt(&self, name: &str, plain: &[u8]) -> PathBuf {
+        let enc = common::sops_encrypt(self.path(), name, plain, &["--age", &self.key.recipient]);
+        let path = self.path().join(name);
+        std::fs::write(&path, enc).unwrap();
+        path
+    }
+
+    /// Evaluates the Nix `file` with `root` and `keyFile` and the other `args` as `--argstr`s.
+    fn eval(&self, file: &str, args: &[(&str, &str)]) -> Value {
+        let key_file = self.key_file.to_str().unwrap();
+        let mut argv = vec![
+            "--argstr",
+            "root",
+            self.str(),
+            "--argstr",
+            "keyFile",
+            key_file,
+        ];
+        for (name, value) in args {
+            argv.extend(["--argstr", name, value]);
+        }
+        eval_json(file, &argv)
+    }
+}
+
+/// `manifest` as `dir/manifest.json`.
+fn write_manifest(dir: &Path, manifest: &Value) -> PathBuf {
+    let path = dir.join("manifest.json");
+    std::fs::write(&path, serde_json::to_vec(manifest).unwrap()).unwrap();
+    path
+}
+
+/// The installer's build-time check of `manifest` (`-check-mode=sopsfile`).
+fn check_sopsfile(manifest: &Path) -> Output {
+    Command::new(installer())
+        .arg("-check-mode=sopsfile")
+        .arg(manifest)
+        .output()
+        .unwrap()
+}
+
 /// Nix (tests/nix/e2e.nix, the module's pure manifest code) → manifest → the real installer in
 /// a private mount namespace → files with the right content, owner and mode.
 fn install_from_nix_manifest(format: &str, plaintext: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let key = common::AgeKey::generate();
-    let key_file = key.write(root, "age-keys.txt");
-    let name = format!("secrets.{format}");
-    let encrypted = common::sops_encrypt(
-        root,
-        &name,
-        plaintext.as_bytes(),
-        &["--age", &key.recipient],
-    );
-    std::fs::write(root.join(&name), &encrypted).unwrap();
-
-    let manifest = eval_json(
+    let root = Root::new();
+    let sops_file = root.encrypt(&format!("secrets.{format}"), plaintext.as_bytes());
+    let manifest = root.eval(
         "tests/nix/e2e.nix",
         &[
-            "--argstr",
-            "root",
-            root.to_str().unwrap(),
-            "--argstr",
-            "format",
-            format,
-            "--argstr",
-            "sopsFile",
-            root.join(&name).to_str().unwrap(),
-            "--argstr",
-            "keyFile",
-            key_file.to_str().unwrap(),
+            ("format", format),
+            ("sopsFile", sops_file.to_str().unwrap()),
         ],
     );
-    let manifest_path = root.join("manifest.json");
-    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let manifest_path = write_manifest(root.path(), &manifest);
 
     let bin = installer();
-    let r = root.to_str().unwrap();
+    let r = root.str();
     let files = [
         "secrets/github_token",
         "secrets/db/password",
@@ -570,13 +607,8 @@ fn install_from_nix_manifest(format: &str, plaintext: &str) {
     script.push_str(&format!(
         "readlink '{r}/etc/app/token'\nreadlink '{r}/secrets'\n"
     ));
-    let out = in_private_mount_ns(&script);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "installer in a private mount namespace failed:\nstdout: {stdout}\nstderr: {stderr}"
-    );
+    let (stdout, stderr) =
+        in_private_mount_ns(&script, "installer in a private mount namespace failed");
     assert!(
         !stdout.contains("hunter2") && !stderr.contains("hunter2"),
         "a secret value was logged"
@@ -615,39 +647,20 @@ fn install_from_nix_manifest(format: &str, plaintext: &str) {
 /// as the invoking user, as the `sops-nix` user service runs it.
 #[test]
 fn home_manager_manifest_installs_in_user_mode() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let key = common::AgeKey::generate();
-    let key_file = key.write(root, "age-keys.txt");
+    let fixture = Root::new();
+    let root = fixture.path();
     let plaintext = r#"{"github_token": "ghp_example", "db": {"password": "hunter2"}}"#;
-    let encrypted = common::sops_encrypt(
-        root,
-        "secrets.json",
-        plaintext.as_bytes(),
-        &["--age", &key.recipient],
-    );
-    std::fs::write(root.join("secrets.json"), &encrypted).unwrap();
-    let v = eval_json(
+    let sops_file = fixture.encrypt("secrets.json", plaintext.as_bytes());
+    let v = fixture.eval(
         "tests/nix/e2e-home.nix",
         &[
-            "--argstr",
-            "root",
-            root.to_str().unwrap(),
-            "--argstr",
-            "format",
-            "json",
-            "--argstr",
-            "sopsFile",
-            root.join("secrets.json").to_str().unwrap(),
-            "--argstr",
-            "keyFile",
-            key_file.to_str().unwrap(),
+            ("format", "json"),
+            ("sopsFile", sops_file.to_str().unwrap()),
         ],
     );
     assert_eq!(v["manifest"]["userMode"], true);
     assert_eq!(v["manifest"]["secretsMountPoint"], "%r/secrets.d");
-    let manifest = root.join("manifest.json");
-    std::fs::write(&manifest, serde_json::to_vec(&v["manifest"]).unwrap()).unwrap();
+    let manifest = write_manifest(root, &v["manifest"]);
     let runtime = root.join("run");
     std::fs::create_dir(&runtime).unwrap();
     let out = Command::new(installer())
@@ -685,51 +698,28 @@ fn home_manager_manifest_installs_in_user_mode() {
 /// env file, each secret with its own sopsFile.
 #[test]
 fn nix_manifest_installs_whole_file_formats() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let key = common::AgeKey::generate();
-    let key_file = key.write(root, "age-keys.txt");
-    let recipients = ["--age", key.recipient.as_str()];
+    let root = Root::new();
     let bin: Vec<u8> = (0u8..=255).chain(*b"\n\0tail").collect();
-    let enc = common::sops_encrypt(root, "blob.bin", &bin, &recipients);
-    std::fs::write(root.join("blob.bin"), enc).unwrap();
+    root.encrypt("blob.bin", &bin);
     let env = "API_KEY=abc123\nMODE=prod\n";
-    let enc = common::sops_encrypt(root, "app.env", env.as_bytes(), &recipients);
-    std::fs::write(root.join("app.env"), enc).unwrap();
-    let r = root.to_str().unwrap();
+    root.encrypt("app.env", env.as_bytes());
+    let r = root.str();
     let secrets = serde_json::json!({
         "blob": {"format": "binary", "sopsFile": format!("{r}/blob.bin"), "path": format!("{r}/secrets/blob")},
         "env": {"format": "dotenv", "sopsFile": format!("{r}/app.env"), "path": format!("{r}/secrets/env"),
                 "mode": "0600"},
     });
-    let manifest = eval_json(
+    let manifest = root.eval(
         "tests/nix/e2e-secrets.nix",
-        &[
-            "--argstr",
-            "root",
-            r,
-            "--argstr",
-            "keyFile",
-            key_file.to_str().unwrap(),
-            "--argstr",
-            "secrets",
-            &secrets.to_string(),
-        ],
+        &[("secrets", &secrets.to_string())],
     );
-    let manifest_path = root.join("manifest.json");
-    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let manifest_path = write_manifest(root.path(), &manifest);
     let script = format!(
         "'{bin}' '{m}'\nfor f in blob env; do printf 'FILE %s %s %s\\n' $f \"$(stat -L -c '%u %g %a' '{r}/secrets/'$f)\" \"$(od -An -v -tx1 '{r}/secrets/'$f | tr -d ' \\n')\"; done\n",
         bin = installer(),
         m = manifest_path.display()
     );
-    let out = in_private_mount_ns(&script);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "installer failed:\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, _) = in_private_mount_ns(&script, "installer failed");
     let got = parse_report(&stdout);
     let blob = &got["blob"];
     assert_eq!((blob.uid, blob.gid, blob.mode), (0, 0, 0o400));
@@ -743,43 +733,18 @@ fn nix_manifest_installs_whole_file_formats() {
 /// sops file lacks, naming the secret and the key, and passes once the key exists.
 #[test]
 fn nix_manifest_build_check_rejects_a_missing_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let key = common::AgeKey::generate();
-    let key_file = key.write(root, "age-keys.txt");
-    let enc = common::sops_encrypt(
-        root,
-        "s.json",
-        br#"{"present": "x"}"#,
-        &["--age", &key.recipient],
-    );
-    std::fs::write(root.join("s.json"), enc).unwrap();
-    let r = root.to_str().unwrap();
+    let root = Root::new();
+    root.encrypt("s.json", br#"{"present": "x"}"#);
+    let r = root.str();
     let check = |secret_key: &str| {
         let secrets = serde_json::json!({
             "api_token": {"format": "json", "key": secret_key, "sopsFile": format!("{r}/s.json")},
         });
-        let manifest = eval_json(
+        let manifest = root.eval(
             "tests/nix/e2e-secrets.nix",
-            &[
-                "--argstr",
-                "root",
-                r,
-                "--argstr",
-                "keyFile",
-                key_file.to_str().unwrap(),
-                "--argstr",
-                "secrets",
-                &secrets.to_string(),
-            ],
+            &[("secrets", &secrets.to_string())],
         );
-        let path = root.join("manifest.json");
-        std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
-        Command::new(installer())
-            .arg("-check-mode=sopsfile")
-            .arg(&path)
-            .output()
-            .unwrap()
+        check_sopsfile(&write_manifest(root.path(), &manifest))
     };
     let bad = check("absent");
     let err = String::from_utf8_lossy(&bad.stderr);

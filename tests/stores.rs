@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sops, sops_decrypt, sops_encrypt, AgeKey};
+use common::{sops_decrypt, sops_encrypt, sops_try_encrypt, AgeKey};
 use nix_sops::keys::age::parse_identity_file;
 use nix_sops::keys::Keyring;
 use nix_sops::sops::stores;
@@ -18,9 +18,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let key = AgeKey::generate();
-        let key_file = key.write(dir.path(), "keys.txt");
+        let (dir, key, key_file) = common::dir_with_key("keys.txt");
         Fixture { dir, key, key_file }
     }
 
@@ -79,6 +77,18 @@ impl Fixture {
         assert_eq!(ours.expose(), &expected[..], "{name}: bytes differ");
         expected
     }
+
+    /// [`Fixture::check_whole`] of `doc` under each crypt rule: the file name, the sops flags.
+    fn check_crypt_rules(&self, format: Format, doc: &str, rules: &[(&str, &[&str])]) {
+        for (name, flags) in rules {
+            self.check_whole(format, name, doc.as_bytes(), flags);
+        }
+    }
+
+    /// What the real sops does with `plain` (saved as `name`) and this key: it may refuse it.
+    fn try_encrypt(&self, name: &str, plain: &[u8]) -> std::process::Output {
+        sops_try_encrypt(self.path(), name, plain, &["--age", &self.key.recipient])
+    }
 }
 
 /// The value at a top-level key of a decrypted tree.
@@ -133,29 +143,18 @@ fn json_whole_document_matches_sops() {
 #[test]
 fn json_crypt_rules_match_sops() {
     let f = Fixture::new();
-    f.check_whole(
+    f.check_crypt_rules(
         Format::Json,
-        "suffix.json",
-        JSON_DOC.as_bytes(),
-        &["--unencrypted-suffix", "_unencrypted"],
-    );
-    f.check_whole(
-        Format::Json,
-        "regex.json",
-        JSON_DOC.as_bytes(),
-        &["--encrypted-regex", "^(nested|list|big|dup)$"],
-    );
-    f.check_whole(
-        Format::Json,
-        "unregex.json",
-        JSON_DOC.as_bytes(),
-        &["--unencrypted-regex", "^(string|int)$"],
-    );
-    f.check_whole(
-        Format::Json,
-        "encsuffix.json",
-        JSON_DOC.as_bytes(),
-        &["--encrypted-suffix", "ed"],
+        JSON_DOC,
+        &[
+            ("suffix.json", &["--unencrypted-suffix", "_unencrypted"]),
+            (
+                "regex.json",
+                &["--encrypted-regex", "^(nested|list|big|dup)$"],
+            ),
+            ("unregex.json", &["--unencrypted-regex", "^(string|int)$"]),
+            ("encsuffix.json", &["--encrypted-suffix", "ed"]),
+        ],
     );
 }
 
@@ -194,14 +193,9 @@ fn json_edge_documents_match_sops() {
     .iter()
     .enumerate()
     {
-        let enc_args: &[&str] = &[];
         // sops fails on some inputs (a BOM); both must then agree it is not JSON.
         let name = format!("edge{i}.json");
-        std::fs::write(f.path().join(&name), doc).unwrap();
-        let mut args = vec!["encrypt", "--age", f.key.recipient.as_str()];
-        args.extend_from_slice(enc_args);
-        args.push(&name);
-        let out = sops(f.path(), &args, &[]);
+        let out = f.try_encrypt(&name, doc.as_bytes());
         if !out.status.success() {
             assert!(
                 stores::json::parse_plain(doc.as_bytes()).is_err(),
@@ -285,8 +279,7 @@ fn json_rejects_what_sops_rejects() {
         ("", "empty"),
     ] {
         let name = "bad.json";
-        std::fs::write(f.path().join(name), doc).unwrap();
-        let out = sops(f.path(), &["encrypt", "--age", &f.key.recipient, name], &[]);
+        let out = f.try_encrypt(name, doc.as_bytes());
         assert!(!out.status.success(), "sops accepts {doc:?}");
         let err = stores::json::parse_plain(doc.as_bytes())
             .expect_err(doc)
@@ -432,23 +425,14 @@ fn dotenv_whole_document_matches_sops() {
 #[test]
 fn dotenv_crypt_rules_match_sops() {
     let f = Fixture::new();
-    f.check_whole(
+    f.check_crypt_rules(
         Format::Dotenv,
-        "suffix.env",
-        DOTENV_DOC.as_bytes(),
-        &["--unencrypted-suffix", "_unencrypted"],
-    );
-    f.check_whole(
-        Format::Dotenv,
-        "regex.env",
-        DOTENV_DOC.as_bytes(),
-        &["--encrypted-regex", "^(MULTI|DUP|HTML)$"],
-    );
-    f.check_whole(
-        Format::Dotenv,
-        "unregex.env",
-        DOTENV_DOC.as_bytes(),
-        &["--unencrypted-regex", "^SIMPLE$"],
+        DOTENV_DOC,
+        &[
+            ("suffix.env", &["--unencrypted-suffix", "_unencrypted"]),
+            ("regex.env", &["--encrypted-regex", "^(MULTI|DUP|HTML)$"]),
+            ("unregex.env", &["--unencrypted-regex", "^SIMPLE$"]),
+        ],
     );
 }
 
@@ -476,12 +460,7 @@ fn dotenv_values_and_extract_match_sops() {
 fn dotenv_rejects_what_sops_rejects() {
     let f = Fixture::new();
     let doc = "A=1\nnot a pair\n";
-    std::fs::write(f.path().join("bad.env"), doc).unwrap();
-    let out = sops(
-        f.path(),
-        &["encrypt", "--age", &f.key.recipient, "bad.env"],
-        &[],
-    );
+    let out = f.try_encrypt("bad.env", doc.as_bytes());
     assert!(!out.status.success(), "sops accepts a line without =");
     let err = stores::dotenv::parse_plain(doc.as_bytes())
         .unwrap_err()
@@ -558,23 +537,14 @@ fn ini_whole_document_matches_sops() {
 #[test]
 fn ini_crypt_rules_match_sops() {
     let f = Fixture::new();
-    f.check_whole(
+    f.check_crypt_rules(
         Format::Ini,
-        "suffix.ini",
-        INI_DOC.as_bytes(),
-        &["--unencrypted-suffix", "_unencrypted"],
-    );
-    f.check_whole(
-        Format::Ini,
-        "regex.ini",
-        INI_DOC.as_bytes(),
-        &["--encrypted-regex", "^(dup|multi|third)$"],
-    );
-    f.check_whole(
-        Format::Ini,
-        "unregex.ini",
-        INI_DOC.as_bytes(),
-        &["--unencrypted-regex", "^(sec one|key)$"],
+        INI_DOC,
+        &[
+            ("suffix.ini", &["--unencrypted-suffix", "_unencrypted"]),
+            ("regex.ini", &["--encrypted-regex", "^(dup|multi|third)$"]),
+            ("unregex.ini", &["--unencrypted-regex", "^(sec one|key)$"]),
+        ],
     );
 }
 
@@ -626,12 +596,7 @@ fn ini_rejects_what_sops_rejects() {
         "[]\nk = v\n",
         "k = \"\"\"SECRETD\nmore\n",
     ] {
-        std::fs::write(f.path().join("bad.ini"), doc).unwrap();
-        let out = sops(
-            f.path(),
-            &["encrypt", "--age", &f.key.recipient, "bad.ini"],
-            &[],
-        );
+        let out = f.try_encrypt("bad.ini", doc.as_bytes());
         assert!(!out.status.success(), "sops accepts {doc:?}");
         let err = stores::ini::parse_plain(doc.as_bytes())
             .expect_err(doc)
@@ -726,12 +691,7 @@ fn differential(
     for case in 0..cases {
         let doc = generate(&mut rng);
         let name = format!("case{case}.{ext}");
-        std::fs::write(f.path().join(&name), &doc).unwrap();
-        let out = sops(
-            f.path(),
-            &["encrypt", "--age", &f.key.recipient, &name],
-            &[],
-        );
+        let out = f.try_encrypt(&name, doc.as_bytes());
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             if stderr.contains("unmarshal") || stderr.contains("Error unmarshalling") {

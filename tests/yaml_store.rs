@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{sops, sops_decrypt, sops_encrypt, AgeKey};
+use common::{sops, sops_decrypt, sops_encrypt, sops_try_encrypt, AgeKey};
 use nix_sops::keys::{age::parse_identity_file, Keyring};
 use nix_sops::sops::stores::yaml;
 use nix_sops::sops::{load, DecryptOptions, Format, ListItem, LoadError, MapItem, Tree, Value};
@@ -32,6 +32,16 @@ impl Env {
         let mut a = vec!["--age", self.key.recipient.as_str()];
         a.extend_from_slice(args);
         sops_encrypt(self.path(), name, plain.as_bytes(), &a)
+    }
+
+    /// What the real sops does with `plain` (saved as `name`) and this key: it may refuse it.
+    fn try_encrypt(&self, name: &str, plain: &str) -> std::process::Output {
+        sops_try_encrypt(
+            self.path(),
+            name,
+            plain.as_bytes(),
+            &["--age", &self.key.recipient],
+        )
     }
 
     /// Our decryption of `enc`, emitted as YAML.
@@ -363,53 +373,40 @@ fn crypt_rules() {
     env.roundtrip(doc, &["--unencrypted-regex", "^(name|port.*)$"]);
 }
 
-fn with_config(env: &Env, config: &str, plain: &str) -> String {
+/// Encrypts `plain` with a `.sops.yaml` whose one creation rule is this key plus `rule` (more
+/// lines of options); decrypts with both and requires equal output.
+fn with_rule(rule: &str, plain: &str) {
+    let env = Env::new();
+    let config = format!(
+        "creation_rules:\n  - age: {}\n    {rule}\n",
+        env.key.recipient
+    );
     std::fs::write(env.path().join(".sops.yaml"), config).unwrap();
     let enc = sops_encrypt(env.path(), "in.yaml", plain.as_bytes(), &[]);
     let theirs = env.theirs(&enc);
-    let ours = env.ours(&enc);
-    assert_eq!(ours, theirs);
-    ours
+    assert_eq!(env.ours(&enc), theirs);
 }
 
 #[test]
 fn mac_only_encrypted_mix() {
-    let env = Env::new();
-    let config = format!(
-        "creation_rules:\n  - age: {}\n    encrypted_regex: '^secret'\n    mac_only_encrypted: true\n",
-        env.key.recipient
-    );
-    with_config(
-        &env,
-        &config,
+    with_rule(
+        "encrypted_regex: '^secret'\n    mac_only_encrypted: true",
         "secret: s\nsecret_n: 12\nclear: 1_000\nwhen: 2001-12-14\nf: 1.0\n# comment\nlist: [a, yes]\n",
     );
 }
 
 #[test]
 fn encrypted_comment_regex() {
-    let env = Env::new();
-    let config = format!(
-        "creation_rules:\n  - age: {}\n    encrypted_comment_regex: 'sops:enc'\n",
-        env.key.recipient
-    );
-    with_config(
-        &env,
-        &config,
+    with_rule(
+        "encrypted_comment_regex: 'sops:enc'",
         "clear: 1\n# sops:enc\nsecret: s\n# sops:enc\n# second comment\nnested:\n    a: 1\n    b: [1, 2]\nafter: x\n",
     );
 }
 
 #[test]
 fn unencrypted_comment_regex() {
-    let env = Env::new();
-    let config = format!(
-        "creation_rules:\n  - age: {}\n    unencrypted_comment_regex: 'sops:clear'\n",
-        env.key.recipient
-    );
-    with_config(
-        &env,
-        &config,
+    with_rule(
+        "unencrypted_comment_regex: 'sops:clear'",
         "secret: 1\n# sops:clear\nclear: s\nnested:\n    # sops:clear\n    a: 1\n    b: 2\nlist:\n    # sops:clear\n    - x\n    - y\n",
     );
 }
@@ -633,12 +630,7 @@ fn comment_on_empty_flow_map() {
 fn negative_duplicate_keys_like_sops() {
     // sops refuses to encrypt a repeated key at any level…
     let env = Env::new();
-    std::fs::write(env.path().join("dup.yaml"), "a:\n  x: 1\n  x: 2\n").unwrap();
-    let out = sops(
-        env.path(),
-        &["encrypt", "--age", &env.key.recipient, "dup.yaml"],
-        &[],
-    );
+    let out = env.try_encrypt("dup.yaml", "a:\n  x: 1\n  x: 2\n");
     assert!(!out.status.success());
     let e = yaml::parse_plain(b"a:\n  x: 1\n  x: 2\n")
         .unwrap_err()
@@ -756,12 +748,7 @@ fn negative_what_go_yaml_refuses() {
         ("%YAML 1.2\n---\na: 1\n", "YAML 1.2"),
         ("? [b]\n: 2\n", "list"),
     ] {
-        std::fs::write(env.path().join("bad.yaml"), doc).unwrap();
-        let out = sops(
-            env.path(),
-            &["encrypt", "--age", &env.key.recipient, "bad.yaml"],
-            &[],
-        );
+        let out = env.try_encrypt("bad.yaml", doc);
         assert!(!out.status.success(), "sops accepted {doc:?}");
         let e = yaml::parse_plain(doc.as_bytes()).unwrap_err().to_string();
         assert!(e.contains(needle) && e.contains("line 1"), "{e}");
@@ -868,12 +855,7 @@ fn generated_comment_layouts_decrypt_like_sops() {
         let mut lines = Vec::new();
         gen.map(0, 0, &mut lines);
         let plain = lines.join("\n") + "\n";
-        std::fs::write(env.path().join("in.yaml"), &plain).unwrap();
-        let out = sops(
-            env.path(),
-            &["encrypt", "--age", &env.key.recipient, "in.yaml"],
-            &[],
-        );
+        let out = env.try_encrypt("in.yaml", &plain);
         if !out.status.success() {
             // The generator can write YAML that go-yaml rejects; nothing to compare.
             continue;

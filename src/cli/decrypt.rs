@@ -26,29 +26,15 @@ pub struct DecryptArgs {
     /// Print only this part of the tree, e.g. '["a"]["b"][0]'. A string is printed raw.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
-    /// Input format (yaml, json, dotenv, ini, binary); by default from the file extension.
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-    /// Output format; by default the input format.
-    #[arg(long, value_name = "TYPE")]
-    pub output_type: Option<String>,
+    #[command(flatten)]
+    pub types: crate::cli::FormatArgs,
     /// Do not fail when the MAC does not match.
     #[arg(long)]
     pub ignore_mac: bool,
-    /// An age identity file (AGE-SECRET-KEY-1… lines); may be repeated.
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    pub identities: Vec<PathBuf>,
-    /// An SSH private key: used as an age ssh identity and, for ed25519, converted to an age
-    /// X25519 identity as ssh-to-age does; may be repeated.
-    #[arg(long = "ssh-key", value_name = "FILE")]
-    pub ssh_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keys: crate::cli::KeyArgs,
     /// The SOPS file.
     pub file: PathBuf,
-}
-
-/// Loads every identity source sops knows, plus the explicit flags.
-pub fn keyring(identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
-    crate::keys::sources::from_sops_env(identities, ssh_keys)
 }
 
 /// Reads and parses one encrypted file (sops' load step, with its exit codes).
@@ -154,13 +140,8 @@ fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes
 }
 
 pub fn run(args: DecryptArgs) -> Result<(), Failure> {
-    let input = crate::cli::format_arg(
-        "--input-type",
-        args.input_type.as_deref(),
-        Format::from_path(&args.file),
-    )?;
-    let output = crate::cli::format_arg("--output-type", args.output_type.as_deref(), input)?;
-    let keyring = keyring(&args.identities, &args.ssh_keys);
+    let (input, output) = args.types.resolve(&args.file)?;
+    let keyring = args.keys.keyring();
     let plain = decrypt_file(
         &args.file,
         input,

@@ -1,12 +1,12 @@
 //! `nix-sops edit`: decrypt into a private temporary file, run the editor, encrypt again with the
 //! same data key and keys (a new file gets its keys from the flags or `.sops.yaml`).
 
-use crate::cli::decrypt::{data_key, decrypt_loaded, keyring, load_file};
+use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
 use crate::cli::encrypt::{encrypt_bytes, EncryptArgs};
 use crate::cli::exit::{self, Failure};
 use crate::secret::SecretBytes;
 use crate::sops::encrypt::{emit_encrypted, seal};
-use crate::sops::{stores, DecryptOptions, Format, PlainTree};
+use crate::sops::{stores, DecryptOptions, PlainTree};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -29,12 +29,8 @@ pub struct EditArgs {
     /// Input format; by default from the file extension.
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
-    /// An age identity file; may be repeated.
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    pub identities: Vec<PathBuf>,
-    /// An SSH private key to decrypt with; may be repeated.
-    #[arg(long = "ssh-key", value_name = "FILE")]
-    pub ssh_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keys: crate::cli::KeyArgs,
     /// For a new file: age recipients (else .sops.yaml).
     #[arg(long, value_name = "RECIPIENTS")]
     pub age: Vec<String>,
@@ -147,11 +143,7 @@ fn edit_bytes(file: &Path, bytes: &[u8]) -> Result<SecretBytes, Failure> {
 }
 
 pub fn run(args: EditArgs) -> Result<(), Failure> {
-    let format = crate::cli::format_arg(
-        "--input-type",
-        args.input_type.as_deref(),
-        Format::from_path(&args.file),
-    )?;
+    let format = crate::cli::input_format(args.input_type.as_deref(), &args.file)?;
     let shown = args.file.display().to_string();
 
     if !args.file.exists() {
@@ -160,8 +152,10 @@ pub fn run(args: EditArgs) -> Result<(), Failure> {
         let enc_args = EncryptArgs {
             age: args.age.clone(),
             pgp: args.pgp.clone(),
-            input_type: Some(format.name().into()),
-            output_type: None,
+            types: crate::cli::FormatArgs {
+                input_type: Some(format.name().into()),
+                output_type: None,
+            },
             unencrypted_suffix: None,
             encrypted_suffix: None,
             unencrypted_regex: None,
@@ -178,7 +172,7 @@ pub fn run(args: EditArgs) -> Result<(), Failure> {
     // Keep the metadata (keys and crypt rule) and the data key: only values change.
     let encrypted = load_file(&args.file, format)?;
     let metadata = encrypted.metadata.clone();
-    let ring = keyring(&args.identities, &args.ssh_keys);
+    let ring = args.keys.keyring();
     let key = data_key(&args.file, &encrypted, &ring)?;
     drop(ring);
     let plain = decrypt_loaded(&args.file, encrypted, &key, DecryptOptions::default())?;

@@ -33,12 +33,8 @@ pub struct EncryptArgs {
     /// PGP fingerprints, comma-separated; repeatable (encrypted with the gpg binary).
     #[arg(long, value_name = "FINGERPRINTS")]
     pub pgp: Vec<String>,
-    /// Input format (yaml, json, dotenv, ini, binary); by default from the file extension.
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-    /// Output format; by default the input format.
-    #[arg(long, value_name = "TYPE")]
-    pub output_type: Option<String>,
+    #[command(flatten)]
+    pub types: crate::cli::FormatArgs,
     /// Leave values whose key ends with SUFFIX unencrypted (the default is `_unencrypted`).
     #[arg(long, value_name = "SUFFIX", group = "rule")]
     pub unencrypted_suffix: Option<String>,
@@ -104,30 +100,7 @@ fn plan(args: &EncryptArgs, file: &Path) -> Result<config::CreationRule, Failure
     let age = split_list(&args.age);
     let pgp = split_list(&args.pgp);
     let mut rule = if age.is_empty() && pgp.is_empty() {
-        let cwd = std::env::current_dir().map_err(|e| {
-            fail(
-                exit::GENERIC,
-                format!("cannot read the current directory: {e}"),
-            )
-        })?;
-        let path = match &args.config {
-            Some(p) => p.clone(),
-            None => config::find(&cwd).ok_or_else(|| {
-                fail(
-                    exit::GENERIC,
-                    "no keys given: pass --age/--pgp, or create a .sops.yaml with creation_rules",
-                )
-            })?,
-        };
-        let bytes = std::fs::read(&path).map_err(|e| {
-            fail(
-                exit::GENERIC,
-                format!("{}: cannot read: {e}", path.display()),
-            )
-        })?;
-        let tree = stores::parse_plain(Format::Yaml, &bytes)
-            .map_err(|e| fail(exit::GENERIC, format!("{}: {e}", path.display())))?;
-        config::rule_for(&path, &tree, file).map_err(|e| fail(exit::GENERIC, e.to_string()))?
+        crate::cli::creation_rule(args.config.as_deref(), file)?
     } else {
         let mut group: Vec<Recipient> = pgp.into_iter().map(Recipient::Pgp).collect();
         group.extend(age.into_iter().map(Recipient::Age));
@@ -188,12 +161,7 @@ pub fn encrypt_bytes(
 }
 
 pub fn run(args: EncryptArgs) -> Result<(), Failure> {
-    let input = crate::cli::format_arg(
-        "--input-type",
-        args.input_type.as_deref(),
-        Format::from_path(&args.file),
-    )?;
-    let output = crate::cli::format_arg("--output-type", args.output_type.as_deref(), input)?;
+    let (input, output) = args.types.resolve(&args.file)?;
     let bytes = SecretBytes::new(std::fs::read(&args.file).map_err(|e| {
         fail(
             exit::COULD_NOT_READ_INPUT_FILE,

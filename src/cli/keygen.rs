@@ -2,8 +2,6 @@
 
 use crate::cli::exit::{self, Failure};
 use age::secrecy::ExposeSecret;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -59,23 +57,7 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
     ));
     match args.output {
         Some(path) => {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| {
-                    Failure::new(
-                        exit::GENERIC,
-                        format!("{}: cannot create key file: {e}", path.display()),
-                    )
-                })?;
-            f.write_all(body.as_bytes()).map_err(|e| {
-                Failure::new(
-                    exit::GENERIC,
-                    format!("{}: cannot write: {e}", path.display()),
-                )
-            })?;
+            crate::cli::write_new_file(&path, 0o600, body.as_bytes(), "cannot create key file")?;
             eprintln!("Public key: {recipient}");
         }
         None => {

@@ -9,6 +9,84 @@ pub mod keygen;
 pub mod ssh_to_age;
 pub mod updatekeys;
 
+/// The identities a command may decrypt with, beyond the SOPS environment sources.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KeyArgs {
+    /// An age identity file (AGE-SECRET-KEY-1… lines); may be repeated.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<std::path::PathBuf>,
+    /// An SSH private key: used as an age ssh identity and, for ed25519, converted to an age
+    /// X25519 identity as ssh-to-age does; may be repeated.
+    #[arg(long = "ssh-key", value_name = "FILE")]
+    pub ssh_keys: Vec<std::path::PathBuf>,
+}
+
+impl KeyArgs {
+    /// Every identity source sops knows, plus these flags.
+    pub fn keyring(&self) -> crate::keys::Keyring {
+        crate::keys::sources::from_sops_env(&self.identities, &self.ssh_keys)
+    }
+}
+
+/// The creation rule of `.sops.yaml` (`config`, else found from the current directory upwards)
+/// that matches `file`.
+pub fn creation_rule(
+    config: Option<&std::path::Path>,
+    file: &std::path::Path,
+) -> Result<crate::config::CreationRule, exit::Failure> {
+    let fail = |m: String| exit::Failure::new(exit::GENERIC, m);
+    let path = match config {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| fail(format!("cannot read the current directory: {e}")))?;
+            crate::config::find(&cwd).ok_or_else(|| {
+                fail("no .sops.yaml found in this directory or above: create one with creation_rules, or pass the keys as flags".into())
+            })?
+        }
+    };
+    let bytes =
+        std::fs::read(&path).map_err(|e| fail(format!("{}: cannot read: {e}", path.display())))?;
+    let tree = crate::sops::stores::parse_plain(crate::sops::Format::Yaml, &bytes)
+        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    crate::config::rule_for(&path, &tree, file).map_err(|e| fail(e.to_string()))
+}
+
+/// `--input-type` and `--output-type`, as `decrypt` and `encrypt` take them.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FormatArgs {
+    /// Input format (yaml, json, dotenv, ini, binary); by default from the file extension.
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output format; by default the input format.
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+}
+
+impl FormatArgs {
+    /// The input format of `file` and the output format.
+    pub fn resolve(
+        &self,
+        file: &std::path::Path,
+    ) -> Result<(crate::sops::Format, crate::sops::Format), exit::Failure> {
+        let input = input_format(self.input_type.as_deref(), file)?;
+        let output = format_arg("--output-type", self.output_type.as_deref(), input)?;
+        Ok((input, output))
+    }
+}
+
+/// The format of `file`: `--input-type` when given, else what its extension implies.
+pub fn input_format(
+    input_type: Option<&str>,
+    file: &std::path::Path,
+) -> Result<crate::sops::Format, exit::Failure> {
+    format_arg(
+        "--input-type",
+        input_type,
+        crate::sops::Format::from_path(file),
+    )
+}
+
 /// A `--input-type`/`--output-type` value, or the format the file's extension implies.
 pub fn format_arg(
     flag: &str,
@@ -24,6 +102,28 @@ pub fn format_arg(
             )
         }),
     }
+}
+
+/// Writes `bytes` to `path`, a new file (an existing one is never overwritten) with `mode`.
+/// `cannot_create` says what failed when it cannot be created (`cannot create key file`).
+pub fn write_new_file(
+    path: &std::path::Path,
+    mode: u32,
+    bytes: &[u8],
+    cannot_create: &str,
+) -> Result<(), exit::Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |what: &str, e: std::io::Error| {
+        exit::Failure::new(exit::GENERIC, format!("{}: {what}: {e}", path.display()))
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| fail(cannot_create, e))?;
+    f.write_all(bytes).map_err(|e| fail("cannot write", e))
 }
 
 /// Replaces `path` atomically with `bytes` (a temporary file beside it, renamed over), keeping

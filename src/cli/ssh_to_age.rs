@@ -86,21 +86,8 @@ pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
             .write_all(out.as_bytes())
             .map_err(|e| Failure::new(exit::GENERIC, format!("cannot write stdout: {e}"))),
         Some(p) => {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(if args.private_key { 0o600 } else { 0o644 })
-                .open(p)
-                .map_err(|e| {
-                    Failure::new(
-                        exit::GENERIC,
-                        format!("{}: cannot create: {e}", p.display()),
-                    )
-                })?;
-            f.write_all(out.as_bytes()).map_err(|e| {
-                Failure::new(exit::GENERIC, format!("{}: cannot write: {e}", p.display()))
-            })
+            let mode = if args.private_key { 0o600 } else { 0o644 };
+            crate::cli::write_new_file(p, mode, out.as_bytes(), "cannot create")
         }
     }
 }

@@ -1,12 +1,11 @@
 //! `nix-sops updatekeys`: re-wrap a file's data key for the keys its `.sops.yaml` rule lists now
 //! (after adding or removing a machine). Values and MAC stay as they are.
 
-use crate::cli::decrypt::{data_key, keyring, load_file};
+use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, Failure};
-use crate::config;
 use crate::keys::wrap::{self, Recipient};
 use crate::sops::encrypt::emit_encrypted;
-use crate::sops::{stores, Format, MasterKey};
+use crate::sops::{Format, MasterKey};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -25,12 +24,8 @@ pub struct UpdateKeysArgs {
     /// Input format; by default from the file extension.
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
-    /// An age identity file that can decrypt the file now; may be repeated.
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    pub identities: Vec<PathBuf>,
-    /// An SSH private key that can decrypt the file now; may be repeated.
-    #[arg(long = "ssh-key", value_name = "FILE")]
-    pub ssh_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub keys: crate::cli::KeyArgs,
     /// The SOPS file.
     pub file: PathBuf,
 }
@@ -72,31 +67,7 @@ pub fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
         args.input_type.as_deref(),
         Format::from_path(&args.file),
     )?;
-    let cwd = std::env::current_dir().map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("cannot read the current directory: {e}"),
-        )
-    })?;
-    let config_path = match &args.config {
-        Some(p) => p.clone(),
-        None => config::find(&cwd).ok_or_else(|| {
-            Failure::new(
-                exit::GENERIC,
-                "no .sops.yaml found in this directory or above",
-            )
-        })?,
-    };
-    let config_bytes = std::fs::read(&config_path).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("{}: cannot read: {e}", config_path.display()),
-        )
-    })?;
-    let config_tree = stores::parse_plain(Format::Yaml, &config_bytes)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("{}: {e}", config_path.display())))?;
-    let rule = config::rule_for(&config_path, &config_tree, &args.file)
-        .map_err(|e| Failure::new(exit::GENERIC, e.to_string()))?;
+    let rule = crate::cli::creation_rule(args.config.as_deref(), &args.file)?;
 
     let mut file = load_file(&args.file, format)?;
     let before = describe(&current(&file.metadata.key_groups));
@@ -129,7 +100,7 @@ pub fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
         }
     }
 
-    let ring = keyring(&args.identities, &args.ssh_keys);
+    let ring = args.keys.keyring();
     let key = data_key(&args.file, &file, &ring)?;
     drop(ring);
     file.metadata.key_groups = wrap::wrap_data_key(&key, &rule.key_groups, rule.shamir_threshold)

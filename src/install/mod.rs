@@ -291,7 +291,7 @@ pub fn install_bytes(
         let mut w = write::Writer::new(&gen_fd, dir_owner);
         for e in entries.iter_mut() {
             w.write(e)
-                .with_context(|| format!("{} {}", kind_word(e.kind), e.name))?;
+                .with_context(|| format!("{} {}", e.kind.word(), e.name))?;
             // The plaintext is not needed any more.
             e.data = crate::secret::SecretBytes::default();
         }
@@ -359,11 +359,4 @@ fn lock(fd: &std::os::fd::OwnedFd, path: &Path) -> Result<()> {
             .with_context(|| format!("cannot lock {}", path.display()));
     }
     Ok(())
-}
-
-fn kind_word(k: plan::Kind) -> &'static str {
-    match k {
-        plan::Kind::Secret => "secret",
-        plan::Kind::Template => "template",
-    }
 }

@@ -65,36 +65,29 @@ pub fn resolve(
     }
     let lenient = policy == Policy::LookupLenient;
     let mut known = true;
-    let uid = match owner {
-        None => uid,
-        Some(name) => match user_uid(name)? {
-            Some(u) => u,
+    // A name looked up with `lookup`; a missing one is 0 and unknown when lenient, else an error.
+    let mut id_of = |explicit: u32,
+                     name: Option<&str>,
+                     lookup: fn(&str) -> Result<Option<u32>>,
+                     missing: &dyn Fn(&str) -> String| {
+        let Some(name) = name else {
+            return Ok(explicit);
+        };
+        match lookup(name)? {
+            Some(id) => Ok(id),
             None if lenient => {
                 known = false;
-                0
+                Ok(0)
             }
-            None => {
-                return Err(anyhow!(
-                "{what}: owner user '{name}' does not exist (create it, or fix sops.secrets owner)"
-            ))
-            }
-        },
+            None => Err(anyhow!(missing(name))),
+        }
     };
-    let gid = match group {
-        None => gid,
-        Some(name) => match group_gid(name)? {
-            Some(g) => g,
-            None if lenient => {
-                known = false;
-                0
-            }
-            None => {
-                return Err(anyhow!(
-                    "{what}: group '{name}' does not exist (create it, or fix the group option)"
-                ))
-            }
-        },
-    };
+    let uid = id_of(uid, owner, user_uid, &|name| {
+        format!("{what}: owner user '{name}' does not exist (create it, or fix sops.secrets owner)")
+    })?;
+    let gid = id_of(gid, group, group_gid, &|name| {
+        format!("{what}: group '{name}' does not exist (create it, or fix the group option)")
+    })?;
     Ok(Owner { uid, gid, known })
 }
 

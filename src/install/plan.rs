@@ -3,7 +3,7 @@
 //! secrets are extracted.
 
 use super::owners::{self, Owner, Policy};
-use crate::manifest::{Manifest, Secret, RENDERED_DIR};
+use crate::manifest::{Manifest, Secret, Target, RENDERED_DIR};
 use crate::secret::SecretBytes;
 use crate::sops::path::{lookup, parse_slash_key, render, Component, Found};
 use crate::sops::tree::{map_get, MapItem};
@@ -17,6 +17,16 @@ use std::path::{Path, PathBuf};
 pub enum Kind {
     Secret,
     Template,
+}
+
+impl Kind {
+    /// The word messages use for an entry of this kind.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Secret => "secret",
+            Kind::Template => "template",
+        }
+    }
 }
 
 /// One file of the new generation.
@@ -185,53 +195,70 @@ pub fn secrets(m: &Manifest, source: &mut dyn Source, policy: Policy) -> Result<
     }
     let mut out = Vec::with_capacity(m.secrets.len());
     for (s, v) in m.secrets.iter().zip(values) {
-        let owner = owners::resolve(
-            &format!("secret {}", s.name),
-            s.owner.as_deref(),
-            s.uid,
-            s.group.as_deref(),
-            s.gid,
-            policy,
-        )?;
+        let data = v.expect("every secret extracted");
         let link_target = m.symlink_path.join(&s.name);
-        out.push(Entry {
-            kind: Kind::Secret,
-            name: s.name.clone(),
-            rel: s.name.clone(),
-            data: v.expect("every secret extracted"),
-            owner,
-            mode: s.mode,
-            link: (s.path != link_target).then(|| s.path.clone()),
+        out.push(Entry::new(
+            Kind::Secret,
+            &s.name,
+            s.name.clone(),
+            data,
+            &s.target,
             link_target,
-            restart_units: s.restart_units.clone(),
-            reload_units: s.reload_units.clone(),
-        });
+            policy,
+        )?);
     }
     Ok(out)
+}
+
+/// `kind name`'s owner under `policy`.
+fn resolve_owner(kind: Kind, name: &str, t: &Target, policy: Policy) -> Result<Owner> {
+    owners::resolve(
+        &format!("{} {name}", kind.word()),
+        t.owner.as_deref(),
+        t.uid,
+        t.group.as_deref(),
+        t.gid,
+        policy,
+    )
+}
+
+impl Entry {
+    /// The entry of a secret or template: its owner resolved, and a link when its path is not
+    /// `link_target` (the default location).
+    fn new(
+        kind: Kind,
+        name: &str,
+        rel: String,
+        data: SecretBytes,
+        t: &Target,
+        link_target: PathBuf,
+        policy: Policy,
+    ) -> Result<Entry> {
+        Ok(Entry {
+            kind,
+            name: name.to_owned(),
+            rel,
+            data,
+            owner: resolve_owner(kind, name, t, policy)?,
+            mode: t.mode,
+            link: (t.path != link_target).then(|| t.path.clone()),
+            link_target,
+            restart_units: t.restart_units.clone(),
+            reload_units: t.reload_units.clone(),
+        })
+    }
 }
 
 /// Owners are checked before any key is loaded or file decrypted, so a typo in a user name fails
 /// fast and names the entry.
 pub fn check_owners(m: &Manifest, policy: Policy) -> Result<()> {
-    for s in &m.secrets {
-        owners::resolve(
-            &format!("secret {}", s.name),
-            s.owner.as_deref(),
-            s.uid,
-            s.group.as_deref(),
-            s.gid,
-            policy,
-        )?;
-    }
-    for t in &m.templates {
-        owners::resolve(
-            &format!("template {}", t.name),
-            t.owner.as_deref(),
-            t.uid,
-            t.group.as_deref(),
-            t.gid,
-            policy,
-        )?;
+    let secrets = m.secrets.iter().map(|s| (Kind::Secret, &s.name, &s.target));
+    let templates = m
+        .templates
+        .iter()
+        .map(|t| (Kind::Template, &t.name, &t.target));
+    for (kind, name, t) in secrets.chain(templates) {
+        resolve_owner(kind, name, t, policy)?;
     }
     Ok(())
 }
@@ -243,27 +270,17 @@ pub fn templates(m: &Manifest, secrets: &[Entry], policy: Policy) -> Result<Vec<
     let for_users = super::templates::for_users_dir(&m.symlink_path);
     for (t, text) in m.templates.iter().zip(texts) {
         let data = super::templates::render(m, &t.name, &text, secrets, &for_users)?;
-        let owner = owners::resolve(
-            &format!("template {}", t.name),
-            t.owner.as_deref(),
-            t.uid,
-            t.group.as_deref(),
-            t.gid,
-            policy,
-        )?;
         let link_target = m.symlink_path.join(RENDERED_DIR).join(&t.name);
-        out.push(Entry {
-            kind: Kind::Template,
-            name: t.name.clone(),
-            rel: format!("{RENDERED_DIR}/{}", t.name),
+        let rel = format!("{RENDERED_DIR}/{}", t.name);
+        out.push(Entry::new(
+            Kind::Template,
+            &t.name,
+            rel,
             data,
-            owner,
-            mode: t.mode,
-            link: (t.path != link_target).then(|| t.path.clone()),
+            &t.target,
             link_target,
-            restart_units: t.restart_units.clone(),
-            reload_units: t.reload_units.clone(),
-        });
+            policy,
+        )?);
     }
     Ok(out)
 }

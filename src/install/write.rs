@@ -30,11 +30,8 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// The directory `rel` (`a/b`), created 0751 root:keys component by component.
-    fn dir(&mut self, rel: &str) -> Result<()> {
-        if rel.is_empty() || self.dirs.contains_key(rel) {
-            return Ok(());
-        }
+    /// The directory that holds `rel` (created when missing), and `rel`'s last component.
+    fn parent<'r>(&mut self, rel: &'r str) -> Result<(&OwnedFd, &'r str)> {
         let (parent, name) = match rel.rsplit_once('/') {
             Some((p, n)) => (p, n),
             None => ("", rel),
@@ -45,9 +42,19 @@ impl<'a> Writer<'a> {
         } else {
             &self.dirs[parent]
         };
+        Ok((pfd, name))
+    }
+
+    /// The directory `rel` (`a/b`), created 0751 root:keys component by component.
+    fn dir(&mut self, rel: &str) -> Result<()> {
+        if rel.is_empty() || self.dirs.contains_key(rel) {
+            return Ok(());
+        }
+        let owner = self.dir_owner;
+        let (pfd, name) = self.parent(rel)?;
         let fd = match fsutil::open_dir_at(pfd, name) {
             Ok(fd) => fd,
-            Err(nix::errno::Errno::ENOENT) => fsutil::mkdir_owned(pfd, name, self.dir_owner, 0o751)
+            Err(nix::errno::Errno::ENOENT) => fsutil::mkdir_owned(pfd, name, owner, 0o751)
                 .with_context(|| format!("cannot create directory {rel}"))?,
             Err(e) => return Err(e).with_context(|| format!("cannot open directory {rel}")),
         };
@@ -67,16 +74,7 @@ impl<'a> Writer<'a> {
         gid: u32,
         mode: u32,
     ) -> Result<()> {
-        let (parent, name) = match rel.rsplit_once('/') {
-            Some((p, n)) => (p, n),
-            None => ("", rel),
-        };
-        self.dir(parent)?;
-        let pfd: &OwnedFd = if parent.is_empty() {
-            self.gen
-        } else {
-            &self.dirs[parent]
-        };
+        let (pfd, name) = self.parent(rel)?;
         let fd = openat(
             pfd.as_fd(),
             name,

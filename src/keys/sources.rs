@@ -152,6 +152,18 @@ impl Keyring {
         r
     }
 
+    /// A key file's name for messages and its bytes; a read error is recorded and returned.
+    fn read_key_file(
+        &mut self,
+        path: &Path,
+    ) -> Result<(String, crate::secret::SecretBytes), String> {
+        let source = path.display().to_string();
+        match std::fs::read(path) {
+            Ok(b) => Ok((source, crate::secret::SecretBytes::new(b))),
+            Err(e) => self.record(Err(format!("{source}: cannot read: {e}"))),
+        }
+    }
+
     /// Identity text (a key file's content, `SOPS_AGE_KEY`, a key command's output) named
     /// `source`. Returns how many identities it gave.
     pub fn add_identity_text(&mut self, source: &str, bytes: &[u8]) -> Result<usize, String> {
@@ -169,13 +181,8 @@ impl Keyring {
 
     /// An age identity file (`--identity`, the installer's `keyFile`).
     pub fn add_identity_file(&mut self, path: &Path) -> Result<usize, String> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let bytes = crate::secret::SecretBytes::new(bytes);
-                self.add_identity_text(&path.display().to_string(), bytes.expose())
-            }
-            Err(e) => self.record(Err(format!("{}: cannot read: {e}", path.display()))),
-        }
+        let (source, bytes) = self.read_key_file(path)?;
+        self.add_identity_text(&source, bytes.expose())
     }
 
     /// `SOPS_AGE_KEY_CMD`: split with shell rules, run (stdin closed), stdout parsed.
@@ -210,11 +217,7 @@ impl Keyring {
     /// An OpenSSH private key (`--ssh-key`, `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_*`): the
     /// native age-ssh identity, and for ed25519 also its ssh-to-age X25519 identity.
     pub fn add_ssh_key(&mut self, path: &Path) -> Result<(), String> {
-        let source = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => crate::secret::SecretBytes::new(b),
-            Err(e) => return self.record(Err(format!("{source}: cannot read: {e}"))),
-        };
+        let (source, bytes) = self.read_key_file(path)?;
         let native = age::ssh_identity(&source, bytes.expose(), &self.callbacks);
         let is_ed25519 = ssh_key::PrivateKey::from_openssh(bytes.expose())
             .map(|k| k.algorithm() == ssh_key::Algorithm::Ed25519)
@@ -265,11 +268,7 @@ impl Keyring {
     /// sops-nix's `sops.age.sshKeyPaths`: an ed25519 host key converted by ssh-to-age. Returns
     /// the `age1…` recipient for the "Imported … as age key with fingerprint …" log line.
     pub fn add_ssh_host_key_as_age(&mut self, path: &Path) -> Result<String, String> {
-        let source = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => crate::secret::SecretBytes::new(b),
-            Err(e) => return self.record(Err(format!("{source}: cannot read: {e}"))),
-        };
+        let (source, bytes) = self.read_key_file(path)?;
         let r = self.converted_identity(&source, bytes.expose());
         match self.record(r) {
             Ok((id, recipient)) => {
@@ -283,11 +282,7 @@ impl Keyring {
     /// Armored OpenPGP secret keys (`gpg --export-secret-keys -a`).
     #[cfg(feature = "pgp")]
     pub fn add_pgp_armored(&mut self, path: &Path) -> Result<usize, String> {
-        let source = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => crate::secret::SecretBytes::new(b),
-            Err(e) => return self.record(Err(format!("{source}: cannot read: {e}"))),
-        };
+        let (source, bytes) = self.read_key_file(path)?;
         let r = super::pgp::parse_armored(&source, bytes.expose());
         let keys = self.record(r)?;
         let n = keys.len();
@@ -300,11 +295,7 @@ impl Keyring {
     /// write it (sops-nix's "Imported … as GPG key with fingerprint …" line prints it lowercase).
     #[cfg(feature = "pgp")]
     pub fn add_rsa_ssh_key_as_pgp(&mut self, path: &Path) -> Result<String, String> {
-        let source = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => crate::secret::SecretBytes::new(b),
-            Err(e) => return self.record(Err(format!("{source}: cannot read: {e}"))),
-        };
+        let (source, bytes) = self.read_key_file(path)?;
         let r = super::pgp::from_ssh_rsa(&source, bytes.expose());
         let key = self.record(r)?;
         let fp = key.fingerprint.clone();

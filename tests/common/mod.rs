@@ -72,6 +72,15 @@ impl AgeKey {
     }
 }
 
+/// A fresh temporary directory with a fresh age key written into it as `key_file_name`: the
+/// directory, the key and the key file's path.
+pub fn dir_with_key(key_file_name: &str) -> (tempfile::TempDir, AgeKey, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = AgeKey::generate();
+    let key_file = key.write(dir.path(), key_file_name);
+    (dir, key, key_file)
+}
+
 /// Runs the real sops in `dir` with a clean environment: only PATH, a private HOME (so no
 /// `~/.config/sops/age/keys.txt` of the machine leaks in), and `env`.
 pub fn sops(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -91,15 +100,20 @@ pub fn sops(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("sops runs")
 }
 
-/// Encrypts `plaintext` saved as `dir/name` with the real sops and returns the encrypted bytes.
-/// `args` go before the file name (e.g. `["--age", recipient]`).
-pub fn sops_encrypt(dir: &Path, name: &str, plaintext: &[u8], args: &[&str]) -> Vec<u8> {
-    let path = dir.join(name);
-    std::fs::write(&path, plaintext).unwrap();
+/// `sops encrypt [args] name` of `plaintext` saved as `dir/name`, whether sops accepts the file
+/// or not. `args` go before the file name (e.g. `["--age", recipient]`).
+pub fn sops_try_encrypt(dir: &Path, name: &str, plaintext: &[u8], args: &[&str]) -> Output {
+    std::fs::write(dir.join(name), plaintext).unwrap();
     let mut full = vec!["encrypt"];
     full.extend_from_slice(args);
     full.push(name);
-    let out = sops(dir, &full, &[]);
+    sops(dir, &full, &[])
+}
+
+/// Encrypts `plaintext` saved as `dir/name` with the real sops and returns the encrypted bytes.
+/// `args` go before the file name (e.g. `["--age", recipient]`).
+pub fn sops_encrypt(dir: &Path, name: &str, plaintext: &[u8], args: &[&str]) -> Vec<u8> {
+    let out = sops_try_encrypt(dir, name, plaintext, args);
     assert!(
         out.status.success(),
         "sops encrypt {name} failed: {}",

@@ -160,15 +160,41 @@ impl<'a> Parser<'a> {
         Ok(map)
     }
 
-    /// After `{`.
-    fn object(&mut self, depth: usize) -> Result<Map, LoadError> {
+    /// After `{` or `[`: refuses too deep nesting; true when `close` follows at once (consumed).
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, LoadError> {
         if depth > MAX_DEPTH {
             return Err(self.error("nesting is deeper than 1000 levels"));
         }
-        let mut map = Vec::new();
         self.skip_ws();
-        if self.peek() == Some(b'}') {
+        let empty = self.peek() == Some(close);
+        if empty {
             self.pos += 1;
+        }
+        Ok(empty)
+    }
+
+    /// After a member of `container` (`an object`): true when `close` ends it, false after `,`.
+    fn closes(&mut self, close: u8, container: &str, member: &str) -> Result<bool, LoadError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => self.pos += 1,
+            Some(c) if c == close => {
+                self.pos += 1;
+                return Ok(true);
+            }
+            None => return Err(self.error(&format!("unexpected end of input in {container}"))),
+            Some(_) => {
+                let close = close as char;
+                return Err(self.error(&format!("expected ',' or '{close}' after {member}")));
+            }
+        }
+        Ok(false)
+    }
+
+    /// After `{`.
+    fn object(&mut self, depth: usize) -> Result<Map, LoadError> {
+        let mut map = Vec::new();
+        if self.open(depth, b'}')? {
             return Ok(map);
         }
         loop {
@@ -188,42 +214,23 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             let value = self.value(depth)?;
             map.push(MapItem::Entry(key.expose().to_owned(), value));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(map);
-                }
-                None => return Err(self.error("unexpected end of input in an object")),
-                Some(_) => return Err(self.error("expected ',' or '}' after an object value")),
+            if self.closes(b'}', "an object", "an object value")? {
+                return Ok(map);
             }
         }
     }
 
     /// After `[`.
     fn array(&mut self, depth: usize) -> Result<Vec<ListItem>, LoadError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nesting is deeper than 1000 levels"));
-        }
         let mut list = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+        if self.open(depth, b']')? {
             return Ok(list);
         }
         loop {
             self.skip_ws();
             list.push(ListItem::Value(self.value(depth)?));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(list);
-                }
-                None => return Err(self.error("unexpected end of input in an array")),
-                Some(_) => return Err(self.error("expected ',' or ']' after an array element")),
+            if self.closes(b']', "an array", "an array element")? {
+                return Ok(list);
             }
         }
     }
@@ -426,58 +433,53 @@ fn indent(out: &mut Vec<u8>, depth: usize) {
 
 fn write_map(out: &mut Vec<u8>, map: &Map, depth: usize) -> Result<(), EmitError> {
     // Comments cannot be written in JSON; sops skips them.
-    let mut entries = map
-        .iter()
-        .filter_map(|item| match item {
-            MapItem::Entry(k, v) => Some((k, v)),
-            MapItem::Comment(_) => None,
-        })
-        .peekable();
-    out.push(b'{');
-    if entries.peek().is_none() {
-        out.push(b'}');
-        return Ok(());
-    }
-    let mut first = true;
-    for (k, v) in entries {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        indent(out, depth + 1);
+    let entries = map.iter().filter_map(|item| match item {
+        MapItem::Entry(k, v) => Some((k, v)),
+        MapItem::Comment(_) => None,
+    });
+    write_container(out, (b'{', b'}'), entries, depth, |out, (k, v)| {
         write_string(out, k.as_bytes());
         out.extend_from_slice(b": ");
-        write_value(out, v, depth + 1)?;
-    }
-    indent(out, depth);
-    out.push(b'}');
-    Ok(())
+        write_value(out, v, depth + 1)
+    })
 }
 
 fn write_list(out: &mut Vec<u8>, list: &[ListItem], depth: usize) -> Result<(), EmitError> {
-    let mut values = list
-        .iter()
-        .filter_map(|item| match item {
-            ListItem::Value(v) => Some(v),
-            ListItem::Comment(_) => None,
-        })
-        .peekable();
-    out.push(b'[');
-    if values.peek().is_none() {
-        out.push(b']');
+    let values = list.iter().filter_map(|item| match item {
+        ListItem::Value(v) => Some(v),
+        ListItem::Comment(_) => None,
+    });
+    write_container(out, (b'[', b']'), values, depth, |out, v| {
+        write_value(out, v, depth + 1)
+    })
+}
+
+/// `open`, the items one per line indented a level deeper and separated by commas, `close` on
+/// its own line; an empty container is just `open close` (`{}`, `[]`).
+fn write_container<T>(
+    out: &mut Vec<u8>,
+    (open, close): (u8, u8),
+    items: impl Iterator<Item = T>,
+    depth: usize,
+    mut write_item: impl FnMut(&mut Vec<u8>, T) -> Result<(), EmitError>,
+) -> Result<(), EmitError> {
+    let mut items = items.peekable();
+    out.push(open);
+    if items.peek().is_none() {
+        out.push(close);
         return Ok(());
     }
     let mut first = true;
-    for v in values {
+    for item in items {
         if !first {
             out.push(b',');
         }
         first = false;
         indent(out, depth + 1);
-        write_value(out, v, depth + 1)?;
+        write_item(out, item)?;
     }
     indent(out, depth);
-    out.push(b']');
+    out.push(close);
     Ok(())
 }
 

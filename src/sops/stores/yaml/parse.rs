@@ -135,7 +135,7 @@ impl<'a> Builder<'a> {
             .ok_or_else(|| syntax("unexpected end of the event stream".into()))?;
         let start = Pos::from_span_start(&span);
         let id = self.id();
-        match ev {
+        let (kind, anchor, end, indent, cover) = match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let end = match style {
                     ScalarStyle::SingleQuoted => self.quoted_end(&span, '\''),
@@ -160,78 +160,64 @@ impl<'a> Builder<'a> {
                 let tag = tag
                     .map(|t| short_tag(&t.handle, &t.suffix))
                     .unwrap_or_default();
-                Ok(Node {
-                    kind: Kind::Scalar {
-                        text: text.into_owned(),
-                        style,
-                        tag,
-                    },
-                    id,
-                    anchor,
-                    start,
-                    end,
-                    indent: 0,
-                    cover,
-                })
+                let kind = Kind::Scalar {
+                    text: text.into_owned(),
+                    style,
+                    tag,
+                };
+                (kind, anchor, end, 0, cover)
             }
-            Event::Alias(a) => Ok(Node {
-                kind: Kind::Alias(a),
-                id,
-                anchor: 0,
-                start,
-                end: Pos::from_span_end(&span),
-                indent: 0,
-                cover: None,
-            }),
+            Event::Alias(a) => (Kind::Alias(a), 0, Pos::from_span_end(&span), 0, None),
             Event::MappingStart(anchor, _tag) => {
                 let flow = self.source_char_is_flow_start(&span);
-                let mut entries = Vec::new();
-                loop {
-                    if let Some((Event::MappingEnd, sp)) = self.events.peek() {
-                        let end = Pos::from_span_start(sp);
-                        self.events.next();
-                        let indent = entries
-                            .first()
-                            .map_or(start.col, |(k, _): &(Node, Node)| k.start.col);
-                        return Ok(Node {
-                            kind: Kind::Map { entries, flow },
-                            id,
-                            anchor,
-                            start,
-                            end,
-                            indent,
-                            cover: None,
-                        });
-                    }
-                    let k = self.node()?;
-                    let v = self.node()?;
-                    entries.push((k, v));
-                }
+                let (entries, end) = self.items_until(
+                    |e| matches!(e, Event::MappingEnd),
+                    |p| Ok((p.node()?, p.node()?)),
+                )?;
+                let indent = entries
+                    .first()
+                    .map_or(start.col, |(k, _): &(Node, Node)| k.start.col);
+                (Kind::Map { entries, flow }, anchor, end, indent, None)
             }
             Event::SequenceStart(anchor, _tag) => {
                 let flow = self.source_char_is_flow_start(&span);
-                let mut items = Vec::new();
-                loop {
-                    if let Some((Event::SequenceEnd, sp)) = self.events.peek() {
-                        let end = Pos::from_span_start(sp);
-                        self.events.next();
-                        let indent = items
-                            .first()
-                            .map_or(start.col, |it: &Node| self.dash_col(it.start));
-                        return Ok(Node {
-                            kind: Kind::Seq { items, flow },
-                            id,
-                            anchor,
-                            start,
-                            end,
-                            indent,
-                            cover: None,
-                        });
-                    }
-                    items.push(self.node()?);
+                let (items, end) =
+                    self.items_until(|e| matches!(e, Event::SequenceEnd), Self::node)?;
+                let indent = items
+                    .first()
+                    .map_or(start.col, |it: &Node| self.dash_col(it.start));
+                (Kind::Seq { items, flow }, anchor, end, indent, None)
+            }
+            _ => return Err(syntax(format!("unexpected YAML event at {}", at(start)))),
+        };
+        Ok(Node {
+            kind,
+            id,
+            anchor,
+            start,
+            end,
+            indent,
+            cover,
+        })
+    }
+
+    /// A collection's items, each read by `item`, up to the event that ends it (`is_end`), which
+    /// is consumed; also where that event starts (the collection's `end`).
+    fn items_until<T>(
+        &mut self,
+        is_end: fn(&Event<'a>) -> bool,
+        mut item: impl FnMut(&mut Self) -> Result<T, LoadError>,
+    ) -> Result<(Vec<T>, Pos), LoadError> {
+        let mut items = Vec::new();
+        loop {
+            if let Some((ev, sp)) = self.events.peek() {
+                if is_end(ev) {
+                    let end = Pos::from_span_start(sp);
+                    self.events.next();
+                    return Ok((items, end));
                 }
             }
-            _ => Err(syntax(format!("unexpected YAML event at {}", at(start)))),
+            items.push(item(self)?);
         }
     }
 
