@@ -26,6 +26,8 @@ enum Node {
 /// Strings that other types look like, and ones YAML needs quoting or escaping for.
 const TRICKY: &[&str] = &[
     "",
+    ".0_0",
+    "-.5_5",
     "true",
     "False",
     "null",
@@ -71,13 +73,6 @@ const TRICKY: &[&str] = &[
     "zero\u{200b}width",
 ];
 
-/// Known difference, left out until the YAML emitter quotes it: a string like `.0_0` (a `.`
-/// float with `_` between digits, which Go's ParseFloat accepts) is quoted by sops and written
-/// plain by nix-sops, so yaml.v3 would read our output back as a float.
-fn known_float_quoting_gap(s: &str) -> bool {
-    s.trim_start_matches(['+', '-']).starts_with('.') && s.contains('_')
-}
-
 fn string() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => "[a-zA-Z0-9 _.,:;#'\"\\\\/\\-]{0,24}",
@@ -85,7 +80,6 @@ fn string() -> impl Strategy<Value = String> {
         2 => "\\PC{0,10}",
         3 => proptest::sample::select(TRICKY).prop_map(str::to_owned),
     ]
-    .prop_filter("known gap", |s| !known_float_quoting_gap(s))
 }
 
 fn float() -> impl Strategy<Value = f64> {
@@ -116,7 +110,6 @@ fn key() -> impl Strategy<Value = String> {
         1 => "[a-zA-Z0-9 ._\\-]{1,10}",
         1 => "\\PC{1,6}",
     ]
-    .prop_filter("known gap", |s| !known_float_quoting_gap(s))
 }
 
 /// Unique keys, in generation order.

@@ -166,6 +166,22 @@ fn yaml_style_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// Go's `strconv.underscoreOK`: every `_` sits between two digits (a sign may lead).
+fn underscore_ok(s: &str) -> bool {
+    let b = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+    let mut prev_digit = false;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'_' {
+            let next_digit = b.get(i + 1).is_some_and(u8::is_ascii_digit);
+            if !prev_digit || !next_digit {
+                return false;
+            }
+        }
+        prev_digit = c.is_ascii_digit();
+    }
+    true
+}
+
 /// Go's `strconv.ParseFloat(s, 64)` for the inputs resolve hands it (decimal forms, `inf`,
 /// `nan`, `infinity`; underscores only between digits in base-prefixed forms, which we reject).
 fn go_parse_float(s: &str) -> Option<f64> {
@@ -185,8 +201,15 @@ fn go_parse_float(s: &str) -> Option<f64> {
         "nan" => return Some(f64::NAN),
         _ => {}
     }
-    if body.starts_with("0x") || s.contains('_') {
+    if body.starts_with("0x") {
         return None;
+    }
+    if s.contains('_') {
+        // Go accepts `_` between digits (`.0_0` is a float to go-yaml, so sops quotes it).
+        if !underscore_ok(s) {
+            return None;
+        }
+        return go_parse_float(&s.replace('_', ""));
     }
     if !body
         .bytes()
@@ -374,6 +397,15 @@ mod tests {
         );
         assert_eq!(plain("09"), Value::Float(9.0));
         assert_eq!(plain("0x"), Value::str("0x"));
+    }
+
+    #[test]
+    fn dot_floats_with_underscores_like_go() {
+        assert!(matches!(plain(".0_0"), Value::Float(f) if f == 0.0));
+        assert!(matches!(plain(".5_5"), Value::Float(f) if f == 0.55));
+        assert!(matches!(plain("._5"), Value::Str(_)));
+        assert!(matches!(plain(".5_"), Value::Str(_)));
+        assert!(matches!(plain(".5__5"), Value::Str(_)));
     }
 
     #[test]
