@@ -20,7 +20,7 @@ Keys are found as sops finds them: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY
 SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519, ~/.ssh/id_rsa,
 GnuPG (GNUPGHOME, SOPS_GPG_EXEC), plus --identity and --ssh-key.
 
-Exit codes: 0 ok, 51 MAC mismatch, 128 no key could decrypt the data key, 2 unreadable file,
+Exit codes: 0 ok, 51 MAC mismatch, 128 no key could decrypt the data key, 2 unreadable file, 100 no such file,
 25 a value could not be decrypted, 1 anything else.")]
 pub struct DecryptArgs {
     /// Print only this part of the tree, e.g. '["a"]["b"][0]'. A string is printed raw.
@@ -40,6 +40,13 @@ pub struct DecryptArgs {
 /// Reads and parses one encrypted file (sops' load step, with its exit codes).
 pub fn load_file(file: &Path, format: Format) -> Result<sops::EncryptedFile, Failure> {
     let shown = file.display();
+    if !file.exists() {
+        // sops checks this first, with its own code.
+        return Err(Failure::new(
+            exit::NO_FILE_SPECIFIED,
+            format!("{shown}: cannot operate on non-existent file"),
+        ));
+    }
     let bytes = std::fs::read(file).map_err(|e| {
         Failure::new(
             exit::COULD_NOT_READ_INPUT_FILE,
