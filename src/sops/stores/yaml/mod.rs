@@ -7,6 +7,7 @@
 mod emit;
 mod parse;
 mod resolve;
+mod stream;
 
 use crate::secret::SecretBytes;
 use crate::sops::tree::{map_remove, MapItem, Tree, Value};

@@ -85,6 +85,19 @@ struct Doc {
     end: usize,
 }
 
+/// Nesting deeper than this is refused rather than risking the stack (go-yaml has a similar
+/// limit).
+pub(super) const MAX_DEPTH: usize = 256;
+
+/// Our three scalar styles from saphyr's five.
+pub(super) fn style_of(style: ScalarStyle) -> Style {
+    match style {
+        ScalarStyle::Plain => Style::Plain,
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+        ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
+    }
+}
+
 fn syntax(message: String) -> LoadError {
     LoadError::Syntax {
         format: Format::Yaml,
@@ -109,17 +122,13 @@ impl<'a> Builder<'a> {
         self.next_id
     }
 
-    /// Nesting deeper than this is refused rather than risking the stack (go-yaml has a
-    /// similar limit).
-    const MAX_DEPTH: usize = 256;
-
     fn node(&mut self) -> Result<Node, LoadError> {
         self.depth += 1;
-        if self.depth > Self::MAX_DEPTH {
+        if self.depth > MAX_DEPTH {
             let at_ = self.events.peek().map(|(_, sp)| Pos::from_span_start(sp));
             return Err(syntax(format!(
                 "the document nests deeper than {} levels{}",
-                Self::MAX_DEPTH,
+                MAX_DEPTH,
                 at_.map(|p| format!(" at {}", at(p))).unwrap_or_default()
             )));
         }
@@ -152,11 +161,7 @@ impl<'a> Builder<'a> {
                         Some((self.block_content_start(span.start.index()), end.index))
                     }
                 };
-                let style = match style {
-                    ScalarStyle::Plain => Style::Plain,
-                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
-                    ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
-                };
+                let style = style_of(style);
                 let tag = tag
                     .map(|t| short_tag(&t.handle, &t.suffix))
                     .unwrap_or_default();
@@ -722,7 +727,7 @@ impl Converter {
     fn value(&mut self, node: Node) -> Result<Value, LoadError> {
         let anchor = node.anchor;
         let v = match node.kind {
-            Kind::Scalar { text, style, tag } => resolve(&tag, style, &text)
+            Kind::Scalar { text, style, tag } => resolve(&tag, style, text)
                 .map_err(|e| syntax(format!("value at {}: {e}", at(node.start))))?,
             Kind::Alias(a) => self
                 .anchors
@@ -749,7 +754,8 @@ impl Converter {
     fn key(&mut self, node: Node) -> Result<String, LoadError> {
         let start = node.start;
         match self.value(node)? {
-            Value::Str(s) => Ok(s.expose().to_owned()),
+            // The key is not secret: its text leaves the zeroizing wrapper without a copy.
+            Value::Str(mut s) => Ok(std::mem::take(s.expose_mut())),
             other => Err(LoadError::Structure(format!(
                 "YAML mapping key at {} is a {}; sops needs string keys (quote it)",
                 at(start),
@@ -868,6 +874,16 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     })?;
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     check_directives(src)?;
+    if !src.contains('#') {
+        if let Some(branches) = super::stream::parse_documents(src, unique_depth) {
+            return Ok(branches);
+        }
+    }
+    parse_full(src, unique_depth)
+}
+
+/// The full parser: node tree, comments, and every error message.
+pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, LoadError> {
     let (fixed, docs) = parse_events_lenient(src)?;
     let src = fixed.as_str();
 
@@ -956,7 +972,7 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
                     }
                     Kind::Scalar { text, style, tag } => {
                         // An empty document (`---` alone, or comments only) is an empty map.
-                        let v = resolve(&tag, style, &text).ok();
+                        let v = resolve(&tag, style, text).ok();
                         if !matches!(v, Some(Value::Null)) {
                             return Err(LoadError::Structure(format!(
                                 "YAML document {} (at {}) is a single value; sops only \
