@@ -42,6 +42,13 @@ impl Ctx<'_> {
     /// `a:b:` — the mapping keys from the root, list indices left out; `:` at the top level.
     pub(crate) fn aad(&self) -> Vec<u8> {
         let mut aad = Vec::new();
+        self.aad_into(&mut aad);
+        aad
+    }
+
+    /// [`Ctx::aad`] into a reused buffer.
+    pub(crate) fn aad_into(&self, aad: &mut Vec<u8>) {
+        aad.clear();
         for k in self.keys() {
             aad.extend_from_slice(k.as_bytes());
             aad.push(b':');
@@ -49,7 +56,6 @@ impl Ctx<'_> {
         if aad.is_empty() {
             aad.push(b':');
         }
-        aad
     }
 
     /// The location in `--extract` syntax, for messages: `["a"]["b"][0]`.
