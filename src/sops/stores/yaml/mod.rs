@@ -5,6 +5,7 @@
 //! - [`emit()`] / [`emit_value`]: [`Tree`] → text as `sops decrypt` prints it (module `emit`).
 
 mod emit;
+mod lines;
 mod parse;
 mod resolve;
 mod stream;

@@ -875,6 +875,9 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     check_directives(src)?;
     if !src.contains('#') {
+        if let Some(branches) = super::lines::parse_document(src, unique_depth) {
+            return Ok(branches);
+        }
         if let Some(branches) = super::stream::parse_documents(src, unique_depth) {
             return Ok(branches);
         }
