@@ -303,11 +303,18 @@ fn is_simple_plain(s: &str) -> bool {
     if !b.first().is_some_and(u8::is_ascii_alphanumeric) {
         return false;
     }
-    b[1..]
-        .iter()
-        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'+' | b'/' | b'=' | b'.' | b'-'))
-        && !is_old_bool(s)
-        && plain_kind(s) == Kind::Str
+    static SAFE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] =
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'/' | b'=' | b'.' | b'-');
+            c += 1;
+        }
+        t
+    };
+    b[1..].iter().all(|&c| SAFE[c as usize]) && !is_old_bool(s) && plain_kind(s) == Kind::Str
 }
 
 /// Writes a string scalar; returns whether it already ends the line (literal block).

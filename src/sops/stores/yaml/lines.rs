@@ -15,25 +15,34 @@ use super::resolve::{resolve, Style};
 use crate::sops::tree::{Map, MapItem, Value};
 use std::collections::HashSet;
 
-/// A character that may start a simple plain key or value: never a YAML indicator.
+const START: u8 = 1;
+const KEY: u8 = 2;
+const VALUE: u8 = 4;
+
+/// Per byte: may start a simple plain key or value (never a YAML indicator), may be in a
+/// simple key after the first character, may be in a simple value after the first character.
+/// A value has no space (so no ` #`, no `: `), no quote, and no character that only means
+/// something at the start of a plain scalar or in flow context (`,[]` are text in a block plain
+/// scalar, as in `ENC[AES256_GCM,data:…]`).
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            t[c] = START | KEY | VALUE;
+        } else if matches!(b, b'-' | b'.' | b'/') {
+            t[c] = KEY | VALUE;
+        } else if matches!(b, b'+' | b'=' | b',' | b':' | b'[' | b']') {
+            t[c] = VALUE;
+        }
+        c += 1;
+    }
+    t
+};
+
 fn starts_plain(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
-/// Characters of a simple key after the first.
-fn key_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/')
-}
-
-/// Characters of a simple value after the first: no space (so no ` #`, no `: `), no quote, and
-/// no character that only means something at the start of a plain scalar or in flow context
-/// (`,[]` are text in a block plain scalar, as in `ENC[AES256_GCM,data:…]`).
-fn value_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'_' | b'-' | b'.' | b'/' | b'+' | b'=' | b',' | b':' | b'[' | b']'
-        )
+    CLASS[c as usize] & START != 0
 }
 
 /// The simple key a line starts with, if it is followed by `:` and the end of the line or a
@@ -43,7 +52,7 @@ fn key_of(line: &str) -> Option<(&str, &str)> {
     if !starts_plain(*b.first()?) {
         return None;
     }
-    let colon = b.iter().position(|&c| !key_char(c))?;
+    let colon = b.iter().position(|&c| CLASS[c as usize] & KEY == 0)?;
     // Checked before slicing: the byte may be inside a multi-byte character.
     if b[colon] != b':' {
         return None;
@@ -62,7 +71,7 @@ fn entry(line: &str) -> Option<(&str, Option<&str>)> {
     let value = &rest[1..];
     let b = value.as_bytes();
     let ok = b.first().is_some_and(|&c| starts_plain(c))
-        && b.iter().all(|&c| value_char(c))
+        && b.iter().all(|&c| CLASS[c as usize] & VALUE != 0)
         // A final `:` would make the value a key.
         && b.last() != Some(&b':');
     ok.then_some((key, Some(value)))
@@ -85,13 +94,46 @@ fn has_duplicate_key(map: &Map) -> bool {
     })
 }
 
+/// The lines of one top-level entry, read one at a time.
 struct Reader<'a> {
-    lines: &'a [&'a str],
-    next: usize,
+    text: &'a str,
+    /// Where the current line starts.
+    pos: usize,
+    /// The current line (without its `\n`), `None` at the end.
+    line: Option<&'a str>,
     unique_depth: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn new(text: &'a str, unique_depth: usize) -> Reader<'a> {
+        let mut r = Reader {
+            text,
+            pos: 0,
+            line: None,
+            unique_depth,
+        };
+        r.load();
+        r
+    }
+
+    fn load(&mut self) {
+        self.line = self
+            .text
+            .get(self.pos..)
+            .filter(|_| self.pos < self.text.len())
+            .map(|rest| {
+                let n = rest.find('\n').unwrap_or(rest.len());
+                &rest[..n]
+            });
+    }
+
+    fn advance(&mut self) {
+        if let Some(line) = self.line {
+            self.pos += line.len() + 1;
+            self.load();
+        }
+    }
+
     /// The entries at exactly `indent`, up to a line indented less; `map_depth` as the full
     /// parser counts mapping levels (for the repeated-key check), `depth` its node nesting.
     fn block(&mut self, indent: usize, map_depth: usize, depth: usize) -> Option<Map> {
@@ -100,7 +142,7 @@ impl Reader<'_> {
             return None;
         }
         let mut out = Map::new();
-        while let Some(line) = self.lines.get(self.next) {
+        while let Some(line) = self.line {
             let k = indentation(line);
             if k < indent && k < line.len() {
                 break;
@@ -114,12 +156,12 @@ impl Reader<'_> {
                 Value::Str(mut s) => std::mem::take(s.expose_mut()),
                 _ => return None,
             };
-            self.next += 1;
+            self.advance();
             let value = match value {
                 Some(text) => plain(text)?,
-                None => match self.lines.get(self.next) {
-                    Some(l) if indentation(l) > indent && indentation(l) < l.len() => {
-                        Value::Map(self.block(indentation(l), map_depth + 1, depth + 1)?)
+                None => match self.line.map(|l| (indentation(l), l.len())) {
+                    Some((k2, len)) if k2 > indent && k2 < len => {
+                        Value::Map(self.block(k2, map_depth + 1, depth + 1)?)
                     }
                     _ => Value::Null,
                 },
@@ -133,47 +175,47 @@ impl Reader<'_> {
     }
 }
 
-/// The one document of `src`, or `None` when the general parsers must read it. The caller
-/// checks that `src` has no `#`.
+/// Where the top-level entry starting at `from` ends: at the `\n` before the next line that
+/// starts at column 0, or at the end of `body`.
+fn entry_end(body: &str, from: usize) -> usize {
+    let b = body.as_bytes();
+    let mut end = from;
+    loop {
+        end += body[end..].find('\n').unwrap_or(body.len() - end);
+        if end >= body.len() || !matches!(b.get(end + 1), Some(b' ' | b'\n') | None) {
+            return end;
+        }
+        end += 1;
+    }
+}
+
+/// The one document of `src`, or `None` when the general parsers must read it (a comment
+/// anywhere, for one: simple lines cannot hold a `#`, and other entries are checked).
 pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>> {
     let body = src.strip_suffix('\n').unwrap_or(src);
     if body.is_empty() {
         return None;
     }
-    let lines: Vec<&str> = body.split('\n').collect();
     let mut top = Map::new();
-    // Byte offset of each line, to hand an entry's text to the stream parser.
-    let mut offset = 0;
-    let mut i = 0;
-    while i < lines.len() {
-        let start = i;
-        let from = offset;
-        offset += lines[i].len() + 1;
-        i += 1;
-        // The entry runs to the next line that starts at column 0.
-        while i < lines.len() && lines[i].bytes().next().is_none_or(|c| c == b' ') {
-            offset += lines[i].len() + 1;
-            i += 1;
-        }
+    let mut from = 0;
+    while from < body.len() {
+        let end = entry_end(body, from);
+        let text = &body[from..end];
         // An entry starts with its key: not with what would make the line part of another
         // construct (`? key` / `: value`, a sequence, a document marker, a directive, a flow
         // collection).
-        if lines[start].is_empty()
-            || lines[start].starts_with([' ', '?', ':', '-', '.', '%', '[', '{'])
-        {
+        if text.is_empty() || text.starts_with([' ', '?', ':', '-', '.', '%', '[', '{']) {
             return None;
         }
-        let mut reader = Reader {
-            lines: &lines[start..i],
-            next: 0,
-            unique_depth,
-        };
+        let mut reader = Reader::new(text, unique_depth);
         match reader.block(0, 1, 1) {
-            Some(mut one) if reader.next == i - start && one.len() == 1 => {
-                top.push(one.pop()?);
-            }
+            Some(mut one) if reader.line.is_none() && one.len() == 1 => top.push(one.pop()?),
             _ => {
-                let text = &src[from..offset.min(src.len())];
+                // The entry with its line end, as the stream parser expects a document.
+                let text = &src[from..(end + 1).min(src.len())];
+                if text.contains('#') {
+                    return None;
+                }
                 let mut docs = super::stream::parse_documents(text, unique_depth)?;
                 let mut one = docs.pop()?;
                 if !docs.is_empty() || one.len() != 1 || !matches!(one[0], MapItem::Entry(..)) {
@@ -182,6 +224,7 @@ pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>>
                 top.push(one.pop()?);
             }
         }
+        from = end + 1;
     }
     if unique_depth >= 1 && has_duplicate_key(&top) {
         return None;
@@ -220,6 +263,8 @@ mod tests {
             "a:\n    b: 1\n    b: 2\n",
             "a: &x v\nb: *x\n",
             "a: 1\n---\nb: 2\n",
+            "a: 1\nb:\n    - x # c\n",
+            "a: 1\nb: x #c\n",
             "  a: 1\n",
             "- a\n",
             "1: a\n",

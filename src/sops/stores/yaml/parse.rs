@@ -847,6 +847,9 @@ impl Converter {
 /// Parses every document into a branch (a map with comments).
 /// go-yaml only reads YAML 1.1 documents (`%YAML 1.1` or no directive).
 fn check_directives(src: &str) -> Result<(), LoadError> {
+    if !src.contains("%YAML") {
+        return Ok(());
+    }
     for (n, line) in src.split('\n').enumerate() {
         if let Some(rest) = line.strip_prefix("%YAML") {
             let version = rest.split('#').next().unwrap_or("").trim();
@@ -874,10 +877,11 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     })?;
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     check_directives(src)?;
+    // Each checks what it reads: neither handles comments.
+    if let Some(branches) = super::lines::parse_document(src, unique_depth) {
+        return Ok(branches);
+    }
     if !src.contains('#') {
-        if let Some(branches) = super::lines::parse_document(src, unique_depth) {
-            return Ok(branches);
-        }
         if let Some(branches) = super::stream::parse_documents(src, unique_depth) {
             return Ok(branches);
         }
