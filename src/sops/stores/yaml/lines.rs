@@ -12,8 +12,8 @@
 
 use super::parse::MAX_DEPTH;
 use super::resolve::{resolve, Style};
+use super::stream::has_duplicate_key;
 use crate::sops::tree::{Map, MapItem, Value};
-use std::collections::HashSet;
 
 const START: u8 = 1;
 const KEY: u8 = 2;
@@ -83,15 +83,6 @@ fn indentation(line: &str) -> usize {
 
 fn plain(text: &str) -> Option<Value> {
     resolve("", Style::Plain, text.to_owned()).ok()
-}
-
-/// Whether a key repeats (only keys compare: comments cannot occur here).
-fn has_duplicate_key(map: &Map) -> bool {
-    let mut seen = HashSet::with_capacity(map.len());
-    map.iter().any(|item| match item {
-        MapItem::Entry(k, _) => !seen.insert(k.as_str()),
-        MapItem::Comment(_) => false,
-    })
 }
 
 /// The lines of one top-level entry, read one at a time.
@@ -189,6 +180,19 @@ fn entry_end(body: &str, from: usize) -> usize {
     }
 }
 
+/// Grows the top-level map when full: to the entry count the bytes read so far (`done` of
+/// `total`) predict, rather than doubling (a large flat file's map is most of its tree), but
+/// by at least an eighth so that a low guess cannot make growth quadratic.
+fn reserve(top: &mut Map, done: usize, total: usize) {
+    let len = top.len();
+    if len < top.capacity() || len < 64 || done == 0 {
+        return;
+    }
+    let predicted = (len as u128 * total as u128 / done as u128) as usize;
+    let target = (predicted + predicted / 64).clamp(len + len / 8, 2 * len);
+    top.reserve_exact(target - len);
+}
+
 /// The one document of `src`, or `None` when the general parsers must read it (a comment
 /// anywhere, for one: simple lines cannot hold a `#`, and other entries are checked).
 pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>> {
@@ -209,7 +213,10 @@ pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>>
         }
         let mut reader = Reader::new(text, unique_depth);
         match reader.block(0, 1, 1) {
-            Some(mut one) if reader.line.is_none() && one.len() == 1 => top.push(one.pop()?),
+            Some(mut one) if reader.line.is_none() && one.len() == 1 => {
+                reserve(&mut top, from, body.len());
+                top.push(one.pop()?);
+            }
             _ => {
                 // The entry with its line end, as the stream parser expects a document.
                 let text = &src[from..(end + 1).min(src.len())];
@@ -221,6 +228,7 @@ pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>>
                 if !docs.is_empty() || one.len() != 1 || !matches!(one[0], MapItem::Entry(..)) {
                     return None;
                 }
+                reserve(&mut top, from, body.len());
                 top.push(one.pop()?);
             }
         }

@@ -11,7 +11,7 @@ use super::parse::{style_of, MAX_DEPTH};
 use super::resolve::{resolve, short_tag};
 use crate::sops::tree::{ListItem, Map, MapItem, Value};
 use saphyr_parser::{Event, Parser, StrInput};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 struct Stream<'a> {
     parser: Parser<'a, StrInput<'a>>,
@@ -120,12 +120,20 @@ impl<'a> Stream<'a> {
     }
 }
 
-fn has_duplicate_key(map: &Map) -> bool {
-    let mut seen = HashSet::with_capacity(map.len());
-    map.iter().any(|item| match item {
-        MapItem::Entry(k, _) => !seen.insert(k.as_str()),
-        MapItem::Comment(_) => false,
-    })
+/// Whether a key repeats. Sorting indices takes 4 bytes an entry where a hash set of the keys
+/// would take 20 or more, at the peak of a large file's memory use.
+pub(super) fn has_duplicate_key(map: &Map) -> bool {
+    let key = |i: &u32| match &map[*i as usize] {
+        MapItem::Entry(k, _) => Some(k.as_str()),
+        MapItem::Comment(_) => None,
+    };
+    let Ok(n) = u32::try_from(map.len()) else {
+        // Beyond 4G entries: the file could not be in memory anyway.
+        return false;
+    };
+    let mut idx: Vec<u32> = (0..n).filter(|i| key(i).is_some()).collect();
+    idx.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    idx.windows(2).any(|w| key(&w[0]) == key(&w[1]))
 }
 
 /// Every document's mapping, or `None` when the full parser must read the source (see the
