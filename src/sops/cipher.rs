@@ -75,11 +75,36 @@ fn split(s: &str) -> Result<Fields<'_>, CipherError> {
         .rfind(']')
         .ok_or(CipherError::Malformed("no closing `]`"))?;
     let body = &body[..close];
+    if let Some(f) = split_last_commas(body) {
+        return f;
+    }
     let (rest, ty) =
         rsplit_once(body, ",type:").ok_or(CipherError::Malformed("no `type:` field"))?;
     let (rest, tag) =
         rsplit_once(rest, ",tag:").ok_or(CipherError::Malformed("no `tag:` field"))?;
     let (data, iv) = rsplit_once(rest, ",iv:").ok_or(CipherError::Malformed("no `iv:` field"))?;
+    fields(data, iv, tag, ty)
+}
+
+/// The common case of [`split`]: the last three commas start `,iv:`, `,tag:`, `,type:`, so
+/// they are the last occurrences the greedy groups take, found in one backwards pass.
+fn split_last_commas(body: &str) -> Option<Result<Fields<'_>, CipherError>> {
+    let b = body.as_bytes();
+    let c3 = b.iter().rposition(|&c| c == b',')?;
+    let c2 = b[..c3].iter().rposition(|&c| c == b',')?;
+    let c1 = b[..c2].iter().rposition(|&c| c == b',')?;
+    let ty = body[c3..].strip_prefix(",type:")?;
+    let tag = body[c2..c3].strip_prefix(",tag:")?;
+    let iv = body[c1..c2].strip_prefix(",iv:")?;
+    Some(fields(&body[..c1], iv, tag, ty))
+}
+
+fn fields<'a>(
+    data: &'a str,
+    iv: &'a str,
+    tag: &'a str,
+    ty: &str,
+) -> Result<Fields<'a>, CipherError> {
     if data.is_empty() || iv.is_empty() || tag.is_empty() || ty.is_empty() {
         return Err(CipherError::Malformed("an empty field"));
     }
@@ -284,6 +309,31 @@ mod tests {
         ] {
             assert_eq!(rsplit_once(s, sep), s.rsplit_once(sep), "{s:?}");
         }
+    }
+
+    #[test]
+    fn last_commas_split_like_the_greedy_groups() {
+        for body in [
+            "AAAA,iv:BBBB,tag:CCCC,type:str",
+            "A,iv:B,iv:C,tag:D,type:int",
+            "A,tag:x,iv:B,tag:C,type:str",
+            "A,B,iv:C,tag:D,type:bytes",
+            ",iv:,tag:,type:",
+        ] {
+            let f = split_last_commas(body).unwrap();
+            let (rest, ty) = body.rsplit_once(",type:").unwrap();
+            let (rest, tag) = rest.rsplit_once(",tag:").unwrap();
+            let (data, iv) = rest.rsplit_once(",iv:").unwrap();
+            match f {
+                Ok(f) => {
+                    assert_eq!((f.data, f.iv, f.tag), (data, iv, tag), "{body}");
+                    assert_eq!(f.ty.name(), ty);
+                }
+                Err(_) => assert!(data.is_empty() || iv.is_empty() || tag.is_empty()),
+            }
+        }
+        // Not the common layout: the general search decides.
+        assert!(split_last_commas("A,iv:B,tag:C,type:str,x").is_none());
     }
 
     #[test]

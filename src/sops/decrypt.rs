@@ -128,6 +128,10 @@ impl Visitor for Decryptor {
             return Ok(Leaf::Value(value));
         }
         let (plain, ty) = self.open(ctx, text.expose())?;
+        // What decrypted is ciphertext, not a secret: freed without the zeroizing wipe.
+        if let Value::Str(mut s) = value {
+            drop(std::mem::take(s.expose_mut()));
+        }
         let bad = |ty: ValueType| DecryptError::BadPlaintext {
             path: ctx.render(),
             ty: ty.name(),

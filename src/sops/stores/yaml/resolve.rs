@@ -245,7 +245,11 @@ fn resolve_plain(tag: &str, s: &str) -> Resolved {
                     return Resolved::Time(t);
                 }
             }
-            let plain: String = s.chars().filter(|c| *c != '_').collect();
+            let plain: std::borrow::Cow<str> = if s.contains('_') {
+                s.chars().filter(|c| *c != '_').collect::<String>().into()
+            } else {
+                s.into()
+            };
             match parse_go_int_base0(&plain) {
                 Some(Ok(i)) => return Resolved::Int(i),
                 Some(Err(())) => return Resolved::Uint,
