@@ -631,8 +631,41 @@ fn document(out: &mut Out, m: &Map) {
     }
 }
 
+/// About the size of the text of a map at `indent` (plain scalars, one per line): the output
+/// buffer is allocated once instead of being grown and copied, which also leaves no stray
+/// copies of the plaintext in freed memory.
+fn size_hint(m: &Map, indent: usize) -> usize {
+    m.iter()
+        .map(|item| match item {
+            MapItem::Comment(c) => indent + c.len() + 2,
+            MapItem::Entry(k, v) => indent + k.len() + 2 + value_size_hint(v, deeper(indent)),
+        })
+        .sum()
+}
+
+fn value_size_hint(v: &Value, indent: usize) -> usize {
+    match v {
+        Value::Str(s) => s.len() + 1,
+        Value::Bytes(b) => b.len() * 4 / 3 + 16,
+        Value::Map(m) => size_hint(m, indent) + 4,
+        Value::List(l) => {
+            l.iter()
+                .map(|item| match item {
+                    ListItem::Comment(c) => indent + c.len() + 2,
+                    ListItem::Value(v) => indent + 2 + value_size_hint(v, indent + 2),
+                })
+                .sum::<usize>()
+                + 4
+        }
+        _ => 24,
+    }
+}
+
 pub fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
-    let mut out = Out { buf: String::new() };
+    let hint = tree.branches.iter().map(|b| size_hint(b, 0) + 4).sum();
+    let mut out = Out {
+        buf: String::with_capacity(hint),
+    };
     for (i, branch) in tree.branches.iter().enumerate() {
         if i > 0 {
             out.buf.push_str("---\n");
