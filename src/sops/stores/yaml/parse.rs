@@ -109,8 +109,32 @@ fn at(p: Pos) -> String {
     format!("line {}, column {}", p.line, p.col + 1)
 }
 
+/// The source by char index (saphyr's unit): the bytes themselves when the source is ASCII, as
+/// an encrypted file nearly always is, instead of 4 bytes a character.
+enum Chars<'a> {
+    Ascii(&'a [u8]),
+    Wide(Vec<char>),
+}
+
+impl<'a> Chars<'a> {
+    fn new(src: &'a str) -> Chars<'a> {
+        if src.is_ascii() {
+            Chars::Ascii(src.as_bytes())
+        } else {
+            Chars::Wide(src.chars().collect())
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<char> {
+        match self {
+            Chars::Ascii(b) => b.get(i).map(|&c| c as char),
+            Chars::Wide(c) => c.get(i).copied(),
+        }
+    }
+}
+
 struct Builder<'a> {
-    chars: Vec<char>,
+    chars: Chars<'a>,
     events: std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>,
     next_id: usize,
     depth: usize,
@@ -247,7 +271,7 @@ impl<'a> Builder<'a> {
             return start;
         }
         let mut j = i;
-        while self.chars.get(j).is_some_and(|c| *c != '\n') {
+        while self.chars.get(j).is_some_and(|c| c != '\n') {
             j += 1;
         }
         j + 1
@@ -260,8 +284,8 @@ impl<'a> Builder<'a> {
         let (mut line, mut col) = (span.start.line(), span.start.col());
         let mut i = span.start.index();
         let mut opened = false;
-        while let Some(&c) = self.chars.get(i) {
-            let next = self.chars.get(i + 1).copied();
+        while let Some(c) = self.chars.get(i) {
+            let next = self.chars.get(i + 1);
             let mut step = 1;
             if !opened {
                 opened = c == quote;
@@ -279,7 +303,7 @@ impl<'a> Builder<'a> {
                 }
             }
             for k in 0..step {
-                if self.chars.get(i + k) == Some(&'\n') {
+                if self.chars.get(i + k) == Some('\n') {
                     line += 1;
                     col = 0;
                 } else {
@@ -299,7 +323,7 @@ impl<'a> Builder<'a> {
         while i > 0 && col > 0 {
             i -= 1;
             col -= 1;
-            if self.chars.get(i) == Some(&'-') {
+            if self.chars.get(i) == Some('-') {
                 return col;
             }
         }
@@ -338,15 +362,16 @@ fn indent_line(src: &str, line: usize) -> String {
 }
 
 /// Parses the source, fixing under-indented closing brackets (see [`bracket_line_to_fix`]).
-fn parse_events_lenient(src: &str) -> Result<(String, Vec<Doc>), LoadError> {
-    let mut src = src.to_owned();
+fn parse_events_lenient(src: &str) -> Result<(std::borrow::Cow<'_, str>, Vec<Doc>), LoadError> {
+    // Copied only when a line has to be fixed.
+    let mut src = std::borrow::Cow::Borrowed(src);
     let mut first_line = None;
     for _ in 0..200 {
         match parse_events(&src) {
             Ok(docs) => return Ok((src, docs)),
             Err(EventsError::UnderIndentedBracket(line)) => {
                 first_line.get_or_insert(line);
-                src = indent_line(&src, line);
+                src = indent_line(&src, line).into();
             }
             Err(EventsError::Load(e)) => return Err(e),
         }
@@ -395,7 +420,7 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
         }
     }
     let mut b = Builder {
-        chars: src.chars().collect(),
+        chars: Chars::new(src),
         events: events.into_iter().peekable(),
         next_id: 0,
         depth: 0,
@@ -892,7 +917,7 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
 /// The full parser: node tree, comments, and every error message.
 pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, LoadError> {
     let (fixed, docs) = parse_events_lenient(src)?;
-    let src = fixed.as_str();
+    let src = fixed.as_ref();
 
     let mut ranges = Vec::new();
     let mut anchors = Vec::new();
