@@ -52,59 +52,165 @@ pub fn looks_encrypted(s: &str) -> bool {
     s.starts_with("ENC[AES256_GCM,")
 }
 
-impl EncValue {
-    /// Parses as SOPS' regex `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]` does:
-    /// anchored at the start only, greedy groups, text after the last `]` ignored.
-    pub fn parse(s: &str) -> Result<EncValue, CipherError> {
-        let body = s
-            .strip_prefix("ENC[AES256_GCM,data:")
-            .ok_or(CipherError::NotEncrypted)?;
-        // Greedy `(.+)` groups: each separator is the *last* occurrence that still lets the rest
-        // match. Values written by sops never contain the separators, so searching from the right
-        // gives the same split. `.` does not match a newline.
-        // Go's regex has no (?s) flag: it matches on the first line only.
-        let body = body.split('\n').next().unwrap_or(body);
-        let close = body
-            .rfind(']')
-            .ok_or(CipherError::Malformed("no closing `]`"))?;
-        let body = &body[..close];
-        let (rest, ty) = body
-            .rsplit_once(",type:")
-            .ok_or(CipherError::Malformed("no `type:` field"))?;
-        let (rest, tag) = rest
-            .rsplit_once(",tag:")
-            .ok_or(CipherError::Malformed("no `tag:` field"))?;
-        let (data, iv) = rest
-            .rsplit_once(",iv:")
-            .ok_or(CipherError::Malformed("no `iv:` field"))?;
-        if data.is_empty() || iv.is_empty() || tag.is_empty() || ty.is_empty() {
-            return Err(CipherError::Malformed("an empty field"));
+/// The four fields of an `ENC[…]` string, still base64.
+struct Fields<'a> {
+    data: &'a str,
+    iv: &'a str,
+    tag: &'a str,
+    ty: ValueType,
+}
+
+/// Splits as SOPS' regex `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]` does:
+/// anchored at the start only, greedy groups, text after the last `]` ignored.
+fn split(s: &str) -> Result<Fields<'_>, CipherError> {
+    let body = s
+        .strip_prefix("ENC[AES256_GCM,data:")
+        .ok_or(CipherError::NotEncrypted)?;
+    // Greedy `(.+)` groups: each separator is the *last* occurrence that still lets the rest
+    // match. Values written by sops never contain the separators, so searching from the right
+    // gives the same split. `.` does not match a newline.
+    // Go's regex has no (?s) flag: it matches on the first line only.
+    let body = body.split('\n').next().unwrap_or(body);
+    let close = body
+        .rfind(']')
+        .ok_or(CipherError::Malformed("no closing `]`"))?;
+    let body = &body[..close];
+    if let Some(f) = split_last_commas(body) {
+        return f;
+    }
+    let (rest, ty) =
+        rsplit_once(body, ",type:").ok_or(CipherError::Malformed("no `type:` field"))?;
+    let (rest, tag) =
+        rsplit_once(rest, ",tag:").ok_or(CipherError::Malformed("no `tag:` field"))?;
+    let (data, iv) = rsplit_once(rest, ",iv:").ok_or(CipherError::Malformed("no `iv:` field"))?;
+    fields(data, iv, tag, ty)
+}
+
+/// The common case of [`split`]: the last three commas start `,iv:`, `,tag:`, `,type:`, so
+/// they are the last occurrences the greedy groups take, found in one backwards pass.
+fn split_last_commas(body: &str) -> Option<Result<Fields<'_>, CipherError>> {
+    let b = body.as_bytes();
+    let c3 = b.iter().rposition(|&c| c == b',')?;
+    let c2 = b[..c3].iter().rposition(|&c| c == b',')?;
+    let c1 = b[..c2].iter().rposition(|&c| c == b',')?;
+    let ty = body[c3..].strip_prefix(",type:")?;
+    let tag = body[c2..c3].strip_prefix(",tag:")?;
+    let iv = body[c1..c2].strip_prefix(",iv:")?;
+    Some(fields(&body[..c1], iv, tag, ty))
+}
+
+fn fields<'a>(
+    data: &'a str,
+    iv: &'a str,
+    tag: &'a str,
+    ty: &str,
+) -> Result<Fields<'a>, CipherError> {
+    if data.is_empty() || iv.is_empty() || tag.is_empty() || ty.is_empty() {
+        return Err(CipherError::Malformed("an empty field"));
+    }
+    let ty = match ty {
+        "str" => ValueType::Str,
+        "int" => ValueType::Int,
+        "float" => ValueType::Float,
+        "bool" => ValueType::Bool,
+        "time" => ValueType::Time,
+        "comment" => ValueType::Comment,
+        "bytes" => ValueType::Bytes,
+        other => return Err(CipherError::UnknownType(other.chars().take(32).collect())),
+    };
+    Ok(Fields { data, iv, tag, ty })
+}
+
+/// `str::rsplit_once` for a separator starting with an ASCII `,`: a plain backwards scan, much
+/// cheaper than the generic substring search on these short fields.
+fn rsplit_once<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
+    let (b, sb) = (s.as_bytes(), sep.as_bytes());
+    let mut end = b.len();
+    while let Some(i) = b[..end].iter().rposition(|&c| c == sb[0]) {
+        if b[i..].starts_with(sb) {
+            return Some((&s[..i], &s[i + sb.len()..]));
         }
-        let ty = match ty {
-            "str" => ValueType::Str,
-            "int" => ValueType::Int,
-            "float" => ValueType::Float,
-            "bool" => ValueType::Bool,
-            "time" => ValueType::Time,
-            "comment" => ValueType::Comment,
-            "bytes" => ValueType::Bytes,
-            other => return Err(CipherError::UnknownType(other.chars().take(32).collect())),
+        end = i;
+    }
+    None
+}
+
+/// Decodes one base64 field, appending to `out`.
+fn decode_into(field: &'static str, v: &str, out: &mut Vec<u8>) -> Result<(), CipherError> {
+    B64.decode_vec(v, out)
+        .map_err(|_| CipherError::Base64(field))
+}
+
+/// The data key's cipher, for the many values of one file: the AES key schedule is computed
+/// once, and the IV and tag are decoded into reused buffers. Gives what [`EncValue::parse`]
+/// then [`EncValue::decrypt`] give, errors included, in the same order.
+pub struct ValueCipher {
+    gcm: SopsGcm,
+    iv: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+impl ValueCipher {
+    pub fn new(key: &[u8; 32]) -> ValueCipher {
+        ValueCipher {
+            gcm: SopsGcm::new(GenericArray::from_slice(key)),
+            iv: Vec::with_capacity(32),
+            tag: Vec::with_capacity(16),
+        }
+    }
+
+    /// Parses and decrypts one `ENC[…]` string with the AAD (the `a:b:` path).
+    pub fn open(&mut self, s: &str, aad: &[u8]) -> Result<(SecretBytes, ValueType), CipherError> {
+        let f = split(s)?;
+        self.tag.clear();
+        decode_into("tag", f.tag, &mut self.tag)?;
+        if self.tag.len() != 16 {
+            return Err(CipherError::TagLength(self.tag.len()));
+        }
+        self.iv.clear();
+        decode_into("iv", f.iv, &mut self.iv)?;
+        if self.iv.is_empty() {
+            return Err(CipherError::Malformed("an empty IV"));
+        }
+        // The ciphertext is decrypted in place: the buffer is the plaintext's from the start.
+        let mut buf = SecretBytes::new(Vec::with_capacity(f.data.len() / 4 * 3 + 3));
+        decode_into("data", f.data, buf.expose_mut())?;
+        if self.iv.len() != 32 {
+            return Err(CipherError::IvLength(self.iv.len()));
+        }
+        self.gcm
+            .decrypt_in_place_detached(
+                GenericArray::from_slice(&self.iv),
+                aad,
+                buf.expose_mut(),
+                GenericArray::from_slice(&self.tag),
+            )
+            .map_err(|_| CipherError::Authentication)?;
+        Ok((buf, f.ty))
+    }
+}
+
+impl EncValue {
+    /// Parses as SOPS' regex does (see [`split`]) and decodes the fields.
+    pub fn parse(s: &str) -> Result<EncValue, CipherError> {
+        let f = split(s)?;
+        let decode = |field: &'static str, v: &str| {
+            let mut out = Vec::new();
+            decode_into(field, v, &mut out).map(|()| out)
         };
-        let decode =
-            |field: &'static str, v: &str| B64.decode(v).map_err(|_| CipherError::Base64(field));
-        let tag = decode("tag", tag)?;
+        let tag = decode("tag", f.tag)?;
         if tag.len() != 16 {
             return Err(CipherError::TagLength(tag.len()));
         }
-        let iv = decode("iv", iv)?;
+        let iv = decode("iv", f.iv)?;
         if iv.is_empty() {
             return Err(CipherError::Malformed("an empty IV"));
         }
         Ok(EncValue {
-            data: decode("data", data)?,
+            data: decode("data", f.data)?,
             iv,
             tag,
-            ty,
+            ty: f.ty,
         })
     }
 
@@ -189,6 +295,45 @@ mod tests {
         let text = format!("{enc}\nmore text ] here");
         let parsed = EncValue::parse(&text).unwrap();
         assert_eq!(parsed.decrypt(&key, b"k:").unwrap().expose(), b"v");
+    }
+
+    #[test]
+    fn rsplit_once_is_std_rsplit_once() {
+        for (s, sep) in [
+            ("a,iv:b,iv:c", ",iv:"),
+            (",iv:", ",iv:"),
+            ("abc", ",iv:"),
+            ("a,i,iv:,iv", ",iv:"),
+            ("é,tag:ü", ",tag:"),
+            ("", ",type:"),
+        ] {
+            assert_eq!(rsplit_once(s, sep), s.rsplit_once(sep), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn last_commas_split_like_the_greedy_groups() {
+        for body in [
+            "AAAA,iv:BBBB,tag:CCCC,type:str",
+            "A,iv:B,iv:C,tag:D,type:int",
+            "A,tag:x,iv:B,tag:C,type:str",
+            "A,B,iv:C,tag:D,type:bytes",
+            ",iv:,tag:,type:",
+        ] {
+            let f = split_last_commas(body).unwrap();
+            let (rest, ty) = body.rsplit_once(",type:").unwrap();
+            let (rest, tag) = rest.rsplit_once(",tag:").unwrap();
+            let (data, iv) = rest.rsplit_once(",iv:").unwrap();
+            match f {
+                Ok(f) => {
+                    assert_eq!((f.data, f.iv, f.tag), (data, iv, tag), "{body}");
+                    assert_eq!(f.ty.name(), ty);
+                }
+                Err(_) => assert!(data.is_empty() || iv.is_empty() || tag.is_empty()),
+            }
+        }
+        // Not the common layout: the general search decides.
+        assert!(split_last_commas("A,iv:B,tag:C,type:str,x").is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the order SOPS feeds it.
 
 use crate::secret::SecretString;
-use crate::sops::cipher::{looks_encrypted, EncValue, ValueType};
+use crate::sops::cipher::{looks_encrypted, EncValue, ValueCipher, ValueType};
 use crate::sops::gofmt::{format_float_f, parse_bool, parse_float, GoTime};
 use crate::sops::tree::Value;
 use crate::sops::walk::{walk_tree, Ctx, Leaf, Visitor};
@@ -42,7 +42,13 @@ impl Mac {
 
     pub(crate) fn add(&mut self, encrypted: bool, value: &Value) {
         if !self.only_encrypted || encrypted {
-            self.hash.update(to_bytes(value));
+            // The bytes of `to_bytes`, without copying strings.
+            match value {
+                Value::Str(s) => self.hash.update(s.expose().as_bytes()),
+                Value::Bytes(b) => self.hash.update(b.expose()),
+                Value::Time(t) => self.hash.update(t.as_bytes()),
+                other => self.hash.update(to_bytes(other)),
+            }
         }
     }
 
@@ -56,32 +62,30 @@ impl Mac {
     }
 }
 
-struct Decryptor<'a> {
-    key: &'a [u8; 32],
+struct Decryptor {
+    cipher: ValueCipher,
+    /// The AAD of the current value (a reused buffer).
+    aad: Vec<u8>,
     mac: Mac,
 }
 
-impl Decryptor<'_> {
+impl Decryptor {
     fn open(
-        &self,
+        &mut self,
         ctx: &Ctx,
         text: &str,
     ) -> Result<(crate::secret::SecretBytes, ValueType), DecryptError> {
-        let enc = EncValue::parse(text).map_err(|source| DecryptError::Value {
-            path: ctx.render(),
-            source,
-        })?;
-        let plain = enc
-            .decrypt(self.key, &ctx.aad())
+        ctx.aad_into(&mut self.aad);
+        self.cipher
+            .open(text, &self.aad)
             .map_err(|source| DecryptError::Value {
                 path: ctx.render(),
                 source,
-            })?;
-        Ok((plain, enc.ty))
+            })
     }
 }
 
-impl Visitor for Decryptor<'_> {
+impl Visitor for Decryptor {
     type Error = DecryptError;
 
     /// SOPS keeps a comment it cannot decrypt ("possibly unencrypted comment": old or
@@ -124,6 +128,10 @@ impl Visitor for Decryptor<'_> {
             return Ok(Leaf::Value(value));
         }
         let (plain, ty) = self.open(ctx, text.expose())?;
+        // What decrypted is ciphertext, not a secret: freed without the zeroizing wipe.
+        if let Value::Str(mut s) = value {
+            drop(std::mem::take(s.expose_mut()));
+        }
         let bad = |ty: ValueType| DecryptError::BadPlaintext {
             path: ctx.render(),
             ty: ty.name(),
@@ -211,7 +219,8 @@ pub fn decrypt(
         metadata,
     } = file;
     let mut visitor = Decryptor {
-        key: key.as_array(),
+        cipher: ValueCipher::new(key.as_array()),
+        aad: Vec::new(),
         mac: Mac::new(metadata.mac_only_encrypted),
     };
     let tree = walk_tree(tree, &metadata.crypt_rule, &mut visitor)?;

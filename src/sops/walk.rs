@@ -42,6 +42,13 @@ impl Ctx<'_> {
     /// `a:b:` — the mapping keys from the root, list indices left out; `:` at the top level.
     pub(crate) fn aad(&self) -> Vec<u8> {
         let mut aad = Vec::new();
+        self.aad_into(&mut aad);
+        aad
+    }
+
+    /// [`Ctx::aad`] into a reused buffer.
+    pub(crate) fn aad_into(&self, aad: &mut Vec<u8>) {
+        aad.clear();
         for k in self.keys() {
             aad.extend_from_slice(k.as_bytes());
             aad.push(b':');
@@ -49,7 +56,6 @@ impl Ctx<'_> {
         if aad.is_empty() {
             aad.push(b':');
         }
-        aad
     }
 
     /// The location in `--extract` syntax, for messages: `["a"]["b"][0]`.
@@ -163,13 +169,15 @@ fn walk_value<V: Visitor>(ctx: &mut Ctx, value: Value, v: &mut V) -> Result<Leaf
     }
 }
 
-fn walk_map<V: Visitor>(ctx: &mut Ctx, map: Map, v: &mut V) -> Result<Map, V::Error> {
-    let mut out = Vec::with_capacity(map.len());
-    for item in map {
+/// Rewrites the map in place: no second item list, and each value's old form is dropped as soon
+/// as its new one is made.
+fn walk_map<V: Visitor>(ctx: &mut Ctx, mut map: Map, v: &mut V) -> Result<Map, V::Error> {
+    for item in map.iter_mut() {
         match item {
             MapItem::Comment(c) => {
+                let c = std::mem::take(c);
                 ctx.note_comment(&c);
-                out.push(match v.comment(ctx, c)? {
+                *item = match v.comment(ctx, c)? {
                     Leaf::Comment(c) => MapItem::Comment(c),
                     Leaf::Value(Value::Str(s)) | Leaf::ListString(Value::Str(s)) => {
                         MapItem::Comment(s)
@@ -177,55 +185,57 @@ fn walk_map<V: Visitor>(ctx: &mut Ctx, map: Map, v: &mut V) -> Result<Map, V::Er
                     Leaf::Value(_) | Leaf::ListString(_) => {
                         unreachable!("comment visitors return text")
                     }
-                });
+                };
             }
             MapItem::Entry(k, val) => {
-                ctx.steps.push(Step::Key(k));
+                let val = std::mem::replace(val, Value::Null);
+                ctx.steps.push(Step::Key(std::mem::take(k)));
                 let res = walk_value(ctx, val, v);
-                let Some(Step::Key(k)) = ctx.steps.pop() else {
+                let Some(Step::Key(key)) = ctx.steps.pop() else {
                     unreachable!("steps are pushed and popped in pairs")
                 };
                 ctx.clear_level();
-                out.push(match res? {
-                    Leaf::Value(val) | Leaf::ListString(val) => MapItem::Entry(k, val),
+                *item = match res? {
+                    Leaf::Value(val) | Leaf::ListString(val) => MapItem::Entry(key, val),
                     // A map value never decrypts to a comment in files SOPS writes; keep the
                     // key so nothing is lost.
-                    Leaf::Comment(c) => MapItem::Entry(k, Value::Str(c)),
-                });
+                    Leaf::Comment(c) => MapItem::Entry(key, Value::Str(c)),
+                };
             }
         }
     }
-    Ok(out)
+    Ok(map)
 }
 
 fn walk_list<V: Visitor>(
     ctx: &mut Ctx,
-    items: Vec<ListItem>,
+    mut items: Vec<ListItem>,
     v: &mut V,
 ) -> Result<Vec<ListItem>, V::Error> {
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
+    for (i, item) in items.iter_mut().enumerate() {
         match item {
             ListItem::Comment(c) => {
+                let c = std::mem::take(c);
                 ctx.note_comment(&c);
-                out.push(match v.comment(ctx, c)? {
+                *item = match v.comment(ctx, c)? {
                     Leaf::Comment(c) => ListItem::Comment(c),
                     Leaf::ListString(s) => ListItem::Value(s),
                     Leaf::Value(Value::Str(s)) => ListItem::Comment(s),
                     Leaf::Value(_) => unreachable!("comment visitors return text"),
-                });
+                };
             }
             ListItem::Value(val) => {
+                let val = std::mem::replace(val, Value::Null);
                 ctx.steps.push(Step::Index(i));
                 let res = walk_value(ctx, val, v);
                 ctx.steps.pop();
                 ctx.clear_level();
-                out.push(match res? {
+                *item = match res? {
                     Leaf::Value(val) | Leaf::ListString(val) => ListItem::Value(val),
                     Leaf::Comment(c) => ListItem::Comment(c),
-                });
+                };
             }
         }
     }
-    Ok(out)
+    Ok(items)
 }

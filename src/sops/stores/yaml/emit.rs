@@ -287,7 +287,7 @@ fn literal(s: &str, indent: usize) -> String {
     let body = s.strip_suffix('\n').unwrap_or(s);
     for line in body.split('\n') {
         if !line.is_empty() {
-            out.push_str(&" ".repeat(indent));
+            spaces(&mut out, indent);
             out.push_str(line);
         }
         out.push('\n');
@@ -295,18 +295,53 @@ fn literal(s: &str, indent: usize) -> String {
     out
 }
 
-/// A string scalar. Returns the text and whether it already ends the line (literal block).
-fn string_scalar(s: &str, key: bool, content_indent: usize) -> (String, bool) {
+/// Strings go-yaml writes plain whatever their context, decided without the full analysis (the
+/// common case: identifiers, base64, words): an alphanumeric first character, then only
+/// characters that are never indicators, breaks or spaces, and text that resolves to a string.
+fn is_simple_plain(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    static SAFE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] =
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'/' | b'=' | b'.' | b'-');
+            c += 1;
+        }
+        t
+    };
+    b[1..].iter().all(|&c| SAFE[c as usize]) && !is_old_bool(s) && plain_kind(s) == Kind::Str
+}
+
+/// Writes a string scalar; returns whether it already ends the line (literal block).
+fn string_scalar(out: &mut String, s: &str, key: bool, content_indent: usize) -> bool {
+    if is_simple_plain(s) {
+        out.push_str(s);
+        return false;
+    }
     if s == "<<" {
         // go-yaml resolves `<<` to the merge tag and writes it back tagged.
-        return ("!!merge <<".into(), false);
+        out.push_str("!!merge <<");
+        return false;
     }
     match choose_style(s, key) {
-        StrStyle::Plain => (s.to_owned(), false),
-        StrStyle::Single => (format!("'{}'", s.replace('\'', "''")), false),
-        StrStyle::Double => (double_quoted(s), false),
-        StrStyle::Literal => (literal(s, content_indent), true),
+        StrStyle::Plain => out.push_str(s),
+        StrStyle::Single => {
+            out.push('\'');
+            out.push_str(&s.replace('\'', "''"));
+            out.push('\'');
+        }
+        StrStyle::Double => out.push_str(&double_quoted(s)),
+        StrStyle::Literal => {
+            out.push_str(&literal(s, content_indent));
+            return true;
+        }
     }
+    false
 }
 
 fn float(f: f64) -> String {
@@ -318,36 +353,41 @@ fn float(f: f64) -> String {
     }
 }
 
-/// A non-container value as text; `(text, ends_line)`.
-fn scalar(v: &Value, content_indent: usize) -> (String, bool) {
+/// Writes a non-container value; returns whether it already ends the line.
+fn scalar(out: &mut String, v: &Value, content_indent: usize) -> bool {
     match v {
-        Value::Null => ("null".into(), false),
-        Value::Bool(b) => (b.to_string(), false),
-        Value::Int(i) => (i.to_string(), false),
-        Value::Float(f) => (float(*f), false),
-        Value::Time(t) => (t.clone(), false),
-        Value::Str(s) => string_scalar(s.expose(), false, content_indent),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&float(*f)),
+        Value::Time(t) => out.push_str(t),
+        Value::Str(s) => return string_scalar(out, s.expose(), false, content_indent),
         Value::Bytes(b) => match std::str::from_utf8(b.expose()) {
-            Ok(s) => string_scalar(s, false, content_indent),
+            Ok(s) => return string_scalar(out, s, false, content_indent),
             Err(_) => {
                 let enc = base64::engine::general_purpose::STANDARD.encode(b.expose());
+                out.push_str("!!binary ");
                 if enc.len() <= 70 {
-                    (format!("!!binary {enc}"), false)
+                    out.push_str(&enc);
                 } else {
                     let mut lines = String::new();
                     for chunk in enc.as_bytes().chunks(70) {
                         lines.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
                         lines.push('\n');
                     }
-                    (
-                        format!("!!binary {}", literal(&lines, content_indent)),
-                        true,
-                    )
+                    out.push_str(&literal(&lines, content_indent));
+                    return true;
                 }
             }
         },
         Value::Map(_) | Value::List(_) => unreachable!("containers are written by the caller"),
     }
+    false
+}
+
+/// `n` spaces.
+fn spaces(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 struct Out {
@@ -356,7 +396,7 @@ struct Out {
 
 impl Out {
     fn comment(&mut self, indent: usize, text: &str) {
-        self.buf.push_str(&" ".repeat(indent));
+        spaces(&mut self.buf, indent);
         self.buf.push('#');
         self.buf.push_str(text);
         self.buf.push('\n');
@@ -417,10 +457,8 @@ impl Out {
                     Some(ind) => ind + 2,
                     None => child_indent,
                 };
-                let (text, ends) = scalar(other, content);
                 self.buf.push(' ');
-                self.buf.push_str(&text);
-                if !ends {
+                if !scalar(&mut self.buf, other, content) {
                     self.buf.push('\n');
                 }
             }
@@ -448,8 +486,7 @@ impl Out {
         for c in comments {
             self.comment(child_indent, c);
         }
-        self.buf
-            .push_str(&" ".repeat(child_indent.saturating_sub(INDENT)));
+        spaces(&mut self.buf, child_indent.saturating_sub(INDENT));
         self.buf.push(close);
         self.buf.push('\n');
     }
@@ -458,16 +495,13 @@ impl Out {
         if k.chars().any(is_break) {
             // A multi-line key cannot be a simple key: go-yaml writes `? key` then `: value`.
             self.buf.push_str("? ");
-            let (text, ends) = string_scalar(k, true, indent + INDENT);
-            self.buf.push_str(&text);
-            if !ends {
+            if !string_scalar(&mut self.buf, k, true, indent + INDENT) {
                 self.buf.push('\n');
             }
-            self.buf.push_str(&" ".repeat(indent));
+            spaces(&mut self.buf, indent);
             self.buf.push(':');
         } else {
-            let (text, _) = string_scalar(k, true, indent);
-            self.buf.push_str(&text);
+            string_scalar(&mut self.buf, k, true, indent);
             self.buf.push(':');
         }
     }
@@ -487,7 +521,7 @@ impl Out {
                 }
                 MapItem::Entry(k, v) => {
                     if !inline_first {
-                        self.buf.push_str(&" ".repeat(indent));
+                        spaces(&mut self.buf, indent);
                     }
                     inline_first = false;
                     self.key(k, indent);
@@ -519,7 +553,7 @@ impl Out {
                         self.comment(indent, c);
                     }
                     if !inline_first {
-                        self.buf.push_str(&" ".repeat(indent));
+                        spaces(&mut self.buf, indent);
                     }
                     inline_first = false;
                     self.buf.push('-');
@@ -597,8 +631,41 @@ fn document(out: &mut Out, m: &Map) {
     }
 }
 
+/// About the size of the text of a map at `indent` (plain scalars, one per line): the output
+/// buffer is allocated once instead of being grown and copied, which also leaves no stray
+/// copies of the plaintext in freed memory.
+fn size_hint(m: &Map, indent: usize) -> usize {
+    m.iter()
+        .map(|item| match item {
+            MapItem::Comment(c) => indent + c.len() + 2,
+            MapItem::Entry(k, v) => indent + k.len() + 2 + value_size_hint(v, deeper(indent)),
+        })
+        .sum()
+}
+
+fn value_size_hint(v: &Value, indent: usize) -> usize {
+    match v {
+        Value::Str(s) => s.len() + 1,
+        Value::Bytes(b) => b.len() * 4 / 3 + 16,
+        Value::Map(m) => size_hint(m, indent) + 4,
+        Value::List(l) => {
+            l.iter()
+                .map(|item| match item {
+                    ListItem::Comment(c) => indent + c.len() + 2,
+                    ListItem::Value(v) => indent + 2 + value_size_hint(v, indent + 2),
+                })
+                .sum::<usize>()
+                + 4
+        }
+        _ => 24,
+    }
+}
+
 pub fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
-    let mut out = Out { buf: String::new() };
+    let hint = tree.branches.iter().map(|b| size_hint(b, 0) + 4).sum();
+    let mut out = Out {
+        buf: String::with_capacity(hint),
+    };
     for (i, branch) in tree.branches.iter().enumerate() {
         if i > 0 {
             out.buf.push_str("---\n");
@@ -615,9 +682,7 @@ pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
         Value::List(l) if has_values(l) => out.list_body(l, 0, false),
         Value::List(_) => out.buf.push_str("[]\n"),
         other => {
-            let (text, ends) = scalar(other, INDENT);
-            out.buf.push_str(&text);
-            if !ends {
+            if !scalar(&mut out.buf, other, INDENT) {
                 out.buf.push('\n');
             }
         }
@@ -630,7 +695,9 @@ mod tests {
     use super::*;
 
     fn style(s: &str) -> String {
-        string_scalar(s, false, 4).0
+        let mut out = String::new();
+        string_scalar(&mut out, s, false, 4);
+        out
     }
 
     #[test]
@@ -647,6 +714,58 @@ mod tests {
         assert_eq!(style("a\nb"), "|-\n    a\n    b\n");
         assert_eq!(style(" a\n"), "|4\n     a\n");
         assert_eq!(style("<<"), "!!merge <<");
+    }
+
+    #[test]
+    fn simple_plain_agrees_with_the_full_analysis() {
+        let words = [
+            "plain",
+            "a",
+            "Z9",
+            "y",
+            "Y",
+            "no",
+            "On",
+            "OFF",
+            "true",
+            "False",
+            "null",
+            "Null",
+            "NaN",
+            "nan",
+            "inf",
+            "Inf",
+            "1",
+            "12abc",
+            "1e5",
+            "1E+5",
+            "0x1F",
+            "0o17",
+            "0b1",
+            "1_000",
+            "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00",
+            "1.5",
+            "1.",
+            "09",
+            "a-b",
+            "abc=",
+            "x.y",
+            "b64+/==",
+            "a_b",
+            "0",
+            "1-2",
+            "1..2",
+            "10000000000000000000",
+        ];
+        for w in words {
+            if is_simple_plain(w) {
+                assert!(matches!(choose_style(w, false), StrStyle::Plain), "{w}");
+                assert!(matches!(choose_style(w, true), StrStyle::Plain), "{w}");
+            }
+        }
+        assert!(is_simple_plain("plain") && is_simple_plain("b64+/=="));
+        assert!(!is_simple_plain("no") && !is_simple_plain("1e5") && !is_simple_plain("-x"));
     }
 
     #[test]

@@ -85,6 +85,19 @@ struct Doc {
     end: usize,
 }
 
+/// Nesting deeper than this is refused rather than risking the stack (go-yaml has a similar
+/// limit).
+pub(super) const MAX_DEPTH: usize = 256;
+
+/// Our three scalar styles from saphyr's five.
+pub(super) fn style_of(style: ScalarStyle) -> Style {
+    match style {
+        ScalarStyle::Plain => Style::Plain,
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+        ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
+    }
+}
+
 fn syntax(message: String) -> LoadError {
     LoadError::Syntax {
         format: Format::Yaml,
@@ -96,8 +109,32 @@ fn at(p: Pos) -> String {
     format!("line {}, column {}", p.line, p.col + 1)
 }
 
+/// The source by char index (saphyr's unit): the bytes themselves when the source is ASCII, as
+/// an encrypted file nearly always is, instead of 4 bytes a character.
+enum Chars<'a> {
+    Ascii(&'a [u8]),
+    Wide(Vec<char>),
+}
+
+impl<'a> Chars<'a> {
+    fn new(src: &'a str) -> Chars<'a> {
+        if src.is_ascii() {
+            Chars::Ascii(src.as_bytes())
+        } else {
+            Chars::Wide(src.chars().collect())
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<char> {
+        match self {
+            Chars::Ascii(b) => b.get(i).map(|&c| c as char),
+            Chars::Wide(c) => c.get(i).copied(),
+        }
+    }
+}
+
 struct Builder<'a> {
-    chars: Vec<char>,
+    chars: Chars<'a>,
     events: std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>,
     next_id: usize,
     depth: usize,
@@ -109,17 +146,13 @@ impl<'a> Builder<'a> {
         self.next_id
     }
 
-    /// Nesting deeper than this is refused rather than risking the stack (go-yaml has a
-    /// similar limit).
-    const MAX_DEPTH: usize = 256;
-
     fn node(&mut self) -> Result<Node, LoadError> {
         self.depth += 1;
-        if self.depth > Self::MAX_DEPTH {
+        if self.depth > MAX_DEPTH {
             let at_ = self.events.peek().map(|(_, sp)| Pos::from_span_start(sp));
             return Err(syntax(format!(
                 "the document nests deeper than {} levels{}",
-                Self::MAX_DEPTH,
+                MAX_DEPTH,
                 at_.map(|p| format!(" at {}", at(p))).unwrap_or_default()
             )));
         }
@@ -152,11 +185,7 @@ impl<'a> Builder<'a> {
                         Some((self.block_content_start(span.start.index()), end.index))
                     }
                 };
-                let style = match style {
-                    ScalarStyle::Plain => Style::Plain,
-                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
-                    ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
-                };
+                let style = style_of(style);
                 let tag = tag
                     .map(|t| short_tag(&t.handle, &t.suffix))
                     .unwrap_or_default();
@@ -242,7 +271,7 @@ impl<'a> Builder<'a> {
             return start;
         }
         let mut j = i;
-        while self.chars.get(j).is_some_and(|c| *c != '\n') {
+        while self.chars.get(j).is_some_and(|c| c != '\n') {
             j += 1;
         }
         j + 1
@@ -255,8 +284,8 @@ impl<'a> Builder<'a> {
         let (mut line, mut col) = (span.start.line(), span.start.col());
         let mut i = span.start.index();
         let mut opened = false;
-        while let Some(&c) = self.chars.get(i) {
-            let next = self.chars.get(i + 1).copied();
+        while let Some(c) = self.chars.get(i) {
+            let next = self.chars.get(i + 1);
             let mut step = 1;
             if !opened {
                 opened = c == quote;
@@ -274,7 +303,7 @@ impl<'a> Builder<'a> {
                 }
             }
             for k in 0..step {
-                if self.chars.get(i + k) == Some(&'\n') {
+                if self.chars.get(i + k) == Some('\n') {
                     line += 1;
                     col = 0;
                 } else {
@@ -294,7 +323,7 @@ impl<'a> Builder<'a> {
         while i > 0 && col > 0 {
             i -= 1;
             col -= 1;
-            if self.chars.get(i) == Some(&'-') {
+            if self.chars.get(i) == Some('-') {
                 return col;
             }
         }
@@ -333,15 +362,16 @@ fn indent_line(src: &str, line: usize) -> String {
 }
 
 /// Parses the source, fixing under-indented closing brackets (see [`bracket_line_to_fix`]).
-fn parse_events_lenient(src: &str) -> Result<(String, Vec<Doc>), LoadError> {
-    let mut src = src.to_owned();
+fn parse_events_lenient(src: &str) -> Result<(std::borrow::Cow<'_, str>, Vec<Doc>), LoadError> {
+    // Copied only when a line has to be fixed.
+    let mut src = std::borrow::Cow::Borrowed(src);
     let mut first_line = None;
     for _ in 0..200 {
         match parse_events(&src) {
             Ok(docs) => return Ok((src, docs)),
             Err(EventsError::UnderIndentedBracket(line)) => {
                 first_line.get_or_insert(line);
-                src = indent_line(&src, line);
+                src = indent_line(&src, line).into();
             }
             Err(EventsError::Load(e)) => return Err(e),
         }
@@ -390,7 +420,7 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
         }
     }
     let mut b = Builder {
-        chars: src.chars().collect(),
+        chars: Chars::new(src),
         events: events.into_iter().peekable(),
         next_id: 0,
         depth: 0,
@@ -722,7 +752,7 @@ impl Converter {
     fn value(&mut self, node: Node) -> Result<Value, LoadError> {
         let anchor = node.anchor;
         let v = match node.kind {
-            Kind::Scalar { text, style, tag } => resolve(&tag, style, &text)
+            Kind::Scalar { text, style, tag } => resolve(&tag, style, text)
                 .map_err(|e| syntax(format!("value at {}: {e}", at(node.start))))?,
             Kind::Alias(a) => self
                 .anchors
@@ -749,7 +779,8 @@ impl Converter {
     fn key(&mut self, node: Node) -> Result<String, LoadError> {
         let start = node.start;
         match self.value(node)? {
-            Value::Str(s) => Ok(s.expose().to_owned()),
+            // The key is not secret: its text leaves the zeroizing wrapper without a copy.
+            Value::Str(mut s) => Ok(std::mem::take(s.expose_mut())),
             other => Err(LoadError::Structure(format!(
                 "YAML mapping key at {} is a {}; sops needs string keys (quote it)",
                 at(start),
@@ -841,6 +872,9 @@ impl Converter {
 /// Parses every document into a branch (a map with comments).
 /// go-yaml only reads YAML 1.1 documents (`%YAML 1.1` or no directive).
 fn check_directives(src: &str) -> Result<(), LoadError> {
+    if !src.contains("%YAML") {
+        return Ok(());
+    }
     for (n, line) in src.split('\n').enumerate() {
         if let Some(rest) = line.strip_prefix("%YAML") {
             let version = rest.split('#').next().unwrap_or("").trim();
@@ -868,8 +902,22 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     })?;
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     check_directives(src)?;
+    // Each checks what it reads: neither handles comments.
+    if let Some(branches) = super::lines::parse_document(src, unique_depth) {
+        return Ok(branches);
+    }
+    if !src.contains('#') {
+        if let Some(branches) = super::stream::parse_documents(src, unique_depth) {
+            return Ok(branches);
+        }
+    }
+    parse_full(src, unique_depth)
+}
+
+/// The full parser: node tree, comments, and every error message.
+pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, LoadError> {
     let (fixed, docs) = parse_events_lenient(src)?;
-    let src = fixed.as_str();
+    let src = fixed.as_ref();
 
     let mut ranges = Vec::new();
     let mut anchors = Vec::new();
@@ -956,7 +1004,7 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
                     }
                     Kind::Scalar { text, style, tag } => {
                         // An empty document (`---` alone, or comments only) is an empty map.
-                        let v = resolve(&tag, style, &text).ok();
+                        let v = resolve(&tag, style, text).ok();
                         if !matches!(v, Some(Value::Null)) {
                             return Err(LoadError::Structure(format!(
                                 "YAML document {} (at {}) is a single value; sops only \

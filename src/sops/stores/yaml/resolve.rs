@@ -268,7 +268,11 @@ fn resolve_plain(tag: &str, s: &str) -> Resolved {
                     return Resolved::Time(t);
                 }
             }
-            let plain: String = s.chars().filter(|c| *c != '_').collect();
+            let plain: std::borrow::Cow<str> = if s.contains('_') {
+                s.chars().filter(|c| *c != '_').collect::<String>().into()
+            } else {
+                s.into()
+            };
             match parse_go_int_base0(&plain) {
                 Some(Ok(i)) => return Resolved::Int(i),
                 Some(Err(())) => return Resolved::Uint,
@@ -321,7 +325,8 @@ fn bytes_value(bytes: Vec<u8>) -> Value {
 }
 
 /// Types one scalar. `tag` is the short tag (`""` when none, `"!"` for the non-specific tag).
-pub fn resolve(tag: &str, style: Style, text: &str) -> Result<Value, ResolveError> {
+/// The text is moved into the value when it stays a string (no copy of large files' scalars).
+pub fn resolve(tag: &str, style: Style, text: String) -> Result<Value, ResolveError> {
     // indicatedString(): `!!str`, or a quoted/block scalar without a specific tag.
     if tag == "!!str" || ((tag.is_empty() || tag == "!") && style != Style::Plain) {
         return Ok(Value::str(text));
@@ -331,14 +336,14 @@ pub fn resolve(tag: &str, style: Style, text: &str) -> Result<Value, ResolveErro
         "" | "!" | "!!bool" | "!!int" | "!!float" | "!!null" | "!!timestamp"
     );
     if tag == "!!binary" {
-        return decode_base64(text).map(bytes_value);
+        return decode_base64(&text).map(bytes_value);
     }
     if !resolvable {
         // Unknown tags (including !!map on a scalar, local tags) decode as the plain text.
         return Ok(Value::str(text));
     }
     let tag = if tag == "!" { "" } else { tag };
-    let r = resolve_plain(tag, text);
+    let r = resolve_plain(tag, &text);
     let want = match tag {
         "" => None,
         "!!bool" => Some(Kind::Bool),
@@ -374,7 +379,7 @@ mod tests {
     use super::*;
 
     fn plain(s: &str) -> Value {
-        resolve("", Style::Plain, s).unwrap()
+        resolve("", Style::Plain, s.into()).unwrap()
     }
 
     #[test]
@@ -388,7 +393,7 @@ mod tests {
         assert_eq!(plain("-0x10"), Value::Int(-16));
         assert_eq!(plain("-9223372036854775808"), Value::Int(i64::MIN));
         assert!(matches!(
-            resolve("", Style::Plain, "10000000000000000000"),
+            resolve("", Style::Plain, "10000000000000000000".into()),
             Err(ResolveError::Uint64)
         ));
         assert_eq!(
@@ -426,22 +431,25 @@ mod tests {
         assert_eq!(plain(".x"), Value::str(".x"));
         assert!(matches!(plain(".inf"), Value::Float(f) if f.is_infinite()));
         assert_eq!(
-            resolve("!!str", Style::Plain, "12").unwrap(),
+            resolve("!!str", Style::Plain, "12".into()).unwrap(),
             Value::str("12")
         );
-        assert_eq!(resolve("", Style::Quoted, "12").unwrap(), Value::str("12"));
         assert_eq!(
-            resolve("!!int", Style::Quoted, "12").unwrap(),
+            resolve("", Style::Quoted, "12".into()).unwrap(),
+            Value::str("12")
+        );
+        assert_eq!(
+            resolve("!!int", Style::Quoted, "12".into()).unwrap(),
             Value::Int(12)
         );
         assert_eq!(
-            resolve("!!float", Style::Plain, "12").unwrap(),
+            resolve("!!float", Style::Plain, "12".into()).unwrap(),
             Value::Float(12.0)
         );
         assert_eq!(
-            resolve("!!binary", Style::Plain, "aGVsbG8=").unwrap(),
+            resolve("!!binary", Style::Plain, "aGVsbG8=".into()).unwrap(),
             Value::str("hello")
         );
-        assert!(resolve("!!int", Style::Plain, "abc").is_err());
+        assert!(resolve("!!int", Style::Plain, "abc".into()).is_err());
     }
 }
