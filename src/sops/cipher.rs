@@ -175,19 +175,30 @@ impl ValueCipher {
         // The ciphertext is decrypted in place: the buffer is the plaintext's from the start.
         let mut buf = SecretBytes::new(Vec::with_capacity(f.data.len() / 4 * 3 + 3));
         decode_into("data", f.data, buf.expose_mut())?;
-        if self.iv.len() != 32 {
-            return Err(CipherError::IvLength(self.iv.len()));
-        }
-        self.gcm
-            .decrypt_in_place_detached(
-                GenericArray::from_slice(&self.iv),
-                aad,
-                buf.expose_mut(),
-                GenericArray::from_slice(&self.tag),
-            )
-            .map_err(|_| CipherError::Authentication)?;
+        gcm_open(&self.gcm, &self.iv, &self.tag, aad, buf.expose_mut())?;
         Ok((buf, f.ty))
     }
+}
+
+/// Decrypts `buf` in place. SOPS itself takes any IV length from the file, but every file it
+/// writes has 32 bytes, and the GCM type is fixed to that size here.
+fn gcm_open(
+    gcm: &SopsGcm,
+    iv: &[u8],
+    tag: &[u8],
+    aad: &[u8],
+    buf: &mut [u8],
+) -> Result<(), CipherError> {
+    if iv.len() != 32 {
+        return Err(CipherError::IvLength(iv.len()));
+    }
+    gcm.decrypt_in_place_detached(
+        GenericArray::from_slice(iv),
+        aad,
+        buf,
+        GenericArray::from_slice(tag),
+    )
+    .map_err(|_| CipherError::Authentication)
 }
 
 impl EncValue {
@@ -216,21 +227,9 @@ impl EncValue {
 
     /// Decrypts with the data key and the AAD (the `a:b:` path).
     pub fn decrypt(&self, key: &[u8; 32], aad: &[u8]) -> Result<SecretBytes, CipherError> {
-        if self.iv.len() != 32 {
-            // SOPS itself takes any IV length from the file, but every file it writes has 32
-            // bytes, and the GCM type is fixed to that size here.
-            return Err(CipherError::IvLength(self.iv.len()));
-        }
-        let cipher = SopsGcm::new(GenericArray::from_slice(key));
+        let gcm = SopsGcm::new(GenericArray::from_slice(key));
         let mut buf = SecretBytes::new(self.data.clone());
-        cipher
-            .decrypt_in_place_detached(
-                GenericArray::from_slice(&self.iv),
-                aad,
-                buf.expose_mut(),
-                GenericArray::from_slice(&self.tag),
-            )
-            .map_err(|_| CipherError::Authentication)?;
+        gcm_open(&gcm, &self.iv, &self.tag, aad, buf.expose_mut())?;
         Ok(buf)
     }
 
