@@ -70,10 +70,12 @@ fn split(s: &str) -> Result<Fields<'_>, CipherError> {
     // match. Values written by sops never contain the separators, so searching from the right
     // gives the same split. `.` does not match a newline.
     // Go's regex has no (?s) flag: it matches on the first line only.
-    let body = body.split('\n').next().unwrap_or(body);
-    let close = body
-        .rfind(']')
-        .ok_or(CipherError::Malformed("no closing `]`"))?;
+    let body = match memchr::memchr(b'\n', body.as_bytes()) {
+        Some(nl) => &body[..nl],
+        None => body,
+    };
+    let close =
+        memchr::memrchr(b']', body.as_bytes()).ok_or(CipherError::Malformed("no closing `]`"))?;
     let body = &body[..close];
     if let Some(f) = split_last_commas(body) {
         return f;
@@ -90,9 +92,9 @@ fn split(s: &str) -> Result<Fields<'_>, CipherError> {
 /// they are the last occurrences the greedy groups take, found in one backwards pass.
 fn split_last_commas(body: &str) -> Option<Result<Fields<'_>, CipherError>> {
     let b = body.as_bytes();
-    let c3 = b.iter().rposition(|&c| c == b',')?;
-    let c2 = b[..c3].iter().rposition(|&c| c == b',')?;
-    let c1 = b[..c2].iter().rposition(|&c| c == b',')?;
+    let c3 = memchr::memrchr(b',', b)?;
+    let c2 = memchr::memrchr(b',', &b[..c3])?;
+    let c1 = memchr::memrchr(b',', &b[..c2])?;
     let ty = body[c3..].strip_prefix(",type:")?;
     let tag = body[c2..c3].strip_prefix(",tag:")?;
     let iv = body[c1..c2].strip_prefix(",iv:")?;
