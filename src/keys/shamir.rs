@@ -116,7 +116,7 @@ pub fn combine(parts: &[SecretBytes]) -> Result<SecretBytes, ShamirError> {
 }
 
 /// Splits `secret` into `parts` shares, any `threshold` of which recombine it (SOPS' `Split`:
-/// share i has x = i + 1). Used by tests; nix-sops never encrypts.
+/// share i has x = i + 1). Used by `nix-sops encrypt`/`updatekeys` for several key groups.
 pub fn split(
     secret: &[u8],
     parts: usize,
