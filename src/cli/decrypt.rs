@@ -4,7 +4,9 @@ use crate::cli::exit::{self, Failure};
 use crate::keys::Keyring;
 use crate::secret::SecretBytes;
 use crate::sops::path::{self, Found};
-use crate::sops::{self, stores, DecryptError, DecryptOptions, Format, PlainTree, Tree, Value};
+use crate::sops::{
+    self, stores, DecryptError, DecryptOptions, EmitError, Format, PlainTree, Tree, Value,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -47,7 +49,7 @@ pub fn load_file(file: &Path, format: Format) -> Result<sops::EncryptedFile, Fai
             format!("{shown}: cannot operate on non-existent file"),
         ));
     }
-    let bytes = std::fs::read(file).map_err(|e| {
+    let bytes = crate::filebytes::FileBytes::read(file).map_err(|e| {
         Failure::new(
             exit::COULD_NOT_READ_INPUT_FILE,
             format!("{shown}: cannot read: {e}"),
@@ -158,19 +160,22 @@ pub fn run(args: DecryptArgs) -> Result<(), Failure> {
         },
     )?;
     drop(keyring);
-    let bytes = match &args.extract {
-        Some(p) => extract(&plain, p, output)?,
-        None => plain.emit(output).map_err(|e| {
-            Failure::new(
-                exit::ERROR_DUMPING_TREE,
-                format!("{}: {e}", args.file.display()),
-            )
-        })?,
-    };
-    drop(plain);
     let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes.expose())
-        .and_then(|_| stdout.flush())
-        .map_err(|e| Failure::new(exit::GENERIC, format!("cannot write to stdout: {e}")))
+    let written = match &args.extract {
+        Some(p) => {
+            let bytes = extract(&plain, p, output)?;
+            stdout.write_all(bytes.expose()).map_err(EmitError::Write)
+        }
+        // Written as it is made: a large document's text is never all in memory.
+        None => plain.write_to(output, &mut stdout),
+    }
+    .and_then(|()| stdout.flush().map_err(EmitError::Write));
+    drop(plain);
+    written.map_err(|e| match e {
+        EmitError::Write(e) => Failure::new(exit::GENERIC, format!("cannot write to stdout: {e}")),
+        e => Failure::new(
+            exit::ERROR_DUMPING_TREE,
+            format!("{}: {e}", args.file.display()),
+        ),
+    })
 }

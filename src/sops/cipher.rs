@@ -150,6 +150,9 @@ pub struct ValueCipher {
     gcm: SopsGcm,
     iv: Vec<u8>,
     tag: Vec<u8>,
+    /// Where [`ValueCipher::open_scratch`] decrypts: reused, so that small values cost no
+    /// allocation (which two threads would contend for).
+    scratch: SecretBytes,
 }
 
 impl ValueCipher {
@@ -158,11 +161,32 @@ impl ValueCipher {
             gcm: SopsGcm::new(GenericArray::from_slice(key)),
             iv: Vec::with_capacity(32),
             tag: Vec::with_capacity(16),
+            scratch: SecretBytes::new(Vec::new()),
         }
     }
 
     /// Parses and decrypts one `ENC[…]` string with the AAD (the `a:b:` path).
     pub fn open(&mut self, s: &str, aad: &[u8]) -> Result<(SecretBytes, ValueType), CipherError> {
+        let f = self.split_decode(s)?;
+        // The ciphertext is decrypted in place: the buffer is the plaintext's from the start.
+        let mut buf = SecretBytes::new(Vec::with_capacity(f.data.len() / 4 * 3 + 3));
+        decode_into("data", f.data, buf.expose_mut())?;
+        gcm_open(&self.gcm, &self.iv, &self.tag, aad, buf.expose_mut())?;
+        Ok((buf, f.ty))
+    }
+
+    /// [`ValueCipher::open`] into the cipher's own buffer, valid until the next call.
+    pub fn open_scratch(&mut self, s: &str, aad: &[u8]) -> Result<(&[u8], ValueType), CipherError> {
+        let f = self.split_decode(s)?;
+        let buf = self.scratch.expose_mut();
+        buf.clear();
+        decode_into("data", f.data, buf)?;
+        gcm_open(&self.gcm, &self.iv, &self.tag, aad, buf)?;
+        Ok((buf, f.ty))
+    }
+
+    /// Splits the fields and decodes the tag and the IV (in that order, as SOPS checks them).
+    fn split_decode<'s>(&mut self, s: &'s str) -> Result<Fields<'s>, CipherError> {
         let f = split(s)?;
         self.tag.clear();
         decode_into("tag", f.tag, &mut self.tag)?;
@@ -174,11 +198,7 @@ impl ValueCipher {
         if self.iv.is_empty() {
             return Err(CipherError::Malformed("an empty IV"));
         }
-        // The ciphertext is decrypted in place: the buffer is the plaintext's from the start.
-        let mut buf = SecretBytes::new(Vec::with_capacity(f.data.len() / 4 * 3 + 3));
-        decode_into("data", f.data, buf.expose_mut())?;
-        gcm_open(&self.gcm, &self.iv, &self.tag, aad, buf.expose_mut())?;
-        Ok((buf, f.ty))
+        Ok(f)
     }
 }
 

@@ -127,6 +127,11 @@ impl PlainTree {
     pub fn emit(&self, format: Format) -> Result<SecretBytes, EmitError> {
         stores::emit(format, &self.tree)
     }
+
+    /// [`PlainTree::emit`]'s text, written to `w` (as it is made, for YAML).
+    pub fn write_to(&self, format: Format, w: &mut dyn std::io::Write) -> Result<(), EmitError> {
+        stores::write(format, &self.tree, w)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,4 +209,7 @@ pub enum DecryptError {
 pub enum EmitError {
     #[error("cannot write {format}: {message}")]
     Unsupported { format: Format, message: String },
+    /// The destination refused the text (a closed pipe, a full disk).
+    #[error("cannot write the output: {0}")]
+    Write(std::io::Error),
 }

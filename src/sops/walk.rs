@@ -131,23 +131,31 @@ impl Ctx<'_> {
 
 /// Walks every branch in order, rebuilding the tree from what the visitor returns.
 pub(crate) fn walk_tree<V: Visitor>(
-    tree: Tree,
+    mut tree: Tree,
     rule: &CryptRule,
     visitor: &mut V,
 ) -> Result<Tree, V::Error> {
+    for branch in &mut tree.branches {
+        walk_top_items(rule, branch, visitor)?;
+    }
+    Ok(tree)
+}
+
+/// Walks a run of a document's top-level items, in place, as [`walk_tree`] walks them. A run
+/// that starts right after an entry (or at the start) is walked exactly as in the whole
+/// document: the path is empty there and the top level's comments were just cleared, so a
+/// document may be cut into such runs that are walked apart (on several threads).
+pub(crate) fn walk_top_items<V: Visitor>(
+    rule: &CryptRule,
+    items: &mut [MapItem],
+    visitor: &mut V,
+) -> Result<(), V::Error> {
     let mut ctx = Ctx {
         rule,
         steps: Vec::new(),
-        comments: Vec::new(),
+        comments: vec![Vec::new()],
     };
-    let mut branches = Vec::with_capacity(tree.branches.len());
-    for branch in tree.branches {
-        ctx.comments.push(Vec::new());
-        let out = walk_map(&mut ctx, branch, visitor);
-        ctx.comments.pop();
-        branches.push(out?);
-    }
-    Ok(Tree { branches })
+    walk_items(&mut ctx, items, visitor)
 }
 
 fn walk_value<V: Visitor>(ctx: &mut Ctx, value: Value, v: &mut V) -> Result<Leaf, V::Error> {
@@ -169,10 +177,15 @@ fn walk_value<V: Visitor>(ctx: &mut Ctx, value: Value, v: &mut V) -> Result<Leaf
     }
 }
 
-/// Rewrites the map in place: no second item list, and each value's old form is dropped as soon
-/// as its new one is made.
 fn walk_map<V: Visitor>(ctx: &mut Ctx, mut map: Map, v: &mut V) -> Result<Map, V::Error> {
-    for item in map.iter_mut() {
+    walk_items(ctx, &mut map, v)?;
+    Ok(map)
+}
+
+/// Rewrites a map's items in place: no second item list, and each value's old form is dropped
+/// as soon as its new one is made.
+fn walk_items<V: Visitor>(ctx: &mut Ctx, items: &mut [MapItem], v: &mut V) -> Result<(), V::Error> {
+    for item in items.iter_mut() {
         match item {
             MapItem::Comment(c) => {
                 let c = std::mem::take(c);
@@ -204,7 +217,7 @@ fn walk_map<V: Visitor>(ctx: &mut Ctx, mut map: Map, v: &mut V) -> Result<Map, V
             }
         }
     }
-    Ok(map)
+    Ok(())
 }
 
 fn walk_list<V: Visitor>(

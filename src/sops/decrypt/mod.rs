@@ -2,13 +2,15 @@
 //! encrypted; encrypted ones are decrypted with their AAD path, and every leaf feeds the MAC in
 //! the order SOPS feeds it.
 
-use crate::secret::SecretString;
+use crate::secret::{SecretBytes, SecretString};
 use crate::sops::cipher::{looks_encrypted, EncValue, ValueCipher, ValueType};
 use crate::sops::gofmt::{format_float_f, parse_bool, parse_float, GoTime};
 use crate::sops::tree::Value;
-use crate::sops::walk::{walk_tree, Ctx, Leaf, Visitor};
+use crate::sops::walk::{Ctx, Leaf, Visitor};
 use crate::sops::{DataKey, DecryptError, EncryptedFile, PlainTree};
 use sha2::{Digest, Sha512};
+
+mod two_cores;
 
 /// SHA-256("sops"): fed to the MAC first when `mac_only_encrypted` is set.
 pub(crate) const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
@@ -42,14 +44,13 @@ impl Mac {
 
     pub(crate) fn add(&mut self, encrypted: bool, value: &Value) {
         if !self.only_encrypted || encrypted {
-            // The bytes of `to_bytes`, without copying strings.
-            match value {
-                Value::Str(s) => self.hash.update(s.expose().as_bytes()),
-                Value::Bytes(b) => self.hash.update(b.expose()),
-                Value::Time(t) => self.hash.update(t.as_bytes()),
-                other => self.hash.update(to_bytes(other)),
-            }
+            with_mac_bytes(value, |b| self.hash.update(b));
         }
+    }
+
+    /// Bytes that a [`MacFeed::Later`] gathered, in order.
+    fn add_gathered(&mut self, bytes: &[u8]) {
+        self.hash.update(bytes);
     }
 
     /// Uppercase hex, as Go's `%X`.
@@ -62,19 +63,69 @@ impl Mac {
     }
 }
 
+/// The bytes a leaf contributes to the MAC (its plaintext, as SOPS' `ToBytes` gives it),
+/// without copying strings.
+fn with_mac_bytes<R>(value: &Value, f: impl FnOnce(&[u8]) -> R) -> R {
+    match value {
+        Value::Str(s) => f(s.expose().as_bytes()),
+        Value::Bytes(b) => f(b.expose()),
+        Value::Time(t) => f(t.as_bytes()),
+        other => f(&to_bytes(other)),
+    }
+}
+
+/// Where a decryptor's leaves go for the MAC.
+enum MacFeed {
+    /// Hashed as they come: the walk that starts at the beginning of the document.
+    Now(Box<Mac>),
+    /// Gathered, to be hashed after what comes before them, because the walk runs beside the
+    /// one before it: exactly the bytes [`MacFeed::Now`] would hash, in order.
+    Later {
+        only_encrypted: bool,
+        bytes: SecretBytes,
+    },
+}
+
+impl MacFeed {
+    fn add(&mut self, encrypted: bool, value: &Value) {
+        match self {
+            MacFeed::Now(mac) => mac.add(encrypted, value),
+            MacFeed::Later {
+                only_encrypted,
+                bytes,
+            } => {
+                if !*only_encrypted || encrypted {
+                    with_mac_bytes(value, |b| bytes.expose_mut().extend_from_slice(b));
+                }
+            }
+        }
+    }
+
+    fn later(only_encrypted: bool) -> MacFeed {
+        MacFeed::Later {
+            only_encrypted,
+            bytes: SecretBytes::default(),
+        }
+    }
+
+    /// What a [`MacFeed::Later`] gathered since the last call.
+    fn take_gathered(&mut self) -> SecretBytes {
+        match self {
+            MacFeed::Later { bytes, .. } => std::mem::take(bytes),
+            MacFeed::Now(_) => SecretBytes::default(),
+        }
+    }
+}
+
 struct Decryptor {
     cipher: ValueCipher,
     /// The AAD of the current value (a reused buffer).
     aad: Vec<u8>,
-    mac: Mac,
+    mac: MacFeed,
 }
 
 impl Decryptor {
-    fn open(
-        &mut self,
-        ctx: &Ctx,
-        text: &str,
-    ) -> Result<(crate::secret::SecretBytes, ValueType), DecryptError> {
+    fn open(&mut self, ctx: &Ctx, text: &str) -> Result<(SecretBytes, ValueType), DecryptError> {
         ctx.aad_into(&mut self.aad);
         self.cipher
             .open(text, &self.aad)
@@ -114,7 +165,7 @@ impl Visitor for Decryptor {
             self.mac.add(false, &value);
             return Ok(Leaf::Value(value));
         }
-        let text = match &value {
+        let mut text = match value {
             Value::Str(s) => s,
             other => {
                 return Err(DecryptError::NotEncrypted {
@@ -124,56 +175,139 @@ impl Visitor for Decryptor {
             }
         };
         if text.is_empty() {
-            // SOPS never encrypts "", and decrypting "" gives "".
-            return Ok(Leaf::Value(value));
+            // SOPS never encrypts "", and decrypting "" gives "" (not in the MAC).
+            return Ok(Leaf::Value(Value::Str(text)));
         }
-        let (plain, ty) = self.open(ctx, text.expose())?;
-        // What decrypted is ciphertext, not a secret: freed without the zeroizing wipe.
-        if let Value::Str(mut s) = value {
-            drop(std::mem::take(s.expose_mut()));
+        if text.len() > SMALL_VALUE {
+            // A large value (a whole binary file): decrypted in its own buffer, not copied.
+            let (plain, ty) = self.open(ctx, text.expose())?;
+            // What decrypted is ciphertext, not a secret: freed without the zeroizing wipe.
+            drop(std::mem::take(text.expose_mut()));
+            return self.typed(ctx, Plain::Owned(plain), ty, None);
         }
-        let bad = |ty: ValueType| DecryptError::BadPlaintext {
-            path: ctx.render(),
-            ty: ty.name(),
-        };
-        let utf8 = |b: &[u8]| {
-            std::str::from_utf8(b)
-                .map_err(|_| bad(ty))
-                .map(str::to_owned)
-        };
-        let out = match ty {
-            ValueType::Str => match plain.into_text() {
-                Ok(s) => Value::Str(s),
-                Err(bytes) => Value::Bytes(bytes),
-            },
-            ValueType::Bytes => Value::Bytes(plain),
-            ValueType::Comment => {
-                return Ok(Leaf::Comment(plain.into_text().map_err(|_| bad(ty))?));
-            }
-            ValueType::Int => {
-                let s = zeroize::Zeroizing::new(utf8(plain.expose())?);
-                Value::Int(parse_go_int(&s).ok_or_else(|| bad(ty))?)
-            }
-            ValueType::Float => {
-                let s = zeroize::Zeroizing::new(utf8(plain.expose())?);
-                Value::Float(parse_float(&s).ok_or_else(|| bad(ty))?)
-            }
-            ValueType::Bool => {
-                let s = zeroize::Zeroizing::new(utf8(plain.expose())?);
-                Value::Bool(parse_bool(&s).ok_or_else(|| bad(ty))?)
-            }
-            ValueType::Time => {
-                let s = zeroize::Zeroizing::new(utf8(plain.expose())?);
-                Value::Time(
-                    GoTime::parse_rfc3339(&s)
-                        .ok_or_else(|| bad(ty))?
-                        .format(true),
-                )
-            }
-        };
-        self.mac.add(true, &out);
-        Ok(Leaf::Value(out))
+        ctx.aad_into(&mut self.aad);
+        let (plain, ty) = self
+            .cipher
+            .open_scratch(text.expose(), &self.aad)
+            .map_err(|source| DecryptError::Value {
+                path: ctx.render(),
+                source,
+            })?;
+        // The plaintext of a string goes into the ciphertext's own buffer, which is longer
+        // (base64 and the `ENC[…]` frame): no allocation for the common value.
+        let (plain, ty) = (Plain::Scratch(plain), ty);
+        let leaf = typed_leaf(ctx, plain, ty, Some(text))?;
+        self.feed(&leaf);
+        Ok(leaf)
     }
+}
+
+/// Leaves below this length (an `ENC[…]` string) are decrypted in the cipher's reused buffer.
+const SMALL_VALUE: usize = 4096;
+
+/// A decrypted value's bytes: the cipher's reused buffer, or a buffer of its own.
+enum Plain<'a> {
+    Scratch(&'a [u8]),
+    Owned(SecretBytes),
+}
+
+impl Plain<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Plain::Scratch(b) => b,
+            Plain::Owned(b) => b.expose(),
+        }
+    }
+}
+
+impl Decryptor {
+    /// The leaf of a value decrypted in its own buffer, fed to the MAC.
+    fn typed(
+        &mut self,
+        ctx: &Ctx,
+        plain: Plain,
+        ty: ValueType,
+        reuse: Option<SecretString>,
+    ) -> Result<Leaf, DecryptError> {
+        let leaf = typed_leaf(ctx, plain, ty, reuse)?;
+        self.feed(&leaf);
+        Ok(leaf)
+    }
+
+    /// The MAC's share of a decrypted leaf (a comment has none).
+    fn feed(&mut self, leaf: &Leaf) {
+        match leaf {
+            Leaf::Value(v) | Leaf::ListString(v) => self.mac.add(true, v),
+            Leaf::Comment(_) => {}
+        }
+    }
+}
+
+/// Decrypted bytes as text, or back when they are not UTF-8. Scratch text goes into `reuse`
+/// when it fits (growing it would leave a copy of the plaintext in freed memory).
+fn into_text(plain: Plain<'_>, reuse: Option<SecretString>) -> Result<SecretString, Plain<'_>> {
+    match plain {
+        Plain::Owned(b) => b.into_text().map_err(Plain::Owned),
+        Plain::Scratch(b) => {
+            let Ok(s) = std::str::from_utf8(b) else {
+                return Err(plain);
+            };
+            if let Some(mut buf) = reuse {
+                let out = buf.expose_mut();
+                if out.capacity() >= s.len() {
+                    out.clear();
+                    out.push_str(s);
+                    return Ok(buf);
+                }
+            }
+            Ok(SecretString::new(s.to_owned()))
+        }
+    }
+}
+
+/// Turns decrypted bytes into a leaf of their type. `reuse` is a buffer (the ciphertext's) that
+/// text may be copied into instead of a new allocation.
+fn typed_leaf(
+    ctx: &Ctx,
+    plain: Plain,
+    ty: ValueType,
+    reuse: Option<SecretString>,
+) -> Result<Leaf, DecryptError> {
+    let bad = || DecryptError::BadPlaintext {
+        path: ctx.render(),
+        ty: ty.name(),
+    };
+    let text = |plain| into_text(plain, reuse);
+    let utf8 = |b: &[u8]| std::str::from_utf8(b).map_err(|_| bad()).map(str::to_owned);
+    let out = match ty {
+        ValueType::Str => match text(plain) {
+            Ok(s) => Value::Str(s),
+            Err(Plain::Owned(bytes)) => Value::Bytes(bytes),
+            Err(Plain::Scratch(b)) => Value::Bytes(SecretBytes::new(b.to_vec())),
+        },
+        ValueType::Bytes => match plain {
+            Plain::Owned(bytes) => Value::Bytes(bytes),
+            Plain::Scratch(b) => Value::Bytes(SecretBytes::new(b.to_vec())),
+        },
+        ValueType::Comment => return Ok(Leaf::Comment(text(plain).map_err(|_| bad())?)),
+        ValueType::Int => {
+            let s = zeroize::Zeroizing::new(utf8(plain.bytes())?);
+            Value::Int(parse_go_int(&s).ok_or_else(bad)?)
+        }
+        ValueType::Float => {
+            let s = zeroize::Zeroizing::new(utf8(plain.bytes())?);
+            Value::Float(parse_float(&s).ok_or_else(bad)?)
+        }
+        ValueType::Bool => {
+            let s = zeroize::Zeroizing::new(utf8(plain.bytes())?);
+            Value::Bool(parse_bool(&s).ok_or_else(bad)?)
+        }
+        ValueType::Time => {
+            let s = zeroize::Zeroizing::new(utf8(plain.bytes())?);
+            Value::Time(GoTime::parse_rfc3339(&s).ok_or_else(bad)?.format(true))
+        }
+    };
+    Ok(Leaf::Value(out))
 }
 
 /// `strconv.Atoi`: optional sign, decimal digits, int64 range.
@@ -215,16 +349,20 @@ pub fn decrypt(
 ) -> Result<PlainTree, DecryptError> {
     let EncryptedFile {
         format,
-        tree,
+        mut tree,
         metadata,
     } = file;
-    let mut visitor = Decryptor {
-        cipher: ValueCipher::new(key.as_array()),
-        aad: Vec::new(),
-        mac: Mac::new(metadata.mac_only_encrypted),
-    };
-    let tree = walk_tree(tree, &metadata.crypt_rule, &mut visitor)?;
-    let computed = visitor.mac.finish();
+    let mut mac = Mac::new(metadata.mac_only_encrypted);
+    for branch in &mut tree.branches {
+        mac = two_cores::decrypt_branch(
+            &metadata.crypt_rule,
+            key,
+            metadata.mac_only_encrypted,
+            branch,
+            mac,
+        )?;
+    }
+    let computed = mac.finish();
 
     // `lastmodified` is checked even with --ignore-mac: SOPS parses it when loading.
     let aad = mac_aad(&metadata.lastmodified)?;
@@ -244,4 +382,22 @@ pub fn decrypt(
         return Err(DecryptError::Mac { stored, computed });
     }
     Ok(PlainTree { format, tree })
+}
+
+impl Decryptor {
+    fn new(key: &DataKey, mac: MacFeed) -> Decryptor {
+        Decryptor {
+            cipher: ValueCipher::new(key.as_array()),
+            aad: Vec::new(),
+            mac,
+        }
+    }
+
+    /// The MAC of a decryptor that hashes as it goes.
+    fn into_mac(self) -> Mac {
+        match self.mac {
+            MacFeed::Now(mac) => *mac,
+            MacFeed::Later { .. } => unreachable!("only the first run's decryptor hashes"),
+        }
+    }
 }

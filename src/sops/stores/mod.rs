@@ -44,6 +44,17 @@ pub fn emit(format: Format, tree: &Tree) -> Result<SecretBytes, EmitError> {
     }
 }
 
+/// Writes a whole plaintext document to `w`, as [`emit`] gives it.
+pub fn write(format: Format, tree: &Tree, w: &mut dyn std::io::Write) -> Result<(), EmitError> {
+    match format {
+        // Written as it is made: a large document never has all its text in memory.
+        Format::Yaml => yaml::write(tree, w).map_err(EmitError::Write),
+        other => w
+            .write_all(emit(other, tree)?.expose())
+            .map_err(EmitError::Write),
+    }
+}
+
 /// Emits one value that is not a string, as `sops decrypt --extract` prints it.
 pub fn emit_value(format: Format, value: &Value) -> Result<SecretBytes, EmitError> {
     match format {

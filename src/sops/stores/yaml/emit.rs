@@ -3,13 +3,16 @@
 //! tree), quoting and block-scalar rules of `encode.go` / `emitterc.go`.
 
 use super::resolve::{plain_kind, Kind};
-use crate::secret::SecretBytes;
+use crate::secret::{SecretBytes, SecretString};
 use crate::sops::gofmt::format_float_g;
 use crate::sops::tree::{ListItem, Map, MapItem, Tree, Value};
 use crate::sops::EmitError;
 use base64::Engine;
 
 const INDENT: usize = 4;
+
+/// Below this many top-level entries one thread writes the text faster than two.
+const PARALLEL_MIN_ITEMS: usize = 2048;
 
 /// go-yaml's "everything else aligns to the chosen indentation": the next multiple of 4.
 fn deeper(indent: usize) -> usize {
@@ -507,7 +510,7 @@ impl Out {
     }
 
     /// Map entries at `indent`. `inline_first`: the cursor is after `- ` on the dash line.
-    fn map_body(&mut self, m: &Map, indent: usize, mut inline_first: bool) {
+    fn map_body(&mut self, m: &[MapItem], indent: usize, mut inline_first: bool) {
         for item in m {
             match item {
                 MapItem::Comment(c) => {
@@ -631,10 +634,88 @@ fn document(out: &mut Out, m: &Map) {
     }
 }
 
+/// The text buffer of [`write_tree`]: reused, and wiped when it is replaced or done.
+const CHUNK: usize = 64 * 1024;
+
+/// Writes [`emit_tree`]'s text to `w` as it is made, through one reused buffer: there is no
+/// output-sized buffer, whose fresh pages cost more than making the text. A large document's
+/// second half is made on the helper core meanwhile (each top-level entry is written alone).
+pub fn write_tree(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = Chunked {
+        out: Out {
+            buf: String::with_capacity(CHUNK),
+        },
+        w,
+    };
+    let result = out.tree(tree);
+    drop(SecretString::new(out.out.buf));
+    result
+}
+
+struct Chunked<'w> {
+    out: Out,
+    w: &'w mut dyn std::io::Write,
+}
+
+impl Chunked<'_> {
+    fn tree(&mut self, tree: &Tree) -> std::io::Result<()> {
+        for (i, branch) in tree.branches.iter().enumerate() {
+            if i > 0 {
+                self.out.buf.push_str("---\n");
+            }
+            if !has_entries(branch) {
+                document(&mut self.out, branch);
+            } else if branch.len() < PARALLEL_MIN_ITEMS || !crate::parallel::second_core() {
+                self.items(branch)?;
+            } else {
+                let (first, second) = branch.split_at(branch.len() / 2);
+                let (done, second) = crate::parallel::join(
+                    || self.items(first),
+                    || {
+                        let mut own = Out {
+                            buf: String::with_capacity(size_hint(second, 0)),
+                        };
+                        own.map_body(second, 0, false);
+                        SecretString::new(own.buf)
+                    },
+                );
+                done?;
+                self.flush()?;
+                self.w.write_all(second.expose().as_bytes())?;
+            }
+        }
+        self.flush()
+    }
+
+    /// Top-level entries, the buffer written out whenever the next one would not fit.
+    fn items(&mut self, items: &[MapItem]) -> std::io::Result<()> {
+        for item in items {
+            let item = std::slice::from_ref(item);
+            let need = size_hint(item, 0);
+            if self.out.buf.len() + need > self.out.buf.capacity() {
+                self.flush()?;
+                if need > self.out.buf.capacity() {
+                    // A new buffer rather than a grown one: growing would leave a copy behind.
+                    let old = std::mem::replace(&mut self.out.buf, String::with_capacity(need));
+                    drop(SecretString::new(old));
+                }
+            }
+            self.out.map_body(item, 0, false);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.write_all(self.out.buf.as_bytes())?;
+        self.out.buf.clear();
+        Ok(())
+    }
+}
+
 /// About the size of the text of a map at `indent` (plain scalars, one per line): the output
 /// buffer is allocated once instead of being grown and copied, which also leaves no stray
 /// copies of the plaintext in freed memory.
-fn size_hint(m: &Map, indent: usize) -> usize {
+fn size_hint(m: &[MapItem], indent: usize) -> usize {
     m.iter()
         .map(|item| match item {
             MapItem::Comment(c) => indent + c.len() + 2,
@@ -785,5 +866,70 @@ mod tests {
         assert_eq!(out.expose(), b"-.inf\n");
         let out = emit_value(&Value::List(vec![])).unwrap();
         assert_eq!(out.expose(), b"[]\n");
+    }
+
+    /// A document of `n` entries of every shape, some larger than the writer's buffer.
+    fn document(n: usize) -> Map {
+        let mut m = vec![MapItem::Comment(" head".into())];
+        for i in 0..n {
+            let v = match i % 6 {
+                0 => Value::str(format!("value {i}\nwith: a line break")),
+                1 => Value::Int(i as i64),
+                2 => Value::Map(vec![MapItem::Entry("x".into(), Value::str("y"))]),
+                3 => Value::List(vec![ListItem::Value(Value::Bool(true))]),
+                4 if i % 1000 == 4 => Value::str("z".repeat(3 * CHUNK)),
+                _ => Value::Map(vec![]),
+            };
+            m.push(MapItem::Entry(format!("k{i}"), v));
+            if i % 10 == 0 {
+                m.push(MapItem::Comment(SecretString::new(format!(" c{i}"))));
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn the_writer_gives_the_emitted_text() {
+        let trees = [
+            Tree { branches: vec![] },
+            Tree {
+                branches: vec![vec![]],
+            },
+            Tree {
+                branches: vec![document(3), vec![], document(5)],
+            },
+            // Large enough for two threads, with values larger than the buffer.
+            Tree {
+                branches: vec![document(5000), document(2500)],
+            },
+        ];
+        for tree in trees {
+            let mut written = Vec::new();
+            write_tree(&tree, &mut written).unwrap();
+            let emitted = emit_tree(&tree).unwrap();
+            assert!(
+                written == emitted.expose(),
+                "{} documents",
+                tree.branches.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_failing_destination_is_reported() {
+        struct Full;
+        impl std::io::Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let tree = Tree {
+            branches: vec![document(3000)],
+        };
+        let err = write_tree(&tree, &mut Full).unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
     }
 }

@@ -193,6 +193,9 @@ fn reserve(top: &mut Map, done: usize, total: usize) {
     top.reserve_exact(target - len);
 }
 
+/// Below this many bytes one thread parses faster than two.
+const PARALLEL_MIN_BYTES: usize = 512 * 1024;
+
 /// The one document of `src`, or `None` when the general parsers must read it (a comment
 /// anywhere, for one: simple lines cannot hold a `#`, and other entries are checked).
 pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>> {
@@ -200,9 +203,102 @@ pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>>
     if body.is_empty() {
         return None;
     }
-    let mut top = Map::new();
-    let mut from = 0;
-    while from < body.len() {
+    parse_body(src, body, unique_depth, cut(body))
+}
+
+/// [`parse_document`] of `body` (`src` less its final line end), in two runs on two threads
+/// when `cut` is the start of a top-level entry.
+fn parse_body(src: &str, body: &str, unique_depth: usize, cut: Option<usize>) -> Option<Vec<Map>> {
+    let top = match cut {
+        Some(cut) => {
+            let (first, second) = crate::parallel::join(
+                || entries(src, body, 0, cut - 1, unique_depth, Map::new()),
+                || {
+                    // The tree takes about one and a half times the text.
+                    crate::parallel::grow_heap((body.len() - cut) * 3 / 2);
+                    entries(src, body, cut, body.len(), unique_depth, Pieces(Vec::new()))
+                },
+            );
+            let (mut first, second) = (first?, second?);
+            first.reserve_exact(second.0.iter().map(Vec::len).sum());
+            for piece in second.0 {
+                first.extend(piece);
+            }
+            first
+        }
+        None => entries(src, body, 0, body.len(), unique_depth, Map::new())?,
+    };
+    if unique_depth >= 1 && has_duplicate_key(&top) {
+        return None;
+    }
+    Some(vec![top])
+}
+
+/// Where a large body is cut for two threads: the start of a top-level entry (a line at column
+/// 0) near its middle.
+fn cut(body: &str) -> Option<usize> {
+    if body.len() < PARALLEL_MIN_BYTES || !crate::parallel::second_core() {
+        return None;
+    }
+    let b = body.as_bytes();
+    let mut at = body.len() / 2;
+    loop {
+        let nl = at + memchr::memchr(b'\n', &b[at..])?;
+        match b.get(nl + 1) {
+            Some(b' ' | b'\n') => at = nl + 1,
+            Some(_) => return Some(nl + 1),
+            None => return None,
+        }
+    }
+}
+
+/// Where a run of top-level entries goes.
+trait Entries {
+    /// Adds the next entry; `done` of the run's `total` bytes are read.
+    fn add(&mut self, item: MapItem, done: usize, total: usize);
+}
+
+impl Entries for Map {
+    fn add(&mut self, item: MapItem, done: usize, total: usize) {
+        reserve(self, done, total);
+        self.push(item);
+    }
+}
+
+/// The second thread's entries, in pieces that are moved into the first thread's map one at a
+/// time, each freed once moved: a large file's top-level map is most of its tree, and it should
+/// not be in memory twice while the two runs are joined.
+struct Pieces(Vec<Map>);
+
+/// Entries per piece: 4096 of them are large enough for the allocator to map them apart, so
+/// that freeing one gives its memory back at once.
+const PIECE: usize = 4096;
+
+impl Entries for Pieces {
+    fn add(&mut self, item: MapItem, _: usize, _: usize) {
+        match self.0.last_mut() {
+            Some(piece) if piece.len() < PIECE => piece.push(item),
+            _ => {
+                let mut piece = Map::with_capacity(PIECE);
+                piece.push(item);
+                self.0.push(piece);
+            }
+        }
+    }
+}
+
+/// The top-level entries of `body[start..to]`; `to` is the end of `body` or the `\n` before a
+/// line at column 0.
+fn entries<E: Entries>(
+    src: &str,
+    body: &str,
+    start: usize,
+    to: usize,
+    unique_depth: usize,
+    mut top: E,
+) -> Option<E> {
+    let mut from = start;
+    while from < to {
         let end = entry_end(body, from);
         let text = &body[from..end];
         // An entry starts with its key: not with what would make the line part of another
@@ -214,8 +310,7 @@ pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>>
         let mut reader = Reader::new(text, unique_depth);
         match reader.block(0, 1, 1) {
             Some(mut one) if reader.line.is_none() && one.len() == 1 => {
-                reserve(&mut top, from, body.len());
-                top.push(one.pop()?);
+                top.add(one.pop()?, from - start, to - start);
             }
             _ => {
                 // The entry with its line end, as the stream parser expects a document.
@@ -228,16 +323,12 @@ pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>>
                 if !docs.is_empty() || one.len() != 1 || !matches!(one[0], MapItem::Entry(..)) {
                     return None;
                 }
-                reserve(&mut top, from, body.len());
-                top.push(one.pop()?);
+                top.add(one.pop()?, from - start, to - start);
             }
         }
         from = end + 1;
     }
-    if unique_depth >= 1 && has_duplicate_key(&top) {
-        return None;
-    }
-    Some(vec![top])
+    Some(top)
 }
 
 #[cfg(test)]
@@ -262,6 +353,57 @@ mod tests {
             let full = parse_full(src, 1).unwrap();
             assert_eq!(parse_document(src, 1), Some(full), "{src:?}");
         }
+    }
+
+    #[test]
+    fn two_runs_read_what_one_reads() {
+        let mut long = String::new();
+        for i in 0..40 {
+            long.push_str(&format!(
+                "k{i}: ENC[AES256_GCM,data:x{i},iv:y,tag:z,type:str]\n"
+            ));
+            if i % 6 == 0 {
+                long.push_str(&format!("m{i}:\n    a: 1\n    b:\n        c: d\n"));
+            }
+            if i % 9 == 0 {
+                long.push_str(&format!("l{i}:\n    - x\n    - y: 2\n"));
+            }
+        }
+        let sources = [
+            long.clone(),
+            // A repeated key across the runs, an alias, a comment, a document marker, a deeper
+            // line: each declined whatever the cut.
+            format!("{long}k3: again\n"),
+            format!("a: &x v\n{long}b: *x\n"),
+            format!("{long}z: 1 # c\n"),
+            format!("{long}---\nz: 1\n"),
+            format!("{long}z: x\n  y\n"),
+            "a: 1\nb:\n    c: 2\nd: 3\n".to_string(),
+        ];
+        for src in &sources {
+            let body = src.strip_suffix('\n').unwrap();
+            let one = parse_body(src, body, 1, None);
+            let cuts = (1..body.len()).filter(|&i| {
+                body.as_bytes()[i - 1] == b'\n' && !matches!(body.as_bytes()[i], b' ' | b'\n')
+            });
+            for cut in cuts {
+                assert_eq!(
+                    parse_body(src, body, 1, Some(cut)),
+                    one,
+                    "cut at {cut} of {src:?}"
+                );
+            }
+        }
+        // The long document is read by this path at all, and a large one is cut.
+        assert!(parse_body(&long, long.trim_end(), 1, None).is_some());
+        let big: String = (0..40_000).map(|i| format!("key{i}: value{i}\n")).collect();
+        if crate::parallel::second_core() {
+            let c = cut(big.trim_end()).expect("a large body is cut");
+            assert!(big[..c].ends_with('\n'));
+        }
+        let two = parse_document(&big, 1).unwrap();
+        assert_eq!(two[0].len(), 40_000);
+        assert_eq!(Some(two), parse_body(&big, big.trim_end(), 1, None));
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     emit::emit_tree(tree)
 }
 
+/// [`emit()`]'s text, written to `w` as it is made.
+pub fn write(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    emit::write_tree(tree, w)
+}
+
 /// One non-string value, as `sops decrypt --extract` prints it.
 pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     emit::emit_value(value)
