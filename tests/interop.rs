@@ -746,3 +746,98 @@ fn ignore_mac_reads_a_changed_file() {
     let sops = s.sops(&["t.yaml"]);
     support::assert_both_fail("changed file without --ignore-mac", &ours, &sops, 51, 51);
 }
+
+/// A document large enough to be parsed, decrypted and written on two cores (thousands of
+/// top-level entries, over 512 KiB): every kind of entry, optionally top-level comments (which
+/// send the parse down the general parser, the decryption still on two cores).
+fn large_yaml(n: usize, comments: bool) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        if comments && i % 400 == 7 {
+            s.push_str(&format!("# section {i}\n"));
+        }
+        s.push_str(&match i % 10 {
+            0 => format!("port_{i:05}_unencrypted: {i}\n"),
+            1 => format!("group_{i:05}:\n    user: u{i}\n    pass: \"p ✓ {i}\"\n    n: {i}\n"),
+            2 => format!("list_{i:05}:\n    - a{i}\n    - {i}\n    - true\n"),
+            3 => format!("empty_{i:05}: \"\"\n"),
+            4 => format!("flag_{i:05}: false\n"),
+            5 => format!("ratio_{i:05}: {i}.5\n"),
+            _ => format!("secret_{i:05}: {}\n", "s3cr3t-".repeat(9) + &i.to_string()),
+        });
+    }
+    s
+}
+
+#[test]
+fn large_documents_on_two_cores_print_what_sops_prints() {
+    let s = Scratch::new();
+    let enc = s.encrypt("big.yaml", large_yaml(3500, false).as_bytes(), &[]);
+    assert!(
+        enc.len() > 600_000,
+        "{} bytes: too small to be cut",
+        enc.len()
+    );
+    check(&s, "big.yaml", &[], Compare::Bytes);
+    check(&s, "big.yaml", &["--output-type", "json"], Compare::Bytes);
+    check(
+        &s,
+        "big.yaml",
+        &["--extract", r#"["group_03491"]"#],
+        Compare::Bytes,
+    );
+}
+
+#[test]
+fn large_documents_with_comments_and_mac_only_encrypted() {
+    let s = Scratch::new();
+    s.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n    - age: {}\n      mac_only_encrypted: true\n",
+            s.key.recipient
+        )
+        .as_bytes(),
+    );
+    s.encrypt_raw("c.yaml", large_yaml(3500, true).as_bytes(), &[]);
+    check(&s, "c.yaml", &[], Compare::Bytes);
+    let s = Scratch::new();
+    s.encrypt("u.yaml", large_yaml(3500, true).as_bytes(), &[]);
+    check(&s, "u.yaml", &[], Compare::Bytes);
+}
+
+/// A change late in a large document (in the part the second core reads) is caught as it is in a
+/// small one: a clear value by the MAC, a value by its authentication tag.
+#[test]
+fn large_documents_changed_late_fail_like_sops() {
+    let s = Scratch::new();
+    let enc =
+        String::from_utf8(s.encrypt("big.yaml", large_yaml(3500, false).as_bytes(), &[])).unwrap();
+    let clear = enc.replace(
+        "port_03490_unencrypted: 3490",
+        "port_03490_unencrypted: 3491",
+    );
+    assert_ne!(clear, enc);
+    s.write("clear.yaml", clear.as_bytes());
+    let (ours, sops) = (s.ours(&["clear.yaml"]), s.sops(&["clear.yaml"]));
+    support::assert_both_fail("a clear value changed late", &ours, &sops, 51, 51);
+
+    let line = enc
+        .lines()
+        .find(|l| l.starts_with("secret_03489: ENC[AES256_GCM,data:"))
+        .unwrap();
+    let spoiled = line.replacen("data:", "data:AAAA", 1);
+    s.write("value.yaml", enc.replace(line, &spoiled).as_bytes());
+    let (ours, sops) = (s.ours(&["value.yaml"]), s.sops(&["value.yaml"]));
+    assert_eq!(
+        ours.status.code(),
+        sops.status.code(),
+        "same exit code as sops"
+    );
+    assert!(!ours.status.success());
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert!(
+        err.contains(r#"["secret_03489"]"#),
+        "names the value: {err}"
+    );
+}
