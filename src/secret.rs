@@ -43,6 +43,27 @@ impl SecretBytes {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Appends `bytes`. When the buffer is full, moves to one twice as large and wipes the old
+    /// one: `Vec`'s own growth would leave a copy of the content in freed memory.
+    pub fn extend_wiping(&mut self, bytes: &[u8]) {
+        let need = self.0.len() + bytes.len();
+        if need > self.0.capacity() {
+            let mut bigger = Vec::with_capacity(need.max(2 * self.0.capacity()).max(64));
+            bigger.extend_from_slice(&self.0);
+            wipe(&mut std::mem::replace(&mut self.0, bigger));
+        }
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// Makes room for `additional` more bytes as [`SecretBytes::extend_wiping`] does.
+    pub fn reserve_wiping(&mut self, additional: usize) {
+        if self.0.len() + additional > self.0.capacity() {
+            let mut bigger = Vec::with_capacity(self.0.len() + additional);
+            bigger.extend_from_slice(&self.0);
+            wipe(&mut std::mem::replace(&mut self.0, bigger));
+        }
+    }
+
     /// Converts to a string if the bytes are UTF-8; otherwise gives the bytes back.
     pub fn into_text(mut self) -> Result<SecretString, SecretBytes> {
         let bytes = std::mem::take(&mut self.0);
@@ -140,6 +161,19 @@ mod tests {
         assert!(all.iter().all(|&b| b == 0));
         let mut empty = Vec::new();
         wipe(&mut empty);
+    }
+
+    #[test]
+    fn growing_keeps_the_content() {
+        let mut b = SecretBytes::default();
+        for i in 0..1000u32 {
+            b.extend_wiping(&i.to_le_bytes());
+        }
+        let want: Vec<u8> = (0..1000u32).flat_map(|i| i.to_le_bytes()).collect();
+        assert_eq!(b.expose(), &want[..]);
+        b.reserve_wiping(10_000);
+        assert!(b.expose_mut().capacity() >= 14_000);
+        assert_eq!(b.expose(), &want[..]);
     }
 
     #[test]

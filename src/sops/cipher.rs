@@ -178,8 +178,10 @@ impl ValueCipher {
     /// [`ValueCipher::open`] into the cipher's own buffer, valid until the next call.
     pub fn open_scratch(&mut self, s: &str, aad: &[u8]) -> Result<(&[u8], ValueType), CipherError> {
         let f = self.split_decode(s)?;
+        self.scratch.expose_mut().clear();
+        // Room first: growing while decoding would leave the last plaintext in freed memory.
+        self.scratch.reserve_wiping(f.data.len() / 4 * 3 + 3);
         let buf = self.scratch.expose_mut();
-        buf.clear();
         decode_into("data", f.data, buf)?;
         gcm_open(&self.gcm, &self.iv, &self.tag, aad, buf)?;
         Ok((buf, f.ty))

@@ -100,6 +100,16 @@ pub fn map_remove(map: &mut Map, key: &str) -> Option<Value> {
     found
 }
 
+/// About how many values a top-level item holds (itself and, for a container, its children):
+/// what the two runs of a large document are balanced by.
+pub(crate) fn weight(item: &MapItem) -> usize {
+    match item {
+        MapItem::Entry(_, Value::Map(m)) => 1 + m.len(),
+        MapItem::Entry(_, Value::List(l)) => 1 + l.len(),
+        _ => 1,
+    }
+}
+
 /// A whole document: one branch per YAML document (every other store has exactly one).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Tree {

@@ -95,7 +95,7 @@ impl MacFeed {
                 bytes,
             } => {
                 if !*only_encrypted || encrypted {
-                    with_mac_bytes(value, |b| bytes.expose_mut().extend_from_slice(b));
+                    with_mac_bytes(value, |b| bytes.extend_wiping(b));
                 }
             }
         }

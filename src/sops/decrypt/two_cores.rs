@@ -11,14 +11,14 @@
 use super::{Decryptor, Mac, MacFeed};
 use crate::secret::SecretBytes;
 use crate::sops::metadata::CryptRule;
-use crate::sops::tree::MapItem;
+use crate::sops::tree::{weight, MapItem};
 use crate::sops::walk::walk_top_items;
 use crate::sops::{DataKey, DecryptError};
 use std::sync::mpsc::{self, TryRecvError};
 
-/// Below this many top-level items one thread is faster than two: starting the second costs
-/// more than the half it would take over.
-const PARALLEL_MIN_ITEMS: usize = 2048;
+/// Below this many values (as [`weight`] counts them) one thread is faster than two: starting
+/// the second costs more than the half it would take over.
+const PARALLEL_MIN_WEIGHT: usize = 2048;
 
 /// The helper hands its run over in about this many chunks.
 const CHUNKS: usize = 32;
@@ -32,12 +32,12 @@ pub(super) fn decrypt_branch(
     mac: Mac,
 ) -> Result<Mac, DecryptError> {
     let split = split_point(items);
-    let chunk = ((items.len() - split) / CHUNKS).max(1);
+    let chunk = (items[split..].iter().map(weight).sum::<usize>() / CHUNKS).max(1);
     decrypt_split(rule, key, only_encrypted, items, mac, split, chunk)
 }
 
 /// [`decrypt_branch`] with the first run ending at `split` (which follows an entry, or is the
-/// end) and the second handed over in chunks of at least `chunk` items.
+/// end) and the second handed over in chunks of at least `chunk` weight.
 fn decrypt_split(
     rule: &CryptRule,
     key: &DataKey,
@@ -105,17 +105,25 @@ fn decrypt_split(
 
 /// Where a large document's top level is cut for two threads (its length: not cut).
 fn split_point(items: &[MapItem]) -> usize {
-    if items.len() < PARALLEL_MIN_ITEMS || !crate::parallel::second_core() {
+    if !crate::parallel::second_core() {
         return items.len();
     }
-    let want = (items.len() as f64 * crate::parallel::FIRST_SHARE) as usize;
-    run_end(items, want.max(1)).unwrap_or(items.len())
+    let total: usize = items.iter().map(weight).sum();
+    if total < PARALLEL_MIN_WEIGHT {
+        return items.len();
+    }
+    let want = (total as f64 * crate::parallel::FIRST_SHARE) as usize;
+    run_end(items, want).unwrap_or(items.len())
 }
 
-/// The first cut at `want` items or more that follows an entry (so that a run can start there);
-/// `None` when there is none before the end.
+/// The first cut after `want` weight or more that follows an entry (so that a run can start
+/// there); `None` when there is none before the end.
 fn run_end(items: &[MapItem], want: usize) -> Option<usize> {
-    (want..items.len()).find(|&k| matches!(items[k - 1], MapItem::Entry(..)))
+    let mut seen = 0;
+    (1..items.len()).find(|&k| {
+        seen += weight(&items[k - 1]);
+        seen >= want && matches!(items[k - 1], MapItem::Entry(..))
+    })
 }
 
 #[cfg(test)]

@@ -204,7 +204,7 @@ impl<'a> Parser<'a> {
                 None => return Err(self.error("unexpected end of input in an object")),
                 Some(_) => return Err(self.error("expected a string object key")),
             }
-            let key = self.string()?;
+            let mut key = self.string()?;
             self.skip_ws();
             match self.peek() {
                 Some(b':') => self.pos += 1,
@@ -213,9 +213,9 @@ impl<'a> Parser<'a> {
             }
             self.skip_ws();
             let value = self.value(depth)?;
-            map.push(MapItem::Entry(key.expose().to_owned(), value));
+            map.push(MapItem::Entry(std::mem::take(key.expose_mut()), value));
             if self.closes(b'}', "an object", "an object value")? {
-                return Ok(map);
+                return Ok(trimmed(map));
             }
         }
     }
@@ -230,7 +230,7 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             list.push(ListItem::Value(self.value(depth)?));
             if self.closes(b']', "an array", "an array element")? {
-                return Ok(list);
+                return Ok(trimmed(list));
             }
         }
     }
@@ -571,6 +571,15 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8]) {
 fn first_char(t: &str) -> (Option<char>, usize) {
     let c = t.chars().next().expect("non-empty");
     (Some(c), c.len_utf8())
+}
+
+/// A finished object or array without the spare room that pushing leaves (up to half of it):
+/// a large file's tree is mostly such containers.
+fn trimmed<T>(mut v: Vec<T>) -> Vec<T> {
+    if v.capacity() - v.len() > 8 {
+        v.shrink_to_fit();
+    }
+    v
 }
 
 #[cfg(test)]

@@ -5,14 +5,31 @@
 use super::resolve::{plain_kind, Kind};
 use crate::secret::{SecretBytes, SecretString};
 use crate::sops::gofmt::format_float_g;
-use crate::sops::tree::{ListItem, Map, MapItem, Tree, Value};
+use crate::sops::tree::{weight, ListItem, Map, MapItem, Tree, Value};
 use crate::sops::EmitError;
 use base64::Engine;
 
 const INDENT: usize = 4;
 
-/// Below this many top-level entries one thread writes the text faster than two.
-const PARALLEL_MIN_ITEMS: usize = 2048;
+/// Below this many values (as [`weight`] counts them) one thread writes the text faster than two.
+const PARALLEL_MIN_WEIGHT: usize = 2048;
+
+/// Where a large map's entries are cut in two halves of about the same weight, if it is large
+/// and there is a second core.
+fn halfway(m: &[MapItem]) -> Option<usize> {
+    if !crate::parallel::second_core() {
+        return None;
+    }
+    let total: usize = m.iter().map(weight).sum();
+    if total < PARALLEL_MIN_WEIGHT {
+        return None;
+    }
+    let mut seen = 0;
+    (1..m.len()).find(|&k| {
+        seen += weight(&m[k - 1]);
+        2 * seen >= total
+    })
+}
 
 /// go-yaml's "everything else aligns to the chosen indentation": the next multiple of 4.
 fn deeper(indent: usize) -> usize {
@@ -665,10 +682,8 @@ impl Chunked<'_> {
             }
             if !has_entries(branch) {
                 document(&mut self.out, branch);
-            } else if branch.len() < PARALLEL_MIN_ITEMS || !crate::parallel::second_core() {
-                self.items(branch)?;
-            } else {
-                let (first, second) = branch.split_at(branch.len() / 2);
+            } else if let Some(half) = halfway(branch) {
+                let (first, second) = branch.split_at(half);
                 let (done, second) = crate::parallel::join(
                     || self.items(first),
                     || {
@@ -682,6 +697,8 @@ impl Chunked<'_> {
                 done?;
                 self.flush()?;
                 self.w.write_all(second.expose().as_bytes())?;
+            } else {
+                self.items(branch)?;
             }
         }
         self.flush()

@@ -162,6 +162,10 @@ impl<'a> Reader<'a> {
         if map_depth <= self.unique_depth && has_duplicate_key(&out) {
             return None;
         }
+        // Pushing doubles the capacity: a large nested map would keep up to half its size unused.
+        if out.capacity() - out.len() > 8 {
+            out.shrink_to_fit();
+        }
         Some(out)
     }
 }
