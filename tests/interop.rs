@@ -279,12 +279,18 @@ fn crypt_rules_on_other_stores() {
 
 /// Encrypts with a `.sops.yaml` creation rule that carries `extra` (a rule option only the
 /// config file can set in 3.11).
-fn roundtrip_with_config(name: &str, plaintext: &str, extra: &str) {
+/// A scratch directory whose `.sops.yaml` has one creation rule: its key, plus `extra` lines.
+fn scratch_with_rule(extra: &str) -> Scratch {
     let s = Scratch::new();
     s.write(
         ".sops.yaml",
         format!("creation_rules:\n    - age: {}\n{extra}", s.key.recipient).as_bytes(),
     );
+    s
+}
+
+fn roundtrip_with_config(name: &str, plaintext: &str, extra: &str) {
+    let s = scratch_with_rule(extra);
     s.encrypt_raw(name, plaintext.as_bytes(), &[]);
     check(&s, name, &[], Compare::for_ext(name));
 }
@@ -331,15 +337,7 @@ fn config_mac_only_encrypted() {
 /// After `mac_only_encrypted`, changing a clear value keeps the MAC valid: both tools agree.
 #[test]
 fn mac_only_encrypted_ignores_clear_values() {
-    let s = Scratch::new();
-    s.write(
-        ".sops.yaml",
-        format!(
-            "creation_rules:\n    - age: {}\n      mac_only_encrypted: true\n",
-            s.key.recipient
-        )
-        .as_bytes(),
-    );
+    let s = scratch_with_rule("      mac_only_encrypted: true\n");
     let enc = s.encrypt_raw("m.yaml", b"secret: s\nport_unencrypted: 1\n", &[]);
     let changed = String::from_utf8(enc)
         .unwrap()
@@ -790,15 +788,7 @@ fn large_documents_on_two_cores_print_what_sops_prints() {
 
 #[test]
 fn large_documents_with_comments_and_mac_only_encrypted() {
-    let s = Scratch::new();
-    s.write(
-        ".sops.yaml",
-        format!(
-            "creation_rules:\n    - age: {}\n      mac_only_encrypted: true\n",
-            s.key.recipient
-        )
-        .as_bytes(),
-    );
+    let s = scratch_with_rule("      mac_only_encrypted: true\n");
     s.encrypt_raw("c.yaml", large_yaml(3500, true).as_bytes(), &[]);
     check(&s, "c.yaml", &[], Compare::Bytes);
     let s = Scratch::new();
