@@ -68,7 +68,8 @@ pub fn grow_heap(bytes: usize) {
     drop(blocks);
 }
 
-/// Whether two threads can run at once (asked once per process).
+/// Whether two threads can run at once (asked once per process; it reads cgroup files, so ask
+/// only for work large enough to share).
 pub fn second_core() -> bool {
     static TWO: OnceLock<bool> = OnceLock::new();
     *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))

@@ -105,11 +105,9 @@ fn decrypt_split(
 
 /// Where a large document's top level is cut for two threads (its length: not cut).
 fn split_point(items: &[MapItem]) -> usize {
-    if !crate::parallel::second_core() {
-        return items.len();
-    }
     let total: usize = items.iter().map(weight).sum();
-    if total < PARALLEL_MIN_WEIGHT {
+    // Size first: asking for the cores reads cgroup files, a cost for a small file.
+    if total < PARALLEL_MIN_WEIGHT || !crate::parallel::second_core() {
         return items.len();
     }
     let want = (total as f64 * crate::parallel::FIRST_SHARE) as usize;

@@ -17,11 +17,8 @@ const PARALLEL_MIN_WEIGHT: usize = 2048;
 /// Where a large map's entries are cut in two halves of about the same weight, if it is large
 /// and there is a second core.
 fn halfway(m: &[MapItem]) -> Option<usize> {
-    if !crate::parallel::second_core() {
-        return None;
-    }
     let total: usize = m.iter().map(weight).sum();
-    if total < PARALLEL_MIN_WEIGHT {
+    if total < PARALLEL_MIN_WEIGHT || !crate::parallel::second_core() {
         return None;
     }
     let mut seen = 0;
