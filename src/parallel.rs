@@ -12,46 +12,66 @@ use std::sync::OnceLock;
 /// half, as it also computes the MAC over all values.
 pub const FIRST_SHARE: f64 = 0.4;
 
-/// Runs `a` here and `b` on a helper thread at the same time, and returns both results. Runs
-/// them one after the other when there is one core, or when no thread can be started. A panic
-/// in either is passed on.
+/// Runs `a` here and `b` on a helper thread at the same time, and returns both results. When
+/// there is one core, or no thread can be started, it runs `b` first, then `a`: so `a` may wait
+/// for what `b` sends it. A panic in either is passed on.
 pub fn join<RA, RB>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send) -> (RA, RB)
 where
     RB: Send,
 {
-    if !second_core() {
-        return (a(), b());
+    #[cfg(test)]
+    if ONE_THREAD.with(std::cell::Cell::get) {
+        return join_with(false, a, b);
+    }
+    join_with(second_core(), a, b)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests of the callers set this to take the path of a machine where no thread starts.
+    pub(crate) static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn join_with<RA, RB>(
+    thread: bool,
+    a: impl FnOnce() -> RA,
+    b: impl FnOnce() -> RB + Send,
+) -> (RA, RB)
+where
+    RB: Send,
+{
+    if !thread {
+        let rb = b();
+        return (a(), rb);
     }
     let here = unsafe { libc::sched_getcpu() };
-    let mut b = Some(b);
-    let mut rb = None;
-    let ra = std::thread::scope(|s| {
+    // Taken by the helper when it starts, or here when it cannot be started.
+    let slot = std::sync::Mutex::new(Some(b));
+    let take = || slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    std::thread::scope(|s| {
         let helper = std::thread::Builder::new()
             .name("nix-sops-helper".into())
             .spawn_scoped(s, || {
                 move_off(here);
-                if let Some(b) = b.take() {
-                    rb = Some(b());
-                }
+                take().map(|b| b())
             });
         match helper {
             Ok(helper) => {
                 std::thread::yield_now();
                 let ra = a();
-                if let Err(panic) = helper.join() {
-                    std::panic::resume_unwind(panic);
+                match helper.join() {
+                    Ok(Some(rb)) => (ra, rb),
+                    Ok(None) => unreachable!("only the helper takes `b` once it exists"),
+                    Err(panic) => std::panic::resume_unwind(panic),
                 }
-                ra
             }
-            Err(_) => a(),
+            Err(_) => {
+                let b = take().expect("the helper never started");
+                let rb = b();
+                (a(), rb)
+            }
         }
-    });
-    let rb = match (rb, b) {
-        (Some(rb), _) => rb,
-        (None, Some(b)) => b(),
-        (None, None) => unreachable!("the helper either ran `b` or never started"),
-    };
-    (ra, rb)
+    })
 }
 
 /// Readies the calling thread's allocator for about `bytes` of small allocations. glibc gives
@@ -115,6 +135,19 @@ mod tests {
         );
         assert_eq!((a, b), (2000, 6000));
         assert_eq!((left[0], right[999]), (2, 6));
+    }
+
+    #[test]
+    fn without_a_thread_b_runs_first() {
+        for thread in [false, true] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (got, ()) = join_with(
+                thread,
+                || rx.recv_timeout(std::time::Duration::from_secs(10)).ok(),
+                || tx.send(7).unwrap(),
+            );
+            assert_eq!(got, Some(7), "thread: {thread}");
+        }
     }
 
     #[test]

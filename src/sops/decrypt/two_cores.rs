@@ -215,6 +215,20 @@ mod tests {
     }
 
     #[test]
+    fn without_a_helper_thread_the_cut_document_still_decrypts() {
+        let key = DataKey::from_bytes(SecretBytes::new(vec![4; 32])).unwrap();
+        let rule = CryptRule::default();
+        let (enc, expected_mac) = encrypt_tree(document(40), &rule, false, &key).unwrap();
+        let mut items = enc.branches[0].clone();
+        let split = run_end(&items, 20).unwrap();
+        crate::parallel::ONE_THREAD.with(|f| f.set(true));
+        let mac = decrypt_split(&rule, &key, false, &mut items, Mac::new(false), split, 2);
+        crate::parallel::ONE_THREAD.with(|f| f.set(false));
+        assert_eq!(hex(mac.unwrap()), expected_mac);
+        assert_eq!(items, document(40).branches[0]);
+    }
+
+    #[test]
     fn the_first_error_in_document_order_is_reported() {
         let key = DataKey::from_bytes(SecretBytes::new(vec![6; 32])).unwrap();
         let rule = CryptRule::default();
