@@ -44,6 +44,7 @@ where
         let rb = b();
         return (a(), rb);
     }
+    // SAFETY: no arguments; -1 (unknown) is handled by `move_off`.
     let here = unsafe { libc::sched_getcpu() };
     // Taken by the helper when it starts, or here when it cannot be started.
     let slot = std::sync::Mutex::new(Some(b));
@@ -85,7 +86,8 @@ pub fn grow_heap(bytes: usize) {
     let blocks: Vec<Vec<u8>> = (0..bytes.div_ceil(BLOCK))
         .map(|_| Vec::with_capacity(BLOCK))
         .collect();
-    drop(blocks);
+    // Kept from the optimiser, which may drop an allocation nothing uses.
+    drop(std::hint::black_box(blocks));
 }
 
 /// Whether two threads can run at once (asked once per process; it reads cgroup files, so ask

@@ -92,7 +92,8 @@ fn with_mac_bytes<R>(value: &Value, f: impl FnOnce(&[u8]) -> R) -> R {
         Value::Str(s) => f(s.expose().as_bytes()),
         Value::Bytes(b) => f(b.expose()),
         Value::Time(t) => f(t.as_bytes()),
-        other => f(&to_bytes(other)),
+        // A number's or bool's text is plaintext too: wiped once hashed.
+        other => f(SecretBytes::new(to_bytes(other)).expose()),
     }
 }
 
@@ -205,7 +206,9 @@ impl Visitor for Decryptor {
             let (plain, ty) = self.open(ctx, text.expose())?;
             // What decrypted is ciphertext, not a secret: freed without the zeroizing wipe.
             drop(std::mem::take(text.expose_mut()));
-            return self.typed(ctx, Plain::Owned(plain), ty, None);
+            let leaf = typed_leaf(ctx, Plain::Owned(plain), ty, None)?;
+            self.feed(&leaf);
+            return Ok(leaf);
         }
         ctx.aad_into(&mut self.aad);
         let (plain, ty) = self
@@ -217,8 +220,7 @@ impl Visitor for Decryptor {
             })?;
         // The plaintext of a string goes into the ciphertext's own buffer, which is longer
         // (base64 and the `ENC[…]` frame): no allocation for the common value.
-        let (plain, ty) = (Plain::Scratch(plain), ty);
-        let leaf = typed_leaf(ctx, plain, ty, Some(text))?;
+        let leaf = typed_leaf(ctx, Plain::Scratch(plain), ty, Some(text))?;
         self.feed(&leaf);
         Ok(leaf)
     }
@@ -243,19 +245,6 @@ impl Plain<'_> {
 }
 
 impl Decryptor {
-    /// The leaf of a value decrypted in its own buffer, fed to the MAC.
-    fn typed(
-        &mut self,
-        ctx: &Ctx,
-        plain: Plain,
-        ty: ValueType,
-        reuse: Option<SecretString>,
-    ) -> Result<Leaf, DecryptError> {
-        let leaf = typed_leaf(ctx, plain, ty, reuse)?;
-        self.feed(&leaf);
-        Ok(leaf)
-    }
-
     /// The MAC's share of a decrypted leaf (a comment has none).
     fn feed(&mut self, leaf: &Leaf) {
         match leaf {

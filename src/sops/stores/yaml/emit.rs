@@ -756,18 +756,12 @@ fn value_size_hint(v: &Value, indent: usize) -> usize {
     }
 }
 
+/// [`write_tree`]'s text in memory, in a buffer sized for it up front.
 pub fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let hint = tree.branches.iter().map(|b| size_hint(b, 0) + 4).sum();
-    let mut out = Out {
-        buf: String::with_capacity(hint),
-    };
-    for (i, branch) in tree.branches.iter().enumerate() {
-        if i > 0 {
-            out.buf.push_str("---\n");
-        }
-        document(&mut out, branch);
-    }
-    Ok(SecretBytes::new(out.buf.into_bytes()))
+    let mut out = SecretBytes::new(Vec::with_capacity(hint));
+    write_tree(tree, out.expose_mut()).map_err(EmitError::Write)?;
+    Ok(out)
 }
 
 pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
@@ -920,12 +914,18 @@ mod tests {
         for tree in trees {
             let mut written = Vec::new();
             write_tree(&tree, &mut written).unwrap();
+            // The reference: every document written whole into one buffer, on one thread.
+            let mut whole = Out { buf: String::new() };
+            for (i, branch) in tree.branches.iter().enumerate() {
+                if i > 0 {
+                    whole.buf.push_str("---\n");
+                }
+                super::document(&mut whole, branch);
+            }
+            let n = tree.branches.len();
+            assert!(written == whole.buf.as_bytes(), "{n} documents");
             let emitted = emit_tree(&tree).unwrap();
-            assert!(
-                written == emitted.expose(),
-                "{} documents",
-                tree.branches.len()
-            );
+            assert!(emitted.expose() == whole.buf.as_bytes(), "{n} documents");
         }
     }
 
