@@ -14,7 +14,7 @@ const RAMFS: i64 = 0x858458f6;
 const TMPFS: i64 = 0x01021994;
 
 fn run(m: &[u8], src: &mut FakeSource) -> anyhow::Result<install::Outcome> {
-    install::install_bytes(m, &opts(), &env(), Some(src))
+    install::install_with(m, &opts(), &env(), src)
 }
 
 /// A manifest with the one secret `a` from `/s.yaml`: `extra` its options, `top` the manifest's.
@@ -137,7 +137,7 @@ fn ignore_passwd_owns_everything_by_root() {
         );
         let mut o = opts();
         o.ignore_passwd = true;
-        install::install_bytes(&m, &o, &env(), Some(&mut one("a", "x"))).unwrap();
+        install::install_with(&m, &o, &env(), &mut one("a", "x")).unwrap();
         assert_eq!(meta("/run/secrets/a"), (0, 0, 0o400));
         assert_eq!(meta("/run/secrets.d"), (0, 0, 0o751));
     });
@@ -246,13 +246,7 @@ fn systemctl_mode_calls_try_restart_and_try_reload_or_restart() {
         e.restart_via_systemctl = true;
         e.systemctl = "/run/fake-systemctl".into();
         let install_units = |e: &install::Env, a: &str| {
-            install::install_bytes(
-                &units_manifest(json!({})),
-                &opts(),
-                e,
-                Some(&mut a_and_b(a)),
-            )
-            .unwrap()
+            install::install_with(&units_manifest(json!({})), &opts(), e, &mut a_and_b(a)).unwrap()
         };
         install_units(&e, "1");
         install_units(&e, "2");
@@ -279,13 +273,8 @@ fn dry_activate_has_no_side_effects() {
         let mut e = env();
         e.dry_activate = true;
         // Before any install: not even the mount point appears.
-        let out = install::install_bytes(
-            &units_manifest(json!({})),
-            &opts(),
-            &e,
-            Some(&mut a_and_b("1")),
-        )
-        .unwrap();
+        let out = install::install_with(&units_manifest(json!({})), &opts(), &e, &mut a_and_b("1"))
+            .unwrap();
         assert!(out.generation.is_none());
         assert!(!Path::new("/run/secrets.d").exists() && !Path::new("/run/secrets").exists());
         assert_eq!(
@@ -295,11 +284,11 @@ fn dry_activate_has_no_side_effects() {
 
         run(&units_manifest(json!({})), &mut a_and_b("1")).unwrap();
         let before = secrets_state();
-        let out = install::install_bytes(
+        let out = install::install_with(
             &secret_a(json!({"restartUnits": ["a.service"]}), json!({})),
             &opts(),
             &e,
-            Some(&mut one("a", "changed")),
+            &mut one("a", "changed"),
         )
         .unwrap();
         let after = secrets_state();
@@ -450,11 +439,11 @@ fn templates_render_every_placeholder_including_needed_for_users_secrets() {
         );
         let mut o = opts();
         o.ignore_passwd = true;
-        install::install_bytes(
+        install::install_with(
             &fu,
             &o,
             &env(),
-            Some(&mut FakeSource::default().with("/u.yaml", &[("user-pw", s("$6$hash"))])),
+            &mut FakeSource::default().with("/u.yaml", &[("user-pw", s("$6$hash"))]),
         )
         .unwrap();
         assert_eq!(read("/run/secrets-for-users/user-pw"), "$6$hash");
@@ -672,10 +661,10 @@ fn check_modes_touch_nothing() {
         );
         let mut o = opts();
         o.check_mode = CheckMode::Manifest;
-        install::install_bytes(&m, &o, &env(), None).unwrap();
+        install::install_bytes(&m, &o, &env()).unwrap();
         assert!(!Path::new("/run/secrets.d").exists());
         o.check_mode = CheckMode::Sopsfile;
-        let e = install::install_bytes(&m, &o, &env(), None)
+        let e = install::install_bytes(&m, &o, &env())
             .unwrap_err()
             .to_string();
         assert!(e.contains("/nonexistent.yaml"), "{e}");

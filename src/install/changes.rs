@@ -161,12 +161,12 @@ fn walk<Fd: AsFd>(dir: Fd, prefix: &str, f: &mut dyn FnMut(&str)) -> Result<()> 
         let is_dir = match ty {
             Some(nix::dir::Type::Directory) => true,
             Some(_) => false,
-            None => fsutil::lstat_at(&dir, &name)?
+            None => fsutil::lstat_at(&dir, name.as_str())?
                 .map(|st| fsutil::is_dir(&st))
                 .unwrap_or(false),
         };
         if is_dir {
-            let sub = fsutil::open_dir_at(&dir, &name)?;
+            let sub = fsutil::open_dir_at(&dir, name.as_str())?;
             walk(&sub, &rel, f)?;
         } else {
             f(&rel);

@@ -6,6 +6,7 @@ use nix::dir::{Dir, Type};
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, FileStat, Mode};
 use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::NixPath;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
@@ -19,7 +20,7 @@ pub fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
     nix::fcntl::open(path, DIR_FLAGS, Mode::empty())
 }
 
-pub fn open_dir_at<Fd: AsFd>(dir: Fd, name: &str) -> nix::Result<OwnedFd> {
+pub fn open_dir_at<Fd: AsFd, P: ?Sized + NixPath>(dir: Fd, name: &P) -> nix::Result<OwnedFd> {
     openat(dir, name, DIR_FLAGS, Mode::empty())
 }
 
@@ -43,7 +44,7 @@ pub fn mkdir_owned<Fd: AsFd>(
 }
 
 /// `lstat` relative to a directory fd; `None` when absent.
-pub fn lstat_at<Fd: AsFd>(dir: Fd, name: &str) -> nix::Result<Option<FileStat>> {
+pub fn lstat_at<Fd: AsFd, P: ?Sized + NixPath>(dir: Fd, name: &P) -> nix::Result<Option<FileStat>> {
     match fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => Ok(Some(st)),
         Err(nix::errno::Errno::ENOENT) => Ok(None),
@@ -118,8 +119,8 @@ pub fn read_at<Fd: AsFd>(
     let mut cur: Option<OwnedFd> = None;
     for p in parents {
         let next = match &cur {
-            Some(fd) => open_dir_at(fd, p),
-            None => open_dir_at(&dir, p),
+            Some(fd) => open_dir_at(fd, *p),
+            None => open_dir_at(&dir, *p),
         };
         match next {
             Ok(fd) => cur = Some(fd),

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 /// The generation `symlinkPath` points at now.
 pub struct Live {
-    /// Whether `symlinkPath` exists at all (a first boot has none).
+    /// Whether `symlinkPath` is a symlink (a first boot has none; a plain directory another tool
+    /// left there counts as none too, as in sops-nix: nothing ran with our secrets yet).
     pub link_exists: bool,
     pub number: Option<u64>,
     /// The live generation directory, opened without following symlinks.
@@ -16,7 +17,9 @@ pub struct Live {
 
 impl Live {
     pub fn read(mount_point: &Path, symlink_path: &Path) -> Result<Live> {
-        let link_exists = std::fs::symlink_metadata(symlink_path).is_ok();
+        let link_exists = std::fs::symlink_metadata(symlink_path)
+            .map(|md| md.file_type().is_symlink())
+            .unwrap_or(false);
         let target = match std::fs::read_link(symlink_path) {
             Ok(t) => t,
             Err(_) => {

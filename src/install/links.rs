@@ -1,135 +1,447 @@
-//! Out-of-tree `path`s: symlinks to `symlinkPath/<name>`, created atomically (a temp name, then
-//! rename), owned by the secret's owner; links a previous generation made for entries that are
-//! gone (or moved) are removed.
+//! Out-of-tree `path`s: symlinks to `symlinkPath/<name>` in directories that other users may
+//! control (a home directory, `/etc/…`).
+//!
+//! A custom `path` is where a local user can attack a root process, so nothing here takes a full
+//! path to a system call:
+//! - the parent directory is reached by a walk from `/`, one `openat(O_NOFOLLOW|O_DIRECTORY)` per
+//!   component; a symlink on the way is followed only when only root could have made it (owned by
+//!   root, in a directory only root can write, like `/var/run` → `/run`); missing parents are
+//!   created root-owned, `0777` under the umask (as sops-nix's `MkdirAll(os.ModePerm)`);
+//! - a parent writable by anyone but root and the secret's owner is refused (another user could
+//!   swap the link the owner's program reads);
+//! - the link is made under a random name (`symlinkat`, retried on `EEXIST`), given its owner
+//!   (`fchownat(AT_SYMLINK_NOFOLLOW)`) and `renameat`ed into place, all relative to the parent's
+//!   descriptor, so renaming a parent between two steps redirects nothing.
+//!
+//! Each link stands alone: a refused link is reported and the others (and the generation) still
+//! go live. Links a previous generation made for entries that are gone or moved are removed.
 
 use super::changes::Link;
+use super::fsutil;
 use super::plan::Entry;
-use anyhow::{bail, Context, Result};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use nix::errno::Errno;
+use nix::fcntl::{openat, readlinkat, renameat, AtFlags};
+use nix::sys::stat::{fstat, mkdirat, FileStat, Mode};
+use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
 
-/// Refuses, before anything is touched, a `path` that is a real directory (it could only be
-/// replaced by deleting a tree nix-sops did not create).
-pub fn preflight(entries: &[Entry]) -> Result<()> {
+/// More symlinks than this on one path is a loop (the kernel's own limit is 40).
+const MAX_SYMLINKS: usize = 40;
+
+/// Why one link was not made (or not removed). The message names the path and what to do.
+#[derive(Debug)]
+pub struct LinkError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+fn refuse(path: &Path, reason: impl Into<String>) -> LinkError {
+    LinkError {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// A directory reached by [`walk`]: its descriptor and the symlink-free path it has now.
+pub struct Walked {
+    pub dir: OwnedFd,
+    pub resolved: PathBuf,
+}
+
+/// The outcome of a read-only walk: the directory, or how far it got before a missing component.
+pub enum Lookup {
+    Found(Walked),
+    /// `resolved` is the symlink-free path the directory would have once created.
+    Missing {
+        resolved: PathBuf,
+    },
+}
+
+/// Only root (or `me`, when the installer runs as that user) can change entries of this directory.
+fn is_trusted_dir(st: &FileStat, me: u32) -> bool {
+    (st.st_uid == 0 || st.st_uid == me) && st.st_mode & 0o022 == 0
+}
+
+fn describe(st: &FileStat) -> &'static str {
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => "a directory",
+        libc::S_IFLNK => "a symlink",
+        libc::S_IFREG => "a file",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR | libc::S_IFBLK => "a device",
+        _ => "not a regular file",
+    }
+}
+
+/// Walks to directory `dir_path` (absolute) from `/` without following any symlink that a user
+/// other than root could have made. With `create`, missing components are made (owned by the
+/// installer, `0777` under the umask); without, the walk stops at the first missing one.
+///
+/// `me` is the uid the installer runs as: root for system installs; in user mode the user's own
+/// symlinks are followed too (the writes are the user's own then). `for_path` is the link the
+/// walk is for, named in errors.
+pub fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Lookup, LinkError> {
+    let me = nix::unistd::geteuid().as_raw();
+    let mut todo: Vec<OsString> = Vec::new();
+    push_components(&mut todo, dir_path);
+    let mut cur = fsutil::open_dir(Path::new("/"))
+        .map_err(|e| refuse(for_path, format!("cannot open /: {e}")))?;
+    let mut resolved = PathBuf::from("/");
+    let mut hops = 0;
+    // `todo` is a stack: the next component is at the end.
+    while let Some(c) = todo.pop() {
+        if c == ".." {
+            cur = openat(&cur, "..", fsutil::DIR_FLAGS, Mode::empty()).map_err(|e| {
+                refuse(
+                    for_path,
+                    format!("cannot open {}/..: {e}", resolved.display()),
+                )
+            })?;
+            resolved.pop();
+            continue;
+        }
+        let here = resolved.join(&c);
+        let st = match fsutil::lstat_at(&cur, c.as_os_str()) {
+            Ok(Some(st)) => st,
+            Ok(None) if create => {
+                match mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o777)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => {
+                        return Err(refuse(
+                            for_path,
+                            format!("cannot create parent directory {}: {e}", here.display()),
+                        ))
+                    }
+                }
+                // Look again: whatever is there now goes through the same checks.
+                todo.push(c);
+                continue;
+            }
+            Ok(None) => {
+                let mut rest = here;
+                while let Some(c) = todo.pop() {
+                    if c == ".." {
+                        rest.pop();
+                    } else {
+                        rest.push(c);
+                    }
+                }
+                return Ok(Lookup::Missing { resolved: rest });
+            }
+            Err(e) => {
+                return Err(refuse(
+                    for_path,
+                    format!("cannot stat {}: {e}", here.display()),
+                ))
+            }
+        };
+        if fsutil::is_symlink(&st) {
+            let parent = fstat(&cur).map_err(|e| {
+                refuse(for_path, format!("cannot stat {}: {e}", resolved.display()))
+            })?;
+            if (st.st_uid != 0 && st.st_uid != me) || !is_trusted_dir(&parent, me) {
+                return Err(refuse(
+                    for_path,
+                    format!(
+                        "its parent {} is a symlink that {} can change; refusing to follow it as root. \
+                         Use a path without user-controlled symlinks (or make the directory a real one)",
+                        here.display(),
+                        if st.st_uid != 0 && st.st_uid != me {
+                            format!("uid {}", st.st_uid)
+                        } else {
+                            "users other than root".to_owned()
+                        }
+                    ),
+                ));
+            }
+            hops += 1;
+            if hops > MAX_SYMLINKS {
+                return Err(refuse(
+                    for_path,
+                    format!("too many symlinks at {}", here.display()),
+                ));
+            }
+            let target = readlinkat(&cur, c.as_os_str()).map_err(|e| {
+                refuse(
+                    for_path,
+                    format!("cannot read symlink {}: {e}", here.display()),
+                )
+            })?;
+            let target = PathBuf::from(target);
+            if target.is_absolute() {
+                cur = fsutil::open_dir(Path::new("/"))
+                    .map_err(|e| refuse(for_path, format!("cannot open /: {e}")))?;
+                resolved = PathBuf::from("/");
+            }
+            push_components(&mut todo, &target);
+            continue;
+        }
+        if !fsutil::is_dir(&st) {
+            return Err(refuse(
+                for_path,
+                format!(
+                    "its parent {} is {}, not a directory",
+                    here.display(),
+                    describe(&st)
+                ),
+            ));
+        }
+        cur = match fsutil::open_dir_at(&cur, c.as_os_str()) {
+            Ok(fd) => fd,
+            // Swapped for a symlink (or removed) since the lstat: someone is racing us.
+            Err(e) => {
+                return Err(refuse(
+                    for_path,
+                    format!("{} changed while it was being opened: {e}", here.display()),
+                ))
+            }
+        };
+        resolved = here;
+    }
+    Ok(Lookup::Found(Walked { dir: cur, resolved }))
+}
+
+/// Pushes `p`'s components onto the stack so that the first one is popped first.
+fn push_components(todo: &mut Vec<OsString>, p: &Path) {
+    let mut comps: Vec<OsString> = p
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_owned()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect();
+    comps.reverse();
+    todo.extend(comps);
+}
+
+/// The symlink-free absolute path `path` would have, resolving only symlinks root made; `None`
+/// when a user-made symlink is on the way (that link will be refused at apply time anyway).
+pub fn resolve(path: &Path) -> Option<PathBuf> {
+    let parent = path.parent()?;
+    let name = path.file_name()?;
+    match walk(parent, false, path).ok()? {
+        Lookup::Found(w) => Some(w.resolved.join(name)),
+        Lookup::Missing { resolved } => Some(resolved.join(name)),
+    }
+}
+
+/// Refuses, before anything is touched, a `path` that resolves into the secrets mount point or
+/// the symlink path (e.g. `/var/run/secrets/x` when `/var/run` → `/run`): a configuration
+/// mistake that would make a loop or overwrite a generation.
+pub fn preflight(entries: &[Entry], mount_point: &Path, symlink_path: &Path) -> anyhow::Result<()> {
+    let mount = resolve_dir(mount_point);
+    let link = resolve(symlink_path).unwrap_or_else(|| symlink_path.to_owned());
     for e in entries {
         let Some(p) = &e.link else { continue };
-        if let Ok(md) = std::fs::symlink_metadata(p) {
-            if md.is_dir() {
-                bail!(
-                    "path {} of {} is an existing directory; refusing to replace it with a symlink",
-                    p.display(),
-                    e.name
-                );
-            }
+        let Some(r) = resolve(p) else { continue };
+        if r.starts_with(&mount) || r.starts_with(&link) {
+            anyhow::bail!(
+                "path {} of {} {} resolves to {}, inside {}; a custom path must be outside the \
+                 secrets mount point and symlink path (use the default path, or another directory)",
+                p.display(),
+                e.kind.word(),
+                e.name,
+                r.display(),
+                if r.starts_with(&mount) {
+                    mount_point.display()
+                } else {
+                    symlink_path.display()
+                }
+            );
         }
     }
     Ok(())
 }
 
-/// Creates or updates each link. Returns the links made, for the generation's record.
-pub fn apply(entries: &[Entry], chown: bool) -> Result<Vec<Link>> {
-    let mut made = Vec::new();
-    for e in entries {
-        let Some(path) = &e.link else { continue };
-        link_one(
-            path,
-            &e.link_target,
-            chown.then_some((e.owner.uid, e.owner.gid)),
-            &e.name,
-        )
-        .with_context(|| format!("failed to symlink {} '{}'", e.name, path.display()))?;
-        made.push(Link {
-            path: path.clone(),
-            target: e.link_target.clone(),
-        });
+fn resolve_dir(dir: &Path) -> PathBuf {
+    match walk(dir, false, dir) {
+        Ok(Lookup::Found(w)) => w.resolved,
+        Ok(Lookup::Missing { resolved }) => resolved,
+        Err(_) => dir.to_owned(),
     }
-    made.sort();
+}
+
+/// Whether `st` (a directory) can be written by someone other than root and `owner_uid`.
+fn writable_by_others(st: &FileStat, owner_uid: u32) -> Option<String> {
+    if st.st_uid != 0 && st.st_uid != owner_uid {
+        return Some(format!("it is owned by uid {}", st.st_uid));
+    }
+    if st.st_mode & 0o002 != 0 {
+        return Some("every user can write to it".to_owned());
+    }
+    if st.st_mode & 0o020 != 0 && st.st_gid != 0 {
+        return Some(format!("members of group {} can write to it", st.st_gid));
+    }
+    None
+}
+
+/// One link to make: `path` → `target`, owned by `owner` (None: leave it as created).
+pub struct Want<'a> {
+    pub path: &'a Path,
+    pub target: &'a Path,
+    pub owner: Option<(u32, u32)>,
+    /// Who may control the parent directory besides root (the secret's owner).
+    pub trusted_uid: u32,
+}
+
+/// What happened to one link.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Made {
+    Unchanged,
+    Created,
+    /// A regular file root or the owner made was there (sops-nix replaces it too).
+    ReplacedFile,
+    Updated,
+}
+
+/// Makes one link; see the module doc for the checks.
+pub fn make(w: &Want<'_>) -> Result<Made, LinkError> {
+    let path = w.path;
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(refuse(path, "not a path to a file"));
+    };
+    let dir = match walk(parent, true, path)? {
+        Lookup::Found(d) => d.dir,
+        Lookup::Missing { .. } => unreachable!("walk with create makes every component"),
+    };
+    let st = fstat(&dir).map_err(|e| refuse(path, format!("cannot stat its parent: {e}")))?;
+    if let Some(why) = writable_by_others(&st, w.trusted_uid) {
+        return Err(refuse(
+            path,
+            format!(
+                "its parent directory {} is not safe for a secret link: {why}. Make the directory \
+                 owned by root or the secret's owner and not writable by others, or choose another path",
+                parent.display()
+            ),
+        ));
+    }
+    let mut made = Made::Created;
+    match fsutil::lstat_at(&dir, name) {
+        Ok(None) => {}
+        Ok(Some(old)) if fsutil::is_symlink(&old) => {
+            let same_target = readlinkat(&dir, name).ok().as_deref() == Some(w.target.as_os_str());
+            let same_owner = w
+                .owner
+                .map(|(u, g)| (old.st_uid, old.st_gid) == (u, g))
+                .unwrap_or(true);
+            if same_target && same_owner {
+                return Ok(Made::Unchanged);
+            }
+            made = Made::Updated;
+        }
+        Ok(Some(old))
+            if fsutil::is_file(&old) && (old.st_uid == 0 || old.st_uid == w.trusted_uid) =>
+        {
+            made = Made::ReplacedFile;
+        }
+        Ok(Some(old)) => {
+            return Err(refuse(
+                path,
+                format!(
+                "{} owned by uid {} is in the way; nix-sops replaces only symlinks and files of \
+                     root or the secret's owner. Remove it, then activate again",
+                describe(&old),
+                old.st_uid
+            ),
+            ))
+        }
+        Err(e) => return Err(refuse(path, format!("cannot stat: {e}"))),
+    }
+    let tmp = create_temp_link(&dir, w.target).map_err(|e| refuse(path, e))?;
+    let fail = |why: String| {
+        let _ = unlinkat(&dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        refuse(path, why)
+    };
+    if let Some((u, g)) = w.owner {
+        fchownat(
+            &dir,
+            tmp.as_os_str(),
+            Some(Uid::from_raw(u)),
+            Some(Gid::from_raw(g)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| {
+            fail(format!(
+                "cannot change the owner of the new link to {u}:{g}: {e}"
+            ))
+        })?;
+    }
+    renameat(&dir, tmp.as_os_str(), &dir, name)
+        .map_err(|e| fail(format!("cannot move the new link into place: {e}")))?;
     Ok(made)
 }
 
-fn link_one(path: &Path, target: &Path, owner: Option<(u32, u32)>, name: &str) -> Result<()> {
-    let parent = path.parent().context("no parent directory")?;
-    if !parent.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .create(parent)
-            .with_context(|| format!("cannot create parent directory {}", parent.display()))?;
-    }
-    match std::fs::symlink_metadata(path) {
-        Ok(md) if md.file_type().is_symlink() => {
-            let same_target = std::fs::read_link(path).ok().as_deref() == Some(target);
-            let same_owner = owner.map(|(u, g)| (md.uid(), md.gid()) == (u, g)).unwrap_or(true);
-            if same_target && same_owner {
-                return Ok(());
+/// `symlinkat` under a fresh random name in `dir`, retried when the name is taken (a planted
+/// name only costs a retry).
+fn create_temp_link(dir: &OwnedFd, target: &Path) -> Result<OsString, String> {
+    for _ in 0..16 {
+        let name = OsString::from(format!(".nix-sops-link-{:016x}", rand::random::<u64>()));
+        match symlinkat(target.as_os_str(), dir, name.as_os_str()) {
+            Ok(()) => return Ok(name),
+            Err(Errno::EEXIST) => continue,
+            Err(e) => {
+                return Err(format!(
+                    "cannot create a symlink in its parent directory: {e}"
+                ))
             }
         }
-        Ok(md) if md.is_dir() => bail!("{} is a directory", path.display()),
-        Ok(_) => eprintln!(
-            "sops-install-secrets: replacing the existing file {} (not created by nix-sops) with a symlink for {name}",
-            path.display()
-        ),
-        Err(_) => {}
     }
-    let base = path.file_name().context("no file name")?.to_string_lossy();
-    let tmp = parent.join(format!(".{base}.nix-sops-new"));
-    if let Ok(md) = std::fs::symlink_metadata(&tmp) {
-        if md.file_type().is_symlink() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-    }
-    std::os::unix::fs::symlink(target, &tmp)
-        .with_context(|| format!("cannot create symlink {}", tmp.display()))?;
-    if let Some((u, g)) = owner {
-        if let Err(e) = std::os::unix::fs::lchown(&tmp, Some(u), Some(g)) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e).with_context(|| {
-                format!(
-                    "cannot change owner of symlink {} to {u}:{g}",
-                    path.display()
-                )
-            });
-        }
-    }
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e)
-            .with_context(|| format!("cannot move symlink into place at {}", path.display()));
-    }
-    Ok(())
+    Err("cannot find a free temporary name in its parent directory".to_owned())
 }
 
-/// Removes the previous generation's links that this generation no longer makes, if they are
-/// still the symlinks nix-sops made. Returns the removed paths.
-pub fn remove_stale(previous: &[Link], current: &[Link]) -> Vec<String> {
-    let mut removed = Vec::new();
-    for old in previous {
-        if current.iter().any(|c| c.path == old.path) {
-            continue;
-        }
-        match std::fs::symlink_metadata(&old.path) {
-            Ok(md) if md.file_type().is_symlink() => {
-                if std::fs::read_link(&old.path).ok().as_deref() == Some(old.target.as_path()) {
-                    match std::fs::remove_file(&old.path) {
-                        Ok(()) => removed.push(old.path.display().to_string()),
-                        Err(e) => eprintln!(
-                            "sops-install-secrets: cannot remove stale symlink {}: {e}",
-                            old.path.display()
-                        ),
-                    }
-                } else {
-                    eprintln!(
-                        "sops-install-secrets: not removing {}: it no longer points to {}",
-                        old.path.display(),
-                        old.target.display()
-                    );
-                }
-            }
-            Ok(_) => eprintln!(
-                "sops-install-secrets: not removing {}: it is no longer a symlink made by nix-sops",
-                old.path.display()
-            ),
-            Err(_) => {}
-        }
+/// Removes the link at `old.path` if it still is the symlink nix-sops made (same target). Returns
+/// whether it was removed; an error when it could not be checked or removed.
+pub fn remove(old: &Link) -> Result<bool, LinkError> {
+    let path = old.path.as_path();
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(false);
+    };
+    let dir = match walk(parent, false, path)? {
+        Lookup::Found(d) => d.dir,
+        Lookup::Missing { .. } => return Ok(false),
+    };
+    match fsutil::lstat_at(&dir, name) {
+        Ok(Some(st)) if fsutil::is_symlink(&st) => {}
+        Ok(_) => return Ok(false),
+        Err(e) => return Err(refuse(path, format!("cannot stat: {e}"))),
     }
-    removed
+    if readlinkat(&dir, name).ok().as_deref() != Some(old.target.as_os_str()) {
+        return Ok(false);
+    }
+    unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir)
+        .map_err(|e| refuse(path, format!("cannot remove the stale link: {e}")))?;
+    Ok(true)
+}
+
+/// The links an entry list asks for.
+pub fn wanted(entries: &[Entry], chown: bool) -> Vec<(Want<'_>, &Entry)> {
+    entries
+        .iter()
+        .filter_map(|e| {
+            let path = e.link.as_deref()?;
+            Some((
+                Want {
+                    path,
+                    target: &e.link_target,
+                    owner: chown.then_some((e.owner.uid, e.owner.gid)),
+                    trusted_uid: if chown {
+                        e.owner.uid
+                    } else {
+                        nix::unistd::geteuid().as_raw()
+                    },
+                },
+                e,
+            ))
+        })
+        .collect()
 }

@@ -1,9 +1,15 @@
 //! `sops-install-secrets`: plan, then apply.
 //!
-//! Everything that can fail because of the input (manifest, owners, keys, decryption, key paths,
-//! templates, link targets) is decided before the filesystem is touched. Then: mount → write
-//! generation N+1 → switch the symlink (one `rename`) → out-of-tree links → unit lists → prune.
-//! A failure before the switch removes the new generation and leaves the live one untouched.
+//! [`install`] runs the steps in order, one function each:
+//! 1. [`plan`]: everything that can fail because of the input (manifest, owners, keys,
+//!    decryption, key paths, templates, where custom paths resolve) is decided before the
+//!    filesystem is touched;
+//! 2. [`lock`] (the mount point's parent, before anything is mounted) → [`mount`] → write
+//!    generation N+1 → switch the symlink (one `rename`): all or nothing — a failure removes the
+//!    new generation and leaves the live one untouched;
+//! 3. after the switch, each step runs even when another fails: unit restart/reload lists (first,
+//!    so a failed link never makes a restart vanish) → out-of-tree [`links`], each on its own →
+//!    stale links → [`prune`]. The run then fails listing every step that did not work.
 
 pub mod changes;
 pub mod check;
@@ -11,6 +17,7 @@ pub mod fsutil;
 pub mod generation;
 pub mod keys;
 pub mod links;
+pub mod lock;
 pub mod mount;
 pub mod owners;
 pub mod plan;
@@ -162,28 +169,24 @@ pub struct Outcome {
 pub fn install(manifest_path: &Path, opts: &Options, env: &Env) -> Result<Outcome> {
     let bytes = std::fs::read(manifest_path)
         .with_context(|| format!("failed to open manifest {}", manifest_path.display()))?;
-    install_bytes(&bytes, opts, env, None)
+    install_bytes(&bytes, opts, env)
 }
 
-/// Installs a manifest given as bytes. `source` replaces the real decryption (tests).
-pub fn install_bytes(
+/// Installs a manifest given as bytes, decrypting with the keys the manifest names.
+pub fn install_bytes(bytes: &[u8], opts: &Options, env: &Env) -> Result<Outcome> {
+    install_with(bytes, opts, env, &mut plan::SopsSource::default())
+}
+
+/// Installs a manifest, with plaintext from `source` (the real decryption, or a test double).
+pub fn install_with(
     bytes: &[u8],
     opts: &Options,
     env: &Env,
-    source: Option<&mut dyn plan::Source>,
+    source: &mut dyn plan::Source,
 ) -> Result<Outcome> {
     let m = Manifest::parse(bytes, Some(&env.runtime_dir.path))?;
-    match opts.check_mode {
-        CheckMode::Manifest => {
-            templates::texts(&m).map_err(|e| anyhow!("manifest is not valid: {e}"))?;
-            return Ok(Outcome::default());
-        }
-        CheckMode::Sopsfile => {
-            templates::texts(&m).map_err(|e| anyhow!("manifest is not valid: {e}"))?;
-            check::sops_files(&m).map_err(|e| anyhow!("manifest is not valid: {e:#}"))?;
-            return Ok(Outcome::default());
-        }
-        CheckMode::Off => {}
+    if check(&m, opts.check_mode)? {
+        return Ok(Outcome::default());
     }
     let dry = opts.dry_run || env.dry_activate;
     let policy = if m.user_mode {
@@ -195,144 +198,136 @@ pub fn install_bytes(
     } else {
         Policy::Lookup
     };
+    let planned = make_plan(&m, source, policy, env)?;
+    if dry {
+        return dry_run(&m, planned, env);
+    }
+    apply(&m, planned, env)
+}
 
-    // ---- plan: nothing below touches the filesystem until `apply` ----
-    plan::check_owners(&m, policy)?;
+/// `-check-mode=manifest|sopsfile`: validation only. Returns whether the run ends here.
+fn check(m: &Manifest, mode: CheckMode) -> Result<bool> {
+    match mode {
+        CheckMode::Off => return Ok(false),
+        CheckMode::Manifest => {}
+        CheckMode::Sopsfile => {
+            check::sops_files(m).map_err(|e| anyhow!("manifest is not valid: {e:#}"))?;
+        }
+    }
+    templates::texts(m).map_err(|e| anyhow!("manifest is not valid: {e}"))?;
+    Ok(true)
+}
+
+/// Everything the apply steps need, decided without touching the filesystem.
+struct Planned {
+    entries: Vec<plan::Entry>,
+    keys_gid: u32,
+    decrypted: usize,
+}
+
+fn make_plan(
+    m: &Manifest,
+    source: &mut dyn plan::Source,
+    policy: Policy,
+    env: &Env,
+) -> Result<Planned> {
+    plan::check_owners(m, policy)?;
     let keys_gid = owners::keys_gid(policy)?;
     mount::preflight(&m.secrets_mount_point)?;
-    templates::texts(&m)?;
-
-    let mut own: Option<plan::SopsSource> = None;
-    if source.is_none() {
-        let imported = keys::load(&m, &env.prog)?;
-        for w in &imported.warnings {
-            eprintln!("{}: warning: {w}", env.prog);
-        }
-        if !m.secrets.is_empty() {
-            imported.require_some()?;
-        }
-        own = Some(plan::SopsSource {
-            keyring: imported.keyring,
-            decrypted: 0,
-        });
-    }
-    let src: &mut dyn plan::Source = match source {
-        Some(s) => s,
-        None => own.as_mut().expect("set above"),
-    };
-    let mut entries = plan::secrets(&m, src, policy)?;
-    let tpl = plan::templates(&m, &entries, policy)?;
+    templates::texts(m)?;
+    source.prepare(m, &env.prog)?;
+    let mut entries = plan::secrets(m, source, policy)?;
+    let tpl = plan::templates(m, &entries, policy)?;
     entries.extend(tpl);
-    let decrypted = own.as_ref().map(|s| s.decrypted).unwrap_or(0);
-    links::preflight(&entries)?;
+    links::preflight(&entries, &m.secrets_mount_point, &m.symlink_path)?;
+    Ok(Planned {
+        entries,
+        keys_gid,
+        decrypted: source.decrypted(),
+    })
+}
+
+/// What would change (`NIXOS_ACTION=dry-activate`): reported, nothing written.
+fn dry_run(m: &Manifest, planned: Planned, env: &Env) -> Result<Outcome> {
     let live = generation::Live::read(&m.secrets_mount_point, &m.symlink_path)?;
-    let mut record = changes::diff(&entries, live.dir.as_ref())?;
+    let mut record = changes::diff(&planned.entries, live.dir.as_ref())?;
     record.previous = live.number;
-    record.dry_run = dry;
-    // Restarts only when there was something running with the old secrets (sops-nix: a missing
-    // symlinkPath means stage-2 init, where nothing is restarted).
-    let notify = live.link_exists && !m.user_mode;
-    let notifier = units::Notify {
+    record.dry_run = true;
+    if live.link_exists && !m.user_mode {
+        notifier(env, true).send(&record.restart_units, &record.reload_units)?;
+    }
+    if m.logging.secret_changes {
+        for l in changes::log_lines(&record, true) {
+            println!("{l}");
+        }
+    }
+    Ok(Outcome {
+        generation: None,
+        record,
+        decrypted: planned.decrypted,
+    })
+}
+
+fn notifier(env: &Env, dry: bool) -> units::Notify<'_> {
+    units::Notify {
         dry,
         via_systemctl: env.restart_via_systemctl,
         nixos_dir: &env.nixos_dir,
         systemctl: &env.systemctl,
-    };
-
-    if dry {
-        if notify {
-            notifier.send(&record.restart_units, &record.reload_units)?;
-        }
-        if m.logging.secret_changes {
-            for l in changes::log_lines(&record, true) {
-                println!("{l}");
-            }
-        }
-        return Ok(Outcome {
-            generation: None,
-            record,
-            decrypted,
-        });
     }
+}
 
-    // ---- apply ----
+fn apply(m: &Manifest, planned: Planned, env: &Env) -> Result<Outcome> {
+    let Planned {
+        mut entries,
+        keys_gid,
+        decrypted,
+    } = planned;
     if m.user_mode {
         env.runtime_dir.ensure()?;
     }
+    // Before the mount: a second installer waits here, so two mounts are never stacked.
+    let _lock = lock::acquire(&m.secrets_mount_point, &env.prog, lock::WAIT)?;
     let mount_fd = mount::ensure(&m.secrets_mount_point, keys_gid, m.use_tmpfs, m.user_mode)
         .context("failed to mount filesystem for secrets")?;
-    // One installer at a time per mount point; the lock is released when the process exits.
-    lock(&mount_fd, &m.secrets_mount_point)?;
-    // The plan was made against the live generation; another run may have switched since.
-    let now = generation::Live::read(&m.secrets_mount_point, &m.symlink_path)?;
-    if now.number != live.number {
-        return Err(anyhow!(
-            "another install switched {} while this one was planning; run it again",
-            m.symlink_path.display()
-        ));
-    }
-    let number = generation::next_number(&mount_fd, live.number)?;
+    // Under the lock: the generation this run replaces cannot change any more.
+    let live = generation::Live::read(&m.secrets_mount_point, &m.symlink_path)?;
+    let mut record = changes::diff(&entries, live.dir.as_ref())?;
+    record.previous = live.number;
     let dir_owner = (!m.user_mode).then_some((0, keys_gid));
-    let (gen_fd, gen_path) =
-        generation::create(&mount_fd, &m.secrets_mount_point, number, dir_owner)?;
-    record.generation = number;
-    record.links = entries
-        .iter()
-        .filter_map(|e| {
-            e.link.as_ref().map(|p| changes::Link {
-                path: p.clone(),
-                target: e.link_target.clone(),
-            })
-        })
-        .collect();
-    record.links.sort();
+    let gen_path = write_and_switch(m, &mount_fd, &live, &mut entries, &mut record, dir_owner)?;
 
-    let written = (|| -> Result<()> {
-        let mut w = write::Writer::new(&gen_fd, dir_owner);
-        for e in entries.iter_mut() {
-            w.write(e)
-                .with_context(|| format!("{} {}", e.kind.word(), e.name))?;
-            // The plaintext is not needed any more.
-            e.data = crate::secret::SecretBytes::default();
-        }
-        let json = serde_json::to_vec_pretty(&record)?;
-        let (u, g) = dir_owner.map(|(u, _)| (u, 0)).unwrap_or((0, 0));
-        w.write_bytes(
-            &format!("{STATE_DIR}/{}", changes::CHANGES_FILE),
-            &json,
-            u,
-            g,
-            0o644,
-        )?;
-        switch::atomic_symlink(&gen_path, &m.symlink_path, true)
-    })();
-    if let Err(e) = written {
-        let _ = fsutil::remove_tree_at(&mount_fd, &number.to_string());
-        return Err(e);
-    }
-
-    // ---- after the switch: the new generation is live ----
-    let previous_links = live
-        .dir
-        .as_ref()
-        .and_then(changes::read_record)
-        .map(|r| r.links)
-        .unwrap_or_default();
-    let made = links::apply(&entries, !m.user_mode)?;
-    for p in links::remove_stale(&previous_links, &made) {
-        if m.logging.secret_changes {
-            println!("removing stale symlink: {p}");
+    // ---- after the switch: the new generation is live; every step runs ----
+    let mut failures: Vec<String> = Vec::new();
+    // Restarts only when something ran with the old secrets (sops-nix: a missing symlinkPath is
+    // stage-2 init, where nothing is restarted). Written before the links, so that a link a user
+    // blocks never makes a restart vanish.
+    if live.link_exists && !m.user_mode {
+        if let Err(e) = notifier(env, false).send(&record.restart_units, &record.reload_units) {
+            failures.push(format!("{e:#}"));
         }
     }
-    if notify {
-        notifier.send(&record.restart_units, &record.reload_units)?;
-    }
+    make_links(m, &entries, &live, &mut failures);
     if m.logging.secret_changes {
         for l in changes::log_lines(&record, false) {
             println!("{l}");
         }
     }
-    prune::prune(&mount_fd, number, m.keep_generations)?;
+    if let Err(e) = prune::prune(&mount_fd, record.generation, m.keep_generations) {
+        failures.push(format!("{e:#}"));
+    }
+    if !failures.is_empty() {
+        let mut msg = format!(
+            "generation {} is live, but {} step(s) after the switch failed:",
+            gen_path.display(),
+            failures.len()
+        );
+        for f in &failures {
+            msg.push_str("\n  - ");
+            msg.push_str(f);
+        }
+        return Err(anyhow!(msg));
+    }
     if m.user_mode {
         eprintln!(
             "{}: installed {} secret(s) and {} template(s) in {} ({} → {})",
@@ -351,12 +346,96 @@ pub fn install_bytes(
     })
 }
 
-fn lock(fd: &std::os::fd::OwnedFd, path: &Path) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor we own; no memory is passed.
-    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("cannot lock {}", path.display()));
+/// Writes generation N+1 and points `symlinkPath` at it: all or nothing.
+fn write_and_switch(
+    m: &Manifest,
+    mount_fd: &std::os::fd::OwnedFd,
+    live: &generation::Live,
+    entries: &mut [plan::Entry],
+    record: &mut changes::Record,
+    dir_owner: Option<(u32, u32)>,
+) -> Result<PathBuf> {
+    let number = generation::next_number(mount_fd, live.number)?;
+    let (gen_fd, gen_path) =
+        generation::create(mount_fd, &m.secrets_mount_point, number, dir_owner)?;
+    record.generation = number;
+    record.links = entries
+        .iter()
+        .filter_map(|e| {
+            e.link.as_ref().map(|p| changes::Link {
+                path: p.clone(),
+                target: e.link_target.clone(),
+            })
+        })
+        .collect();
+    record.links.sort();
+    let written = (|| -> Result<()> {
+        let mut w = write::Writer::new(&gen_fd, dir_owner);
+        for e in entries.iter_mut() {
+            w.write(e)
+                .with_context(|| format!("{} {}", e.kind.word(), e.name))?;
+            // The plaintext is not needed any more.
+            e.data = crate::secret::SecretBytes::default();
+        }
+        // Root's own record: which secrets changed is nobody else's business.
+        let json = serde_json::to_vec_pretty(&*record)?;
+        let (u, g) = dir_owner.unwrap_or((0, 0));
+        w.write_bytes(
+            &format!("{STATE_DIR}/{}", changes::CHANGES_FILE),
+            &json,
+            u,
+            g,
+            0o640,
+        )?;
+        switch::atomic_symlink(&gen_path, &m.symlink_path, true)
+    })();
+    if let Err(e) = written {
+        let _ = fsutil::remove_tree_at(mount_fd, &number.to_string());
+        return Err(e);
     }
-    Ok(())
+    Ok(gen_path)
+}
+
+/// Each custom path on its own: a link a user blocks fails alone, named with its path and why.
+fn make_links(
+    m: &Manifest,
+    entries: &[plan::Entry],
+    live: &generation::Live,
+    failures: &mut Vec<String>,
+) {
+    for (want, e) in links::wanted(entries, !m.user_mode) {
+        match links::make(&want) {
+            Ok(how) => {
+                if how == links::Made::ReplacedFile {
+                    eprintln!(
+                        "sops-install-secrets: replaced the existing file {} (not created by nix-sops) with a symlink for {} {}",
+                        want.path.display(),
+                        e.kind.word(),
+                        e.name
+                    );
+                }
+            }
+            Err(err) => failures.push(format!("{} {}: not linked at {err}", e.kind.word(), e.name)),
+        }
+    }
+    let previous = live
+        .dir
+        .as_ref()
+        .and_then(changes::read_record)
+        .map(|r| r.links)
+        .unwrap_or_default();
+    for old in previous {
+        if entries.iter().any(|e| e.link.as_ref() == Some(&old.path)) {
+            continue;
+        }
+        match links::remove(&old) {
+            Ok(true) => {
+                if m.logging.secret_changes {
+                    println!("removing stale symlink: {}", old.path.display());
+                }
+            }
+            Ok(false) => {}
+            Err(err) => failures.push(format!("stale link not removed: {err}")),
+        }
+    }
 }

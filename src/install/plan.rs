@@ -52,12 +52,21 @@ pub struct Plan {
     pub entries: Vec<Entry>,
 }
 
-/// Where plaintext comes from: the real sops decryption, or a test double.
+/// Where plaintext comes from: the real sops decryption, or a test double. The plan owns it.
 pub trait Source {
+    /// Called once, after the owners are checked and before the first `decrypt` (loads keys).
+    fn prepare(&mut self, _m: &Manifest, _prog: &str) -> Result<()> {
+        Ok(())
+    }
     fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree>;
+    /// How many files were decrypted.
+    fn decrypted(&self) -> usize {
+        0
+    }
 }
 
-/// Decrypts with the SOPS core and an in-memory keyring.
+/// Decrypts with the SOPS core and the keys the manifest names (loaded by `prepare`).
+#[derive(Default)]
 pub struct SopsSource {
     pub keyring: crate::keys::Keyring,
     /// How many files were decrypted (each file once).
@@ -65,6 +74,22 @@ pub struct SopsSource {
 }
 
 impl Source for SopsSource {
+    fn prepare(&mut self, m: &Manifest, prog: &str) -> Result<()> {
+        let imported = super::keys::load(m, prog)?;
+        for w in &imported.warnings {
+            eprintln!("{prog}: warning: {w}");
+        }
+        if !m.secrets.is_empty() {
+            imported.require_some()?;
+        }
+        self.keyring = imported.keyring;
+        Ok(())
+    }
+
+    fn decrypted(&self) -> usize {
+        self.decrypted
+    }
+
     fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree> {
         let bytes = crate::filebytes::FileBytes::read(sops_file)
             .with_context(|| format!("failed reading {}", sops_file.display()))?;

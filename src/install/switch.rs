@@ -1,6 +1,12 @@
 //! The atomic switch: `symlinkPath` → the new generation, by renaming a fresh symlink over it.
+//! Done relative to the parent's descriptor, under a random temporary name (nothing to plant).
 
+use super::fsutil;
 use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::renameat;
+use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
+use std::ffi::OsString;
 use std::path::Path;
 
 /// Points `link` at `target` atomically. A real directory or file at `link` (not a symlink) is
@@ -9,11 +15,13 @@ pub fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool) -> Res
     let parent = link
         .parent()
         .with_context(|| format!("{} has no parent directory", link.display()))?;
+    let name = link.file_name().expect("an absolute path with a name");
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create directory {}", parent.display()))?;
-    let base = link.file_name().expect("absolute path").to_string_lossy();
-    match std::fs::symlink_metadata(link) {
-        Ok(md) if !md.file_type().is_symlink() => {
+    let dir = fsutil::open_dir(parent)
+        .with_context(|| format!("cannot open directory {}", parent.display()))?;
+    if let Some(st) = fsutil::lstat_at(&dir, name)? {
+        if !fsutil::is_symlink(&st) {
             if !replace_non_link {
                 bail!(
                     "{} exists and is not a symlink; not replacing it",
@@ -22,34 +30,41 @@ pub fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool) -> Res
             }
             eprintln!(
                 "sops-install-secrets: replacing {} {} (not a symlink) with a link to {}",
-                if md.is_dir() { "directory" } else { "file" },
+                if fsutil::is_dir(&st) {
+                    "directory"
+                } else {
+                    "file"
+                },
                 link.display(),
                 target.display()
             );
-            if md.is_dir() {
-                std::fs::remove_dir_all(link)
+            if fsutil::is_dir(&st) {
+                fsutil::remove_tree_at(&dir, &name.to_string_lossy())
             } else {
-                std::fs::remove_file(link)
+                unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).map_err(Into::into)
             }
             .with_context(|| format!("cannot remove {}", link.display()))?;
         }
-        _ => {}
     }
-    let tmp = parent.join(format!(".{base}.nix-sops-new"));
-    // A leftover from an interrupted run; it is ours only if it is a symlink.
-    if let Ok(md) = std::fs::symlink_metadata(&tmp) {
-        if md.file_type().is_symlink() {
-            std::fs::remove_file(&tmp).ok();
-        } else {
-            bail!("{} exists and is not a symlink; remove it", tmp.display());
+    let mut tmp = None;
+    for _ in 0..16 {
+        let n = OsString::from(format!(".nix-sops-switch-{:016x}", rand::random::<u64>()));
+        match symlinkat(target.as_os_str(), &dir, n.as_os_str()) {
+            Ok(()) => {
+                tmp = Some(n);
+                break;
+            }
+            Err(Errno::EEXIST) => continue,
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot create a symlink in {}", parent.display()))
+            }
         }
     }
-    std::os::unix::fs::symlink(target, &tmp)
-        .with_context(|| format!("cannot create symlink {}", tmp.display()))?;
-    if let Err(e) = std::fs::rename(&tmp, link) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), link.display()));
+    let tmp = tmp.with_context(|| format!("no free temporary name in {}", parent.display()))?;
+    if let Err(e) = renameat(&dir, tmp.as_os_str(), &dir, name) {
+        let _ = unlinkat(&dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        return Err(e).with_context(|| format!("cannot move the new link to {}", link.display()));
     }
     Ok(())
 }
