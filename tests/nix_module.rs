@@ -1165,6 +1165,9 @@ fn check_flake_outputs(lib: &str) {
         "restart-and-reload",
         "dry-activate",
         "user-passwords",
+        "user-passwords-sysusers",
+        "user-passwords-userborn",
+        "ssh-keys",
     ] {
         assert!(
             v["checksLinux"].as_array().unwrap().contains(&check.into()),

@@ -8,7 +8,8 @@
   gnupg,
   coreutils,
   util-linux,
-  hostname,
+  # unixtools: a hostname that builds on Linux and macOS alike.
+  unixtools,
 }:
 stdenvNoCC.mkDerivation {
   pname = "sops-init-gpg-key";
@@ -23,7 +24,7 @@ stdenvNoCC.mkDerivation {
         coreutils
         util-linux
         gnupg
-        hostname
+        unixtools.hostname
       ]
     }
   '';

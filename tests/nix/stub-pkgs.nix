@@ -70,7 +70,9 @@ let
       "makeWrapper"
       "coreutils"
       "util-linux"
-      "hostname"
-    ] (n: fakeDrv n { });
+    ] (n: fakeDrv n { })
+    // {
+      unixtools.hostname = fakeDrv "hostname" { };
+    };
 in
 pkgs
