@@ -1907,3 +1907,63 @@ fn vm_tests_copy_keys_in_stage_2_and_keep_sops_nix_scenarios() {
         .unwrap()
         .contains("mkdir /run/secrets"));
 }
+
+/// Every name sops-nix offers its users (tests/nix/sops-nix-entry-points.json, written from a
+/// sops-nix checkout by tests/nix/sops-nix-entry-points.sh) is offered by ours, with the same
+/// shape; only sops-nix's own development outputs and CI-only packages are left out.
+#[test]
+fn entry_points_cover_everything_sops_nix_offers() {
+    let theirs: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/nix/sops-nix-entry-points.json")).unwrap(),
+    )
+    .unwrap();
+    let ours = eval_json(
+        "tests/nix/entry-points.nix",
+        &["--arg", "lib", "null", "--arg", "src", "./."],
+    );
+    // sops-nix's flake calls these "dev outputs" and its default.nix "used in the CI only".
+    let dev_outputs = ["apps", "darwinConfigurations", "legacyPackages"];
+    let ci_packages = ["cross-build", "lint", "sops-pgp-hook-test", "unit-tests"];
+    let covers = |what: &str, ours: &Value, theirs: &Value, except: &[&str]| {
+        let ours = names(ours);
+        for n in names(theirs) {
+            assert!(
+                except.contains(&n) || ours.contains(&n),
+                "{what}: sops-nix has {n}, nix-sops does not"
+            );
+        }
+    };
+    covers(
+        "flake outputs",
+        &ours["outputs"],
+        &theirs["outputs"],
+        &dev_outputs,
+    );
+    for (system, pkgs) in theirs["packages"].as_object().unwrap() {
+        covers(
+            &format!("packages.{system}"),
+            &ours["packages"][system],
+            pkgs,
+            &ci_packages,
+        );
+    }
+    covers(
+        "default.nix",
+        &ours["defaultNix"],
+        &theirs["defaultNix"],
+        &ci_packages,
+    );
+    covers("overlay", &ours["overlay"], &theirs["overlay"], &[]);
+    for same in [
+        "nixosModules",
+        "homeManagerModules",
+        "homeModules",
+        "darwinModules",
+        "homeManagerModule",
+        "modulePaths",
+        "hooks",
+        "devShellHooks",
+    ] {
+        assert_eq!(ours[same], theirs[same], "{same} differs from sops-nix's");
+    }
+}
