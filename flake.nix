@@ -16,11 +16,23 @@
       eachSystem = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
     in
     {
-      overlays.default = final: prev: {
-        nix-sops = final.callPackage ./nix/package.nix { };
-        # The name sops-nix's overlay uses, so configurations that refer to it keep working.
-        sops-install-secrets = final.nix-sops;
-      };
+      # sops-nix's overlay names (sops-install-secrets, sops-init-gpg-key, sops-pgp-hook,
+      # sops-import-keys-hook, ssh-to-pgp passed through) plus nix-sops.
+      overlays.default =
+        final: prev:
+        let
+          ours = import ./nix/pkgs { pkgs = final; };
+        in
+        {
+          inherit (ours)
+            nix-sops
+            sops-install-secrets
+            sops-init-gpg-key
+            sops-pgp-hook
+            sops-import-keys-hook
+            ;
+          inherit (prev) ssh-to-pgp;
+        };
 
       # Same attribute names as sops-nix's flake, so swapping the input is the whole migration.
       nixosModules = {
@@ -33,6 +45,10 @@
       };
       homeManagerModule = self.homeManagerModules.sops;
       homeModules = self.homeManagerModules;
+      darwinModules = {
+        sops = ./nix/modules/nix-darwin;
+        default = self.darwinModules.sops;
+      };
 
       # Bare-Nix helpers: the manifest as an attrset, without nixpkgs (see nix/lib/resolve.nix).
       lib = {
@@ -40,11 +56,8 @@
         resolve = import ./nix/lib/resolve.nix;
       };
 
-      packages = eachSystem (pkgs: rec {
-        sops-install-secrets = pkgs.callPackage ./nix/package.nix { };
-        nix-sops = sops-install-secrets;
-        default = sops-install-secrets;
-      });
+      # The same set as default.nix (sops-nix's package names, ssh-to-pgp from nixpkgs).
+      packages = eachSystem (pkgs: import ./nix/pkgs { inherit pkgs; });
 
       devShells = eachSystem (pkgs: {
         default = pkgs.mkShell {
@@ -58,7 +71,7 @@
             pkgs.age
             pkgs.ssh-to-age
             pkgs.gnupg
-            pkgs.nixfmt
+            pkgs.nixfmt-tree
           ];
         };
       });
@@ -92,6 +105,8 @@
         )
       );
 
-      formatter = eachSystem (pkgs: pkgs.nixfmt);
+      # nixfmt-tree formats the whole tree when `nix fmt` passes no file (plain nixfmt would wait
+      # on stdin).
+      formatter = eachSystem (pkgs: pkgs.nixfmt-tree);
     };
 }

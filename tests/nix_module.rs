@@ -834,6 +834,37 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
             }
         }
         assert_eq!(failed_assertions(&v), Vec::<String>::new(), "{case}");
+        // The same module through sops-nix's file paths (modules/sops,
+        // modules/home-manager/sops.nix): the same evaluation, output for output.
+        let arg = format!("./tests/nix/cases/{case}.nix");
+        let via_paths = eval_json(
+            "tests/nix/module.nix",
+            &[
+                "--arg",
+                "lib",
+                &lib,
+                "--arg",
+                "case",
+                &arg,
+                "--argstr",
+                "entry",
+                "sops-nix-paths",
+            ],
+        );
+        let mut flake_path = eval_module(&lib, &case, "[ ]");
+        for which in ["manifest", "usersManifest"] {
+            check_template_files(&mut flake_path[which], &case);
+        }
+        let mut via_paths = via_paths;
+        for which in ["manifest", "usersManifest"] {
+            check_template_files(&mut via_paths[which], &case);
+        }
+        assert_same(
+            &case,
+            "evaluation through modules/",
+            &via_paths,
+            &flake_path,
+        );
     }
 
     // Activation-script wiring (the default without sysusers/userborn).
@@ -1098,12 +1129,27 @@ fn check_flake_outputs(lib: &str) {
     );
     assert_eq!(
         v["packages"],
-        serde_json::json!(["default", "nix-sops", "sops-install-secrets"])
+        serde_json::json!([
+            "default",
+            "nix-sops",
+            "sops-import-keys-hook",
+            "sops-init-gpg-key",
+            "sops-install-secrets",
+            "sops-pgp-hook",
+            "ssh-to-pgp"
+        ])
     );
     assert_eq!(v["cargoLock"], format!("{root}/Cargo.lock").as_str());
     assert_eq!(
         v["overlay"],
-        serde_json::json!(["nix-sops", "sops-install-secrets"])
+        serde_json::json!([
+            "nix-sops",
+            "sops-import-keys-hook",
+            "sops-init-gpg-key",
+            "sops-install-secrets",
+            "sops-pgp-hook",
+            "ssh-to-pgp"
+        ])
     );
     for tool in ["cargo", "sops", "age", "ssh-to-age"] {
         assert!(v["devShell"].as_array().unwrap().contains(&tool.into()));
@@ -1119,6 +1165,9 @@ fn check_flake_outputs(lib: &str) {
         "restart-and-reload",
         "dry-activate",
         "user-passwords",
+        "user-passwords-sysusers",
+        "user-passwords-userborn",
+        "ssh-keys",
     ] {
         assert!(
             v["checksLinux"].as_array().unwrap().contains(&check.into()),
@@ -1137,5 +1186,784 @@ fn check_flake_outputs(lib: &str) {
         assert!(files
             .iter()
             .all(|f| f.starts_with("/src/") || f.starts_with("/Cargo.")));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sops-nix's entry points (flake outputs, default.nix, module paths, hooks), bare Nix.
+
+/// tests/nix/compat.nix with the bare lib: no nixpkgs needed, so this runs everywhere.
+fn compat() -> Value {
+    eval_json("tests/nix/compat.nix", &["--arg", "lib", "null"])
+}
+
+fn names(v: &Value) -> Vec<&str> {
+    match v {
+        Value::Object(o) => o.keys().map(String::as_str).collect(),
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
+        _ => panic!("not a list or attrset: {v}"),
+    }
+}
+
+/// The packages sops-nix's flake, overlay and default.nix carry (its flake.nix and default.nix).
+const SOPS_NIX_PACKAGES: [&str; 5] = [
+    "sops-install-secrets",
+    "sops-init-gpg-key",
+    "sops-pgp-hook",
+    "sops-import-keys-hook",
+    "ssh-to-pgp",
+];
+
+#[test]
+fn every_sops_nix_flake_output_exists_with_its_meaning() {
+    let v = compat();
+    // sops-nix's public outputs (its flake.nix, above the "dev outputs").
+    for out in [
+        "overlays",
+        "nixosModules",
+        "homeManagerModules",
+        "homeManagerModule",
+        "homeModules",
+        "darwinModules",
+        "packages",
+    ] {
+        assert!(
+            names(&v["outputs"]).contains(&out),
+            "flake output {out} missing"
+        );
+    }
+    for (system, pkgs) in v["packageNamesPerSystem"].as_object().unwrap() {
+        for p in SOPS_NIX_PACKAGES.iter().chain(&["default"]) {
+            assert!(names(pkgs).contains(p), "packages.{system}.{p} missing");
+        }
+    }
+    for (what, set) in [
+        ("packages", &v["packages"]),
+        ("overlay", &v["overlay"]),
+        ("default.nix", &v["defaultNix"]),
+    ] {
+        for p in SOPS_NIX_PACKAGES {
+            assert!(set.get(p).is_some(), "{what}: {p} missing");
+        }
+        // The installer is this crate's binary under sops-nix's name.
+        assert_eq!(
+            set["sops-install-secrets"]["mainProgram"], "nix-sops",
+            "{what}"
+        );
+        assert_eq!(
+            set["sops-init-gpg-key"]["src"],
+            "/nix/pkgs/sops-init-gpg-key"
+        );
+        // Hooks as sops-nix builds them: makeSetupHook with @gpg@ and sops + gnupg propagated.
+        for (hook, script) in [
+            ("sops-import-keys-hook", "/nix/pkgs/hooks/import-keys.bash"),
+            ("sops-pgp-hook", "/nix/pkgs/hooks/pgp.bash"),
+        ] {
+            assert_eq!(set[hook]["name"], hook, "{what}");
+            assert_eq!(set[hook]["script"], script, "{what}");
+            assert_eq!(
+                set[hook]["substitutions"]["gpg"],
+                "/nix/store/00000000000000000000000000000000-gnupg/bin/gpg"
+            );
+            assert_eq!(
+                set[hook]["propagatedBuildInputs"],
+                serde_json::json!(["sops", "gnupg"])
+            );
+        }
+        // Passed through from nixpkgs, as sops-nix does.
+        assert_eq!(set["ssh-to-pgp"]["name"], "ssh-to-pgp", "{what}");
+    }
+    // `(pkgs.callPackage sops-nix { })` — how sops-nix's README reaches the hooks.
+    for p in SOPS_NIX_PACKAGES {
+        assert!(names(&v["callPackageDefaultNix"]).contains(&p));
+    }
+    for (system, f) in v["formatter"].as_object().unwrap() {
+        assert_eq!(f, "nixfmt-tree", "formatter.{system}");
+    }
+}
+
+#[test]
+fn sops_nix_module_paths_and_flake_modules_are_the_same_modules() {
+    let v = compat();
+    let m = &v["modules"];
+    let nixos = "/nix/modules/sops";
+    let home = "/nix/modules/home-manager/sops.nix";
+    let darwin = "/nix/modules/nix-darwin";
+    for (attr, path) in [
+        (&m["nixosModules"]["sops"], nixos),
+        (&m["nixosModules"]["default"], nixos),
+        (&m["homeManagerModules"]["sops"], home),
+        (&m["homeManagerModules"]["default"], home),
+        (&m["homeManagerModule"], home),
+        (&m["homeModules"]["sops"], home),
+        (&m["homeModules"]["default"], home),
+        (&m["darwinModules"]["sops"], darwin),
+        (&m["darwinModules"]["default"], darwin),
+    ] {
+        assert_eq!(attr["path"], path, "{attr}");
+    }
+    // sops-nix's file paths (niv, npins, fetchTarball users) import exactly those modules.
+    for (file, target) in [
+        ("modules/sops", nixos),
+        ("modules/home-manager/sops.nix", home),
+        ("modules/nix-darwin", darwin),
+    ] {
+        assert_eq!(m[file]["path"], format!("/{file}").as_str());
+        assert_eq!(
+            m[file]["imports"],
+            serde_json::json!([target]),
+            "{file} must import {target}"
+        );
+    }
+    // A user's flake written for sops-nix, with nix-sops as its `sops-nix` input.
+    let u = &v["userFlakeModules"];
+    assert_eq!(u["nixos"], serde_json::json!([nixos]));
+    assert_eq!(u["home"], serde_json::json!([home]));
+    assert_eq!(u["darwin"], serde_json::json!([darwin]));
+    for p in SOPS_NIX_PACKAGES {
+        assert!(names(&u["overlay"]).contains(&p), "overlay {p}");
+    }
+}
+
+/// A sops-nix user's devShells (sops-nix README's shell.nix, and a flake devShell on both hooks)
+/// evaluate unchanged with nix-sops in sops-nix's place, and get our hooks.
+#[test]
+fn migrating_users_devshells_evaluate_unchanged() {
+    let v = compat();
+    let shell = &v["shell"];
+    assert_eq!(shell["sopsCreateGPGHome"], true);
+    assert_eq!(
+        shell["nativeBuildInputs"][0]["script"],
+        "/nix/pkgs/hooks/import-keys.bash"
+    );
+    assert_eq!(shell["sopsPGPKeyDirs"].as_array().unwrap().len(), 2);
+    let flake = &v["flakeShell"];
+    let hooks: Vec<&str> = flake["nativeBuildInputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(hooks, ["sops-import-keys-hook", "sops-pgp-hook"]);
+    assert_eq!(flake["sopsGPGHome"], "./.gnupg");
+}
+
+// The hooks' behaviour, run with the real bash and gpg, against what sops-nix's hook tests
+// expect (pkgs/sops-{import-keys,pgp}-hook/hook_test.go there).
+
+struct GpgKey {
+    fingerprint: String,
+    subkey: String,
+}
+
+/// A fresh key (ed25519 primary + cv25519 encryption subkey) exported to `file` (armored if
+/// it ends in .asc, else binary, as sops-nix's test assets have both).
+fn gpg_key(home: &Path, uid: &str, file: &Path) -> GpgKey {
+    common::require("gpg");
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home)
+            .args(["--batch", "--quiet", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    gpg(&["--quick-gen-key", uid, "ed25519", "sign", "never"]);
+    let listing = String::from_utf8(gpg(&["--with-colons", "--list-keys", uid])).unwrap();
+    let fingerprint = listing
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .map(|l| l.trim_matches(':').to_owned())
+        .unwrap();
+    gpg(&["--quick-add-key", &fingerprint, "cv25519", "encr", "never"]);
+    let listing = String::from_utf8(gpg(&["--with-colons", "--list-keys", uid])).unwrap();
+    let subkey = listing
+        .lines()
+        .filter_map(|l| l.strip_prefix("fpr:"))
+        .nth(1)
+        .map(|l| l.trim_matches(':').to_owned())
+        .unwrap();
+    let armor = file.extension().is_some_and(|e| e == "asc");
+    let mut args = vec!["--export"];
+    if armor {
+        args.push("--armor");
+    }
+    args.push(&fingerprint);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, gpg(&args)).unwrap();
+    GpgKey {
+        fingerprint,
+        subkey,
+    }
+}
+
+/// Sources `hook` (its @gpg@ substituted, as makeSetupHook does) in bash inside `project`, with
+/// `env` as the mkShell attributes (lists space-separated, as stdenv exports them), runs the
+/// resulting shellHook, then `after`. Returns (stdout, stderr).
+fn run_hook(project: &Path, hook: &str, env: &[(&str, &str)], after: &str) -> (String, String) {
+    common::require("bash");
+    let gpg = Command::new("sh")
+        .args(["-c", "command -v gpg"])
+        .output()
+        .unwrap();
+    let gpg = String::from_utf8(gpg.stdout).unwrap().trim().to_owned();
+    let script = std::fs::read_to_string(repo().join(hook.trim_start_matches('/')))
+        .unwrap()
+        .replace("@gpg@", &gpg);
+    let hook_file = project.join("hook.bash");
+    std::fs::write(&hook_file, script).unwrap();
+    let out = Command::new("bash")
+        .current_dir(project)
+        .env_remove("GNUPGHOME")
+        .env("HOME", project.join("home"))
+        .envs(env.iter().copied())
+        .args([
+            "-euc",
+            &format!(
+                "shellHook='echo \"own hook ran, GNUPGHOME=${{GNUPGHOME-unset}}\"'\nsource hook.bash\neval \"$shellHook\"\n{after}"
+            ),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{hook}: {stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn import_keys_hook_imports_into_a_project_keyring_like_sops_nix() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    let keygen = dir.path().join("keygen");
+    std::fs::create_dir_all(project.join("home")).unwrap();
+    std::fs::create_dir_all(&keygen).unwrap();
+    std::fs::set_permissions(&keygen, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let host = gpg_key(
+        &keygen,
+        "server01 <root@server01>",
+        &project.join("keys/hosts/server01.asc"),
+    );
+    let user = gpg_key(
+        &keygen,
+        "admin <admin@example.org>",
+        &project.join("keys/users/admin.gpg"),
+    );
+    let single = gpg_key(
+        &keygen,
+        "single <s@example.org>",
+        &project.join("single.asc"),
+    );
+    // Not a key file: the hook only takes *.asc and *.gpg from the directories.
+    std::fs::write(project.join("keys/users/README"), "not a key").unwrap();
+
+    let v = compat();
+    let hook = v["shell"]["nativeBuildInputs"][0]["script"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (stdout, stderr) = run_hook(
+        &project,
+        &hook,
+        &[
+            ("sopsPGPKeyDirs", "./keys/hosts ./keys/users"),
+            ("sopsPGPKeys", "./single.asc ./non-existing-key.gpg"),
+            ("sopsCreateGPGHome", "1"),
+        ],
+        "echo \"GNUPGHOME=$GNUPGHOME\"; gpg --with-colons --list-keys",
+    );
+    // Runs before the shell's own hook; the keyring is the project's .git/gnupg (mode 0700).
+    let home = project.join(".git/gnupg");
+    assert!(
+        stdout.starts_with(&format!("own hook ran, GNUPGHOME={}\n", home.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("GNUPGHOME={}", home.display())),
+        "{stdout}"
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&home).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+    for k in [&host, &user, &single] {
+        assert!(
+            stdout.contains(&k.fingerprint),
+            "{} not imported: {stdout}",
+            k.fingerprint
+        );
+    }
+    assert!(
+        stderr.contains("./non-existing-key.gpg does not exists"),
+        "{stderr}"
+    );
+    // The user's own keyring was not touched.
+    assert!(!project.join("home/.gnupg/pubring.kbx").exists());
+
+    // sopsGPGHome picks the keyring's place.
+    let (stdout, _) = run_hook(
+        &project,
+        &hook,
+        &[
+            ("sopsPGPKeys", "./single.asc"),
+            ("sopsCreateGPGHome", "1"),
+            ("sopsGPGHome", "./other-gnupg"),
+        ],
+        "gpg --with-colons --list-keys",
+    );
+    assert!(stdout.contains(&single.fingerprint));
+    assert!(project.join("other-gnupg/pubring.kbx").exists());
+}
+
+#[test]
+fn pgp_hook_exports_primary_fingerprints_like_sops_nix() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    let keygen = dir.path().join("keygen");
+    let gnupg = project.join("home/gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    std::fs::create_dir_all(&keygen).unwrap();
+    for d in [&keygen, &gnupg] {
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
+    let a = gpg_key(&keygen, "a <a@example.org>", &project.join("keys/a.asc"));
+    let b = gpg_key(
+        &keygen,
+        "b <b@example.org>",
+        &project.join("keys/sub/b.gpg"),
+    );
+    let v = compat();
+    let hook = v["flakeShell"]["nativeBuildInputs"][1]["script"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (stdout, stderr) = run_hook(
+        &project,
+        &hook,
+        &[
+            ("sopsPGPKeyDirs", "./keys"),
+            ("sopsPGPKeys", "./non-existing-key.gpg"),
+            ("GNUPGHOME", gnupg.to_str().unwrap()),
+        ],
+        "echo \"SOPS_PGP_FP=$SOPS_PGP_FP\"",
+    );
+    let fp = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SOPS_PGP_FP="))
+        .unwrap();
+    let mut got: Vec<&str> = fp.split(',').collect();
+    got.sort();
+    let mut want = vec![a.fingerprint.as_str(), b.fingerprint.as_str()];
+    want.sort();
+    assert_eq!(got, want, "SOPS_PGP_FP has the primary keys only");
+    assert!(!fp.contains(&a.subkey) && !fp.contains(&b.subkey));
+    assert!(
+        stderr.contains("./non-existing-key.gpg does not exists"),
+        "{stderr}"
+    );
+}
+
+/// nix/pkgs/sops-init-gpg-key with the real gpg: sops-nix's options, a passphrase-less key for
+/// `root@<host>` moved to --gpghome, and an existing home left alone.
+#[test]
+fn sops_init_gpg_key_makes_a_host_key_like_sops_nix() {
+    common::require("gpg");
+    common::require("getopt");
+    let dir = tempfile::tempdir().unwrap();
+    let script = repo().join("nix/pkgs/sops-init-gpg-key");
+    let run = |args: &[&str]| Command::new(&script).args(args).output().unwrap();
+    let list = |home: &Path| {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home)
+            .args(["--batch", "--with-colons", "--list-secret-keys"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let home = dir.path().join("rsa/gnupg");
+    let out = run(&[
+        "--hostname",
+        "server01",
+        "--gpghome",
+        home.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let keys = list(&home);
+    assert!(keys.contains("server01 <root@server01>"), "{keys}");
+    // RSA 2048 (algorithm 1) by default.
+    assert!(
+        keys.lines().any(|l| l.starts_with("sec:")
+            && l.split(':').nth(2) == Some("2048")
+            && l.split(':').nth(3) == Some("1")),
+        "{keys}"
+    );
+    let fpr = keys
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .unwrap()
+        .trim_matches(':');
+    assert!(stderr.contains(&format!("fingerprint: {fpr}")), "{stderr}");
+    assert!(
+        stderr.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cat > server01.asc <<EOF"), "{stderr}");
+    // No passphrase: the host decrypts unattended (gpg signs in batch mode without one).
+    let sign = Command::new("gpg")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--batch", "--pinentry-mode", "error", "--clearsign"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
+
+    // An existing keyring is never replaced.
+    let again = run(&["--hostname", "other", "--gpghome", home.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(list(&home), keys);
+
+    let home = dir.path().join("cv/gnupg");
+    let out = run(&[
+        "--keytype",
+        "Curve25519",
+        "--hostname",
+        "h",
+        "--gpghome",
+        home.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = list(&home);
+    assert!(
+        keys.lines()
+            .any(|l| l.starts_with("sec:") && l.contains(":ed25519:")),
+        "{keys}"
+    );
+    assert!(
+        keys.lines()
+            .any(|l| l.starts_with("ssb:") && l.contains(":cv25519:")),
+        "{keys}"
+    );
+
+    let bad = run(&[
+        "--keytype",
+        "DSA",
+        "--gpghome",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(!dir.path().join("x").exists());
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("keytype: RSA (default) or Curve25519"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// nix-darwin: our module against sops-nix's, field by field.
+
+/// The path of the first field where `a` and `b` differ, if any.
+fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(u), Some(v)) => first_difference(u, v, &format!("{path}.{k}")),
+                _ => Some(format!("{path}.{k} (present on one side only)")),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (u, v))| first_difference(u, v, &format!("{path}[{i}]"))),
+        _ if a == b => None,
+        _ => Some(format!("{path}: ours {a}, sops-nix's {b}")),
+    }
+}
+
+/// tests/nix/darwin/expected.json is sops-nix's nix-darwin module evaluated on
+/// tests/nix/darwin/cases.nix (tests/nix/darwin/regenerate.sh, from a sops-nix checkout); ours,
+/// through the flake's path and sops-nix's `modules/nix-darwin`, must give the same manifests,
+/// build checks, postActivation script, launchd daemons, assertions and option declarations.
+#[test]
+fn darwin_module_matches_sops_nix_field_by_field() {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/nix/darwin/expected.json")).unwrap(),
+    )
+    .unwrap();
+    // The samples exercise what they are for (an empty expectation would prove nothing).
+    let cases = &expected["cases"];
+    assert_eq!(
+        cases["failing"]["failedAssertions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        cases["everything"]["daemons"]["sops-install-secrets-for-users"]["serviceConfig"],
+        serde_json::json!({"KeepAlive": false, "RunAtLoad": true})
+    );
+    assert_eq!(
+        cases["defaults"]["manifest"]["secrets"][0]["group"],
+        "staff"
+    );
+    assert!(expected["options"].as_object().unwrap().len() > 30);
+
+    let Some(lib) = nixpkgs_lib() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED darwin_module_matches_sops_nix_field_by_field: set NIX_SOPS_NIXPKGS_LIB to a nixpkgs lib directory to evaluate the nix-darwin module (lib.evalModules)"
+        );
+        return;
+    };
+    for module in ["./nix/modules/nix-darwin", "./modules/nix-darwin"] {
+        let actual = eval_json(
+            "tests/nix/darwin/eval.nix",
+            &["--arg", "lib", &lib, "--arg", "module", module],
+        );
+        if let Some(d) = first_difference(&actual, &expected, "") {
+            panic!("{module} differs from sops-nix's nix-darwin module at {d}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The VM tests' RSA fixture (nix/checks/test-assets/ssh-rsa-*; regenerate.sh rsa).
+
+/// Not a test: prints the public half of the OpenPGP key nix-sops derives from the RSA key at
+/// $NIX_SOPS_RSA_KEY, for nix/checks/test-assets/regenerate.sh to encrypt the fixture to.
+#[test]
+#[ignore = "fixture helper, run by nix/checks/test-assets/regenerate.sh"]
+fn print_pgp_public_key_of_rsa_host_key() {
+    let key = std::env::var("NIX_SOPS_RSA_KEY").expect("NIX_SOPS_RSA_KEY names an RSA key");
+    let mut ring = nix_sops::keys::Keyring::new();
+    ring.add_rsa_ssh_key_as_pgp(Path::new(&key)).unwrap();
+    println!("{}", ring.pgp[0].public_key_armored().unwrap());
+}
+
+/// The `ssh-keys` VM test's fixture: ssh-rsa-secrets.yaml is a sops file (real sops decrypts its
+/// structure) encrypted to exactly the OpenPGP key derived from ssh-rsa-key, and the installer,
+/// given the manifest the test's node configuration makes, installs test_value with it.
+#[test]
+fn vm_rsa_fixture_decrypts_with_the_host_keys_pgp_conversion() {
+    let assets = repo().join("nix/checks/test-assets");
+    let key = assets.join("ssh-rsa-key");
+    let mut ring = nix_sops::keys::Keyring::new();
+    let fp = ring.add_rsa_ssh_key_as_pgp(&key).unwrap();
+    let text = std::fs::read_to_string(assets.join("ssh-rsa-secrets.yaml")).unwrap();
+    let fps: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("fp: "))
+        .collect();
+    assert_eq!(
+        fps,
+        [fp.as_str()],
+        "encrypted to other keys too, or not to {fp}"
+    );
+    assert!(!text.contains("recipient: age1"), "{text}");
+
+    // The node's sops options (services.openssh RSA host key → gnupg.sshKeyPaths), resolved by
+    // the module's own code, with the paths moved under a scratch root.
+    let v = eval_json("tests/nix/vm-tests.nix", &["--arg", "lib", "null"]);
+    let mut m = v["sshKeysManifest"].clone();
+    assert_eq!(m["sshKeyPaths"].as_array().unwrap().len(), 1);
+    // The store paths are these files (`--eval` names them without adding them).
+    assert_eq!(
+        m["sshKeyPaths"][0],
+        store_copy("nix/checks/test-assets/ssh-rsa-key").as_str()
+    );
+    assert_eq!(
+        m["secrets"][0]["sopsFile"],
+        store_copy("nix/checks/test-assets/ssh-rsa-secrets.yaml").as_str()
+    );
+    assert_eq!(m["ageKeyFile"], Value::Null);
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_str().unwrap();
+    m["secretsMountPoint"] = format!("{r}/secrets.d").into();
+    m["symlinkPath"] = format!("{r}/secrets").into();
+    m["secrets"][0]["path"] = format!("{r}/secrets/test_key").into();
+    let manifest = write_manifest(dir.path(), &m);
+    let script = format!(
+        "'{}' '{}'\ncat '{r}/secrets/test_key'\n",
+        installer(),
+        manifest.display()
+    );
+    let (stdout, _) = in_private_mount_ns(&script, "the RSA host key does not decrypt the fixture");
+    assert!(
+        stdout.starts_with("sops-install-secrets: Imported ")
+            && stdout.contains(&fp.to_lowercase()),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("test_value"), "{stdout}");
+}
+
+/// nix/checks/nixos-tests.nix as far as Nix evaluates without a VM: sops-nix's scenarios are all
+/// there (plus dry-activate); no node uses boot.initrd.postDeviceCommands (the systemd initrd
+/// refuses it); the age key is copied by a stage-2 activation snippet that runs before
+/// setupSecrets and setupSecretsForUsers; the upstream `test_key_root_root` secret is back.
+#[test]
+fn vm_tests_copy_keys_in_stage_2_and_keep_sops_nix_scenarios() {
+    let v = eval_json("tests/nix/vm-tests.nix", &["--arg", "lib", "null"]);
+    let tests = names(&v["names"]);
+    // sops-nix's checks/nixos-test.nix
+    for t in [
+        "ssh-keys",
+        "pruning",
+        "age-keys",
+        "age-ssh-keys",
+        "pgp-keys",
+        "templates",
+        "restart-and-reload",
+        "user-passwords",
+        "user-passwords-sysusers",
+        "user-passwords-userborn",
+    ] {
+        assert!(tests.contains(&t), "VM test {t} missing: {tests:?}");
+    }
+    assert_eq!(v["initrdCommands"], serde_json::json!([]));
+    let with_key_copy = [
+        "age-keys",
+        "dry-activate",
+        "pruning",
+        "restart-and-reload",
+        "templates",
+        "user-passwords",
+    ];
+    assert_eq!(v["copyAgeKey"], serde_json::json!(with_key_copy));
+    assert!(names(&v["secrets"]["age-keys"]).contains(&"test_key_root_root"));
+    let ssh = &v["sshKeysManifest"];
+    assert!(ssh["secrets"][0]["sopsFile"]
+        .as_str()
+        .unwrap()
+        .ends_with("-ssh-rsa-secrets.yaml"));
+
+    let Some(lib) = nixpkgs_lib() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED the module-level part of vm_tests_copy_keys_in_stage_2_and_keep_sops_nix_scenarios: set NIX_SOPS_NIXPKGS_LIB"
+        );
+        return;
+    };
+    let v = eval_json("tests/nix/vm-tests.nix", &["--arg", "lib", &lib]);
+    assert_eq!(
+        v["initrdProbe"], true,
+        "the stubs cannot see the initrd hook"
+    );
+    for (test, a) in v["activation"].as_object().unwrap() {
+        assert_eq!(a["postDeviceCommandsDefined"], false, "{test}");
+        if with_key_copy.contains(&test.as_str()) {
+            assert_eq!(
+                a["deps"]["copyAgeKey"],
+                serde_json::json!(["specialfs"]),
+                "{test}"
+            );
+            assert!(
+                names(&a["deps"]["setupSecrets"]).contains(&"copyAgeKey"),
+                "{test}"
+            );
+            if a["deps"].get("setupSecretsForUsers").is_some() {
+                assert!(
+                    names(&a["deps"]["setupSecretsForUsers"]).contains(&"copyAgeKey"),
+                    "{test}"
+                );
+            }
+        }
+    }
+    for test in ["user-passwords-sysusers", "user-passwords-userborn"] {
+        assert_eq!(
+            v["activation"][test]["useSystemdActivation"], true,
+            "{test}"
+        );
+    }
+    assert!(
+        v["activation"]["user-passwords"]["deps"]["setupSecretsForUsers"]
+            .as_array()
+            .unwrap()
+            .contains(&"copyAgeKey".into())
+    );
+    assert!(v["activation"]["age-keys"]["copyAgeKey"]
+        .as_str()
+        .unwrap()
+        .contains("mkdir /run/secrets"));
+}
+
+/// Every name sops-nix offers its users (tests/nix/sops-nix-entry-points.json, written from a
+/// sops-nix checkout by tests/nix/sops-nix-entry-points.sh) is offered by ours, with the same
+/// shape; only sops-nix's own development outputs and CI-only packages are left out.
+#[test]
+fn entry_points_cover_everything_sops_nix_offers() {
+    let theirs: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/nix/sops-nix-entry-points.json")).unwrap(),
+    )
+    .unwrap();
+    let ours = eval_json(
+        "tests/nix/entry-points.nix",
+        &["--arg", "lib", "null", "--arg", "src", "./."],
+    );
+    // sops-nix's flake calls these "dev outputs" and its default.nix "used in the CI only".
+    let dev_outputs = ["apps", "darwinConfigurations", "legacyPackages"];
+    let ci_packages = ["cross-build", "lint", "sops-pgp-hook-test", "unit-tests"];
+    let covers = |what: &str, ours: &Value, theirs: &Value, except: &[&str]| {
+        let ours = names(ours);
+        for n in names(theirs) {
+            assert!(
+                except.contains(&n) || ours.contains(&n),
+                "{what}: sops-nix has {n}, nix-sops does not"
+            );
+        }
+    };
+    covers(
+        "flake outputs",
+        &ours["outputs"],
+        &theirs["outputs"],
+        &dev_outputs,
+    );
+    for (system, pkgs) in theirs["packages"].as_object().unwrap() {
+        covers(
+            &format!("packages.{system}"),
+            &ours["packages"][system],
+            pkgs,
+            &ci_packages,
+        );
+    }
+    covers(
+        "default.nix",
+        &ours["defaultNix"],
+        &theirs["defaultNix"],
+        &ci_packages,
+    );
+    covers("overlay", &ours["overlay"], &theirs["overlay"], &[]);
+    for same in [
+        "nixosModules",
+        "homeManagerModules",
+        "homeModules",
+        "darwinModules",
+        "homeManagerModule",
+        "modulePaths",
+        "hooks",
+        "devShellHooks",
+    ] {
+        assert_eq!(ours[same], theirs[same], "{same} differs from sops-nix's");
     }
 }

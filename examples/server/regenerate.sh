@@ -3,7 +3,8 @@
 # tools (age-keygen, ssh-keygen and the Go sops; scripts/install-peers prints sops's path).
 #
 # EVERYTHING HERE IS AN EXAMPLE: the keys in keys/ are public in this repository and the secret
-# values are fake. Never reuse them; make your own as docs/nixos.md shows.
+# values are fake. Never reuse them; make your own as the top-level README.md shows ("Using it on
+# NixOS", steps 2 to 4).
 set -euo pipefail
 cd "$(dirname "$0")"
 repo="$(cd ../.. && pwd)"

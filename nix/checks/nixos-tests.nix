@@ -9,13 +9,31 @@
 let
   testAssets = ./test-assets;
 
-  # Copies the age key in place before anything decrypts (stage 1, before activation).
-  ageKeyInInitrd = {
-    boot.initrd.postDeviceCommands = ''
-      cp -r ${testAssets + "/age-keys.txt"} /run/age-keys.txt
-      chmod -R 700 /run/age-keys.txt
-    '';
-  };
+  # Copies the age key in place before anything decrypts: a stage-2 activation snippet ordered
+  # before setupSecrets (and setupSecretsForUsers where there is one). Not from the initrd
+  # (boot.initrd.postDeviceCommands): the systemd-based initrd, NixOS's default now, refuses it.
+  # `extra` runs right after the copy (e.g. to put a directory where /run/secrets goes).
+  ageKeyBeforeSecrets = extra: { config, lib, ... }:
+    let
+      cfg = config.sops;
+      activation = !cfg.useSystemdActivation;
+      forUsers = lib.any (s: s.neededForUsers) (lib.attrValues cfg.secrets);
+      regular = lib.any (s: !s.neededForUsers) (lib.attrValues cfg.secrets);
+    in
+    {
+      system.activationScripts = {
+        copyAgeKey = lib.stringAfter [ "specialfs" ] (
+          ''
+            cp ${testAssets + "/age-keys.txt"} /run/age-keys.txt
+            chmod 700 /run/age-keys.txt
+          ''
+          + extra
+        );
+        setupSecrets = lib.mkIf (activation && regular) { deps = [ "copyAgeKey" ]; };
+        setupSecretsForUsers = lib.mkIf (activation && forUsers) { deps = [ "copyAgeKey" ]; };
+      };
+    };
+  ageKeyInStage2 = ageKeyBeforeSecrets "";
 
   # The module, decrypting test-assets/secrets.yaml with the age key at /run/age-keys.txt.
   ageKeySops = {
@@ -40,9 +58,10 @@ let
       '';
     };
 
-  # switchTest: re-run switch-to-configuration (not with an /etc overlay, where sops-nix skips it).
+  # Every variant, sysusers and userborn included, re-runs switch-to-configuration afterwards, as
+  # sops-nix's test does (its guard against the /etc overlay never matches a function module).
   userPasswordTest =
-    name: switchTest: extraConfig:
+    name: extraConfig:
     testers.runNixOSTest {
       inherit name;
       nodes.machine =
@@ -77,8 +96,6 @@ let
         user = machine.succeed("stat -c%U /run/secrets/nested/test/file").strip()
         assert user == "example-user", f"Expected 'example-user', got '{user}'"
         machine.succeed("grep -q test_value /run/secrets-for-users/test_key")
-      ''
-      + lib.optionalString switchTest ''
         machine.succeed("/run/current-system/bin/switch-to-configuration test")
         machine.succeed("grep -q 'another value' /run/secrets/nested/test/file")
         machine.succeed("grep -q test_value /run/secrets-for-users/test_key")
@@ -118,7 +135,7 @@ let
     {
       imports = [
         ageKeySops
-        ageKeyInInitrd
+        ageKeyInStage2
         restartUnits
       ];
       system.switch.enable = true;
@@ -160,10 +177,17 @@ in
     nodes.machine =
       { config, ... }:
       {
-        imports = [ ageKeySops ];
+        imports = [
+          ageKeySops
+          # A directory in the way at the first activation is replaced by the symlink.
+          (ageKeyBeforeSecrets ''
+            [ -e /run/secrets ] || mkdir /run/secrets
+          '')
+        ];
         sops = {
           secrets = {
             test_key = { };
+            test_key_root_root.key = "test_key";
             test_key_someuser_somegroup = {
               uid = config.users.users.someuser.uid;
               gid = config.users.groups.somegroup.gid;
@@ -186,12 +210,6 @@ in
           isNormalUser = true;
         };
         users.groups.somegroup.gid = 1000;
-        boot.initrd.postDeviceCommands = ''
-          cp -r ${testAssets + "/age-keys.txt"} /run/age-keys.txt
-          chmod -R 700 /run/age-keys.txt
-          # a directory in the way is replaced by the symlink
-          mkdir /run/secrets
-        '';
       };
     testScript = ''
       start_all()
@@ -200,6 +218,7 @@ in
         for f, u, g, U, G in [
           ("test_key_someuser_somegroup", "1000", "1000", "someuser", "somegroup"),
           ("test_key_someuser_root", "1000", "0", "someuser", "root"),
+          ("test_key_root_root", "0", "0", "root", "root"),
           ("test_key_1001_1001", "1001", "1001", "UNKNOWN", "UNKNOWN"),
         ]:
           machine.succeed(f"[ $(stat -c%u /run/secrets/{f}) = '{u}' ]")
@@ -207,6 +226,30 @@ in
           machine.succeed(f"[ $(stat -c%U /run/secrets/{f}) = '{U}' ]")
           machine.succeed(f"[ $(stat -c%G /run/secrets/{f}) = '{G}' ]")
         machine.succeed("[ $(stat -c%a /run/secrets/test_key) = '400' ]")
+    '';
+  };
+
+  # sops-nix's RSA `ssh-keys` test: the host's RSA key (services.openssh.hostKeys, so
+  # sops.gnupg.sshKeyPaths by default) becomes the OpenPGP key sops-nix derives from it, and
+  # decrypts a file encrypted to that key alone (test-assets/ssh-rsa-secrets.yaml).
+  ssh-keys = testers.runNixOSTest {
+    name = "nix-sops-ssh-keys";
+    nodes.server = {
+      imports = [ nixosModule ];
+      services.openssh.enable = true;
+      services.openssh.hostKeys = [
+        {
+          type = "rsa";
+          bits = 4096;
+          path = testAssets + "/ssh-rsa-key";
+        }
+      ];
+      sops.defaultSopsFile = testAssets + "/ssh-rsa-secrets.yaml";
+      sops.secrets.test_key = { };
+    };
+    testScript = ''
+      start_all()
+      server.succeed("grep -q test_value /run/secrets/test_key")
     '';
   };
 
@@ -281,7 +324,7 @@ in
       {
         imports = [
           ageKeySops
-          ageKeyInInitrd
+          ageKeyInStage2
         ];
         sops = {
           secrets.test_key = { };
@@ -314,7 +357,7 @@ in
       {
         imports = [
           ageKeySops
-          ageKeyInInitrd
+          ageKeyInStage2
         ];
         sops = {
           secrets.test_key = { };
@@ -432,7 +475,9 @@ in
 
       machine.succeed("/run/current-system/bin/switch-to-configuration test")
       machine.succeed("test -f /run/secrets/test_key")
+      machine.succeed("test -f /run/secrets/rendered/test_template")
       machine.fail("test -f /run/secrets/another_key")
+      machine.fail("test -f /run/secrets/rendered/another_template")
       machine.succeed("rm -f /restarted /reloaded")
 
       machine.succeed(": > /run/secrets/test_key")
@@ -444,15 +489,15 @@ in
     '';
   };
 
-  user-passwords = userPasswordTest "nix-sops-user-passwords" true ageKeyInInitrd;
+  user-passwords = userPasswordTest "nix-sops-user-passwords" ageKeyInStage2;
 
-  user-passwords-sysusers = userPasswordTest "nix-sops-user-passwords-sysusers" false {
+  user-passwords-sysusers = userPasswordTest "nix-sops-user-passwords-sysusers" {
     imports = [ systemdStage1 ];
     systemd.sysusers.enable = true;
     users.mutableUsers = true;
   };
 
-  user-passwords-userborn = userPasswordTest "nix-sops-user-passwords-userborn" false {
+  user-passwords-userborn = userPasswordTest "nix-sops-user-passwords-userborn" {
     imports = [ systemdStage1 ];
     services.userborn.enable = true;
     users.mutableUsers = false;

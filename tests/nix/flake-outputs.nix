@@ -25,7 +25,8 @@ let
     testers.runNixOSTest = t: fakeDrv "vm-test-${t.name}" { };
     runCommand = name: _: _: fakeDrv name { };
     mkShell = a: fakeDrv "shell" { packages = map (p: p.name) a.packages; };
-    nixfmt = fakeDrv "nixfmt" { };
+    makeSetupHook = a: _: fakeDrv a.name { };
+    stdenvNoCC.mkDerivation = a: fakeDrv a.pname { };
     jq = fakeDrv "jq" { };
     callPackage =
       fn: args:
@@ -33,7 +34,8 @@ let
         f = if builtins.isFunction fn then fn else import fn;
       in
       f (builtins.intersectAttrs (builtins.functionArgs f) (stubPkgs system // { callPackage = callPackage; }) // args);
-  } // lib'.genAttrs [ "cargo" "rustc" "clippy" "rustfmt" "sops" "age" "ssh-to-age" "gnupg" "openssh" ] (n: fakeDrv n { });
+  } // lib'.genAttrs [ "cargo" "rustc" "clippy" "rustfmt" "sops" "age" "ssh-to-age" "gnupg" "openssh" "nixfmt-tree" "ssh-to-pgp" "makeWrapper" "coreutils" "util-linux" ] (n: fakeDrv n { })
+    // { unixtools.hostname = fakeDrv "hostname" { }; };
   nixpkgs = {
     lib = lib' // { nixosSystem = a: { config.system.build = { sops-nix-manifest = fakeDrv "m" { }; sops-nix-users-manifest = fakeDrv "u" { }; }; config.system.activationScripts.setupSecrets.text = ""; }; };
     legacyPackages = lib'.genAttrs [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ] stubPkgs;

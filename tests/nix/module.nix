@@ -7,13 +7,16 @@
   lib,
   case,
   extraModules ? [ ],
+  # "sops-nix-paths": through the thin files at sops-nix's paths (modules/sops,
+  # modules/home-manager/sops.nix) instead of the flake's nix/modules paths.
+  entry ? "flake",
   # true: the lib.evalModules result itself (options included), for other test files to import.
   raw ? false,
 }:
 let
   lib' = if builtins.isAttrs lib then lib else import lib;
   inherit (lib') mkOption types;
-  c = import case;
+  c = if builtins.isAttrs case then case else import case;
   anything = mkOption {
     type = types.attrsOf types.anything;
     default = { };
@@ -97,10 +100,39 @@ let
           default = { };
         };
         users.groups = anything;
+        # NixOS's own script type, so `deps` from several modules merge as they do there.
         system.activationScripts = mkOption {
-          type = types.attrsOf types.unspecified;
+          type = types.attrsOf (
+            types.either types.str (
+              types.submodule {
+                options = {
+                  deps = mkOption {
+                    type = types.listOf types.str;
+                    default = [ ];
+                  };
+                  text = mkOption {
+                    type = types.lines;
+                    default = "";
+                  };
+                  supportsDryActivation = mkOption {
+                    type = types.bool;
+                    default = false;
+                  };
+                };
+              }
+            )
+          );
           default = { };
         };
+        # What the VM tests' nodes set besides sops (tests/nix/vm-tests.nix); the initrd hook is
+        # declared so a test can see that no node defines it.
+        # No default: `isDefined` then tells whether a node sets it.
+        boot.initrd.postDeviceCommands = mkOption { type = types.lines; };
+        boot.initrd.systemd = anything;
+        boot.kernelPackages = mkOption { default = null; };
+        specialisation = anything;
+        system.switch = anything;
+        system.etc = anything;
         system.dryActivationScript = mkOption { default = ""; };
         system.build = anything;
         systemd.services = anything;
@@ -138,7 +170,14 @@ let
     };
     modules = [
       (if isNixos then nixosStubs else hmStubs)
-      (if isNixos then ../../nix/modules/sops else ../../nix/modules/home-manager/sops.nix)
+      (
+        if entry == "sops-nix-paths" then
+          (if isNixos then ../../modules/sops else ../../modules/home-manager/sops.nix)
+        else if isNixos then
+          ../../nix/modules/sops
+        else
+          ../../nix/modules/home-manager/sops.nix
+      )
       (c.moduleConfig or c.config)
     ] ++ extraModules;
   };
