@@ -177,6 +177,24 @@ fn list(name: &str) -> String {
     std::fs::read_to_string(format!("/run/nixos/{name}")).unwrap_or_default()
 }
 
+/// A plain `/run/secrets` directory another tool left is replaced and counts as a first
+/// activation, as in sops-nix (`prepareSecretsDir` removes it; no symlink means stage-2 init):
+/// nothing ran with our secrets, so nothing is restarted or reloaded.
+#[test]
+fn a_plain_symlink_path_directory_is_a_first_activation() {
+    in_namespace(|| {
+        std::fs::create_dir("/run/nixos").unwrap();
+        std::fs::create_dir("/run/secrets").unwrap();
+        std::fs::write("/run/secrets/a", "stale").unwrap();
+        let out = run(&units_manifest(json!({})), &mut a_and_b("1")).unwrap();
+        assert_eq!(link("/run/secrets"), Path::new("/run/secrets.d/1"));
+        assert_eq!(read("/run/secrets/a"), "1");
+        assert_eq!(out.record.secrets.added, ["a", "b"]);
+        assert_eq!(list("activation-restart-list"), "");
+        assert_eq!(list("activation-reload-list"), "");
+    });
+}
+
 #[test]
 fn restart_and_reload_on_change_and_not_on_no_change() {
     in_namespace(|| {
