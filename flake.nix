@@ -8,10 +8,10 @@
     let
       inherit (nixpkgs) lib;
       systems = [
+        # Linux only: nothing here has been built on macOS, and system installs on macOS need
+        # sops-nix's hdiutil RAM disk, which nix-sops does not have (README, "Limitations").
         "x86_64-linux"
         "aarch64-linux"
-        "x86_64-darwin"
-        "aarch64-darwin"
       ];
       eachSystem = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
     in

@@ -32,6 +32,6 @@ rustPlatform.buildRustPackage {
     license = lib.licenses.mit;
     # `nix run github:…/nix-sops -- keygen`; the modules call bin/sops-install-secrets by path.
     mainProgram = "nix-sops";
-    platforms = lib.platforms.linux ++ lib.platforms.darwin;
+    platforms = lib.platforms.linux;
   };
 }

@@ -62,15 +62,18 @@ let
     sops-nix = self;
   };
   flakeShell = userFlake.devShells.x86_64-linux.default.shellArgs;
+  # The systems the flake claims (Linux only: see README, "Limitations").
+  flakeSystems = builtins.attrNames self.packages;
 in
 {
   outputs = builtins.attrNames self;
   packages = builtins.mapAttrs (_: describe) packages;
-  packageNamesPerSystem = lib'.genAttrs systems (s: builtins.attrNames self.packages.${s});
+  inherit flakeSystems;
+  packageNamesPerSystem = lib'.genAttrs flakeSystems (s: builtins.attrNames self.packages.${s});
   overlay = builtins.mapAttrs (_: describe) overlaid;
   defaultNix = builtins.mapAttrs (_: describe) defaultNix;
   callPackageDefaultNix = builtins.attrNames calledDefaultNix;
-  formatter = lib'.genAttrs systems (s: self.formatter.${s}.name);
+  formatter = lib'.genAttrs flakeSystems (s: self.formatter.${s}.name);
   devShellPackages = map (p: p.name) self.devShells.x86_64-linux.default.shellArgs.packages;
   modules = {
     nixosModules = builtins.mapAttrs (_: module) self.nixosModules;

@@ -37,7 +37,7 @@ in
   homeModules = builtins.attrNames self.homeModules;
   darwinModules = builtins.attrNames self.darwinModules;
   homeManagerModule = builtins.typeOf self.homeManagerModule;
-  packages = lib'.genAttrs systems (s: builtins.attrNames self.packages.${s});
+  packages = builtins.mapAttrs (_: builtins.attrNames) self.packages;
   overlay = builtins.attrNames (self.overlays.default pkgs pkgs);
   defaultNix = builtins.attrNames defaultNix;
   modulePaths = builtins.filter (p: builtins.pathExists (src + "/${p}")) [

@@ -59,7 +59,7 @@ in
     else
       null;
   checksLinux = builtins.attrNames self.checks.x86_64-linux;
-  checksDarwin = builtins.attrNames self.checks.aarch64-darwin;
+  systems = builtins.attrNames self.checks;
   devShell = self.devShells.x86_64-linux.default.packages;
   overlay = builtins.attrNames (self.overlays.default (stubPkgs "x86_64-linux") { });
   formatter = self.formatter.x86_64-linux.name;
