@@ -267,22 +267,29 @@ impl Keyring {
 
     /// sops-nix's `sops.age.sshKeyPaths`: an ed25519 host key converted by ssh-to-age. Returns
     /// the `age1…` recipient for the "Imported … as age key with fingerprint …" log line.
-    /// The key is also added as a native age-ssh identity, so files that name the host's
-    /// `ssh-ed25519` key directly (SOPS ≥ 3.10) decrypt too, as `sops.hostPubKeys` promises.
     pub fn add_ssh_host_key_as_age(&mut self, path: &Path) -> Result<String, String> {
         let (source, bytes) = self.read_key_file(path)?;
         let r = self.converted_identity(&source, bytes.expose());
         match self.record(r) {
             Ok((id, recipient)) => {
                 self.age.push(id);
-                // The conversion succeeded, so this is an unencrypted ed25519 key.
-                if let Ok(native) = age::ssh_identity(&source, bytes.expose(), &self.callbacks) {
-                    self.age.push(native);
-                }
                 Ok(recipient)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The installer's `sshKeyPaths`: [`Keyring::add_ssh_host_key_as_age`], plus the key as a
+    /// native age-ssh identity, so files that name the host's `ssh-ed25519` key directly
+    /// (SOPS ≥ 3.10) decrypt too, as the `sops.hostPubKeys` build check counts them.
+    pub fn add_ssh_host_key(&mut self, path: &Path) -> Result<String, String> {
+        let recipient = self.add_ssh_host_key_as_age(path)?;
+        let (source, bytes) = self.read_key_file(path)?;
+        // The conversion succeeded, so this is an unencrypted ed25519 key.
+        if let Ok(native) = age::ssh_identity(&source, bytes.expose(), &self.callbacks) {
+            self.age.push(native);
+        }
+        Ok(recipient)
     }
 
     /// Armored OpenPGP secret keys (`gpg --export-secret-keys -a`).
