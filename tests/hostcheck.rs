@@ -384,6 +384,22 @@ fn shamir_two_of_three_needs_the_host_in_two_groups() {
         std::fs::read_to_string(d.join("secrets/secret0")).unwrap(),
         "t0k"
     );
+
+    // With a alone the installer fails as the check said, and says a is a recipient of one
+    // group (so the fix is another group, not this key).
+    std::fs::write(&keys, &a.file_text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sops-install-secrets"))
+        .arg(&m)
+        .env("XDG_RUNTIME_DIR", &run)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("2 of 3 key groups are needed"), "{err}");
+    assert!(
+        err.contains(&format!("{}: a recipient in group 0", a.recipient)),
+        "{err}"
+    );
 }
 
 /// A bad entry fails the check, naming it.

@@ -222,6 +222,73 @@ mod tests {
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBI1+Q+ntzANebtnicCiAY29uqLGWOaOGLEa8bUqOVmS x@y";
     const AGE: &str = "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs";
 
+    fn group(keys: &[&str], pgp: bool) -> crate::sops::KeyGroup {
+        let mut g: crate::sops::KeyGroup = keys
+            .iter()
+            .map(|r| MasterKey::Age {
+                recipient: r.to_string(),
+                enc: String::new(),
+            })
+            .collect();
+        if pgp {
+            g.push(MasterKey::Pgp {
+                fingerprint: "AB".into(),
+                created_at: String::new(),
+                enc: String::new(),
+            });
+        }
+        g
+    }
+
+    fn metadata(groups: Vec<crate::sops::KeyGroup>, threshold: usize) -> Metadata {
+        Metadata {
+            shamir_threshold: threshold,
+            key_groups: groups,
+            lastmodified: String::new(),
+            mac: String::new(),
+            crypt_rule: Default::default(),
+            mac_only_encrypted: false,
+            version: String::new(),
+        }
+    }
+
+    // The rules sops cannot be made to write (the real files are in tests/hostcheck.rs): an
+    // absent threshold needs every group; a threshold of 1 still needs two shares, as
+    // Keyring::unwrap_data_key combines them; cloud keys open nothing.
+    #[test]
+    fn thresholds_the_real_files_do_not_show() {
+        let host = [HostKey::parse(AGE).unwrap()];
+        let two = metadata(vec![group(&[AGE], false), group(&["age1other"], false)], 0);
+        assert_eq!(
+            decide(&two, &host),
+            Verdict::Cannot {
+                needed: 2,
+                openable: 1
+            }
+        );
+        let one = metadata(two.key_groups.clone(), 1);
+        assert_eq!(groups_needed(&one), 2);
+        let with_pgp = metadata(vec![group(&[AGE], false), group(&[], true)], 2);
+        assert_eq!(
+            decide(&with_pgp, &host),
+            Verdict::Unknown {
+                needed: 2,
+                openable: 1,
+                pgp_groups: vec![1]
+            }
+        );
+        let both = metadata(vec![group(&[AGE], false), group(&["x", AGE], false)], 2);
+        assert_eq!(decide(&both, &host), Verdict::Opens { groups: vec![0, 1] });
+        let cloud = metadata(
+            vec![vec![MasterKey::Other {
+                kind: "kms",
+                id: "arn".into(),
+            }]],
+            0,
+        );
+        assert!(matches!(decide(&cloud, &host), Verdict::Cannot { .. }));
+    }
+
     #[test]
     fn parse_rejects_what_cannot_be_a_host_key() {
         assert!(HostKey::parse("ssh-rsa AAAAB3NzaC1yc2E").is_err());
