@@ -4,15 +4,14 @@
 use crate::manifest::Manifest;
 use crate::sops::path::{lookup, parse_slash_key};
 use crate::sops::Format;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
 pub fn sops_files(m: &Manifest) -> Result<()> {
     let mut loaded: HashMap<&Path, crate::sops::EncryptedFile> = HashMap::new();
     for (file, format) in m.sops_files() {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("failed reading {}", file.display()))?;
+        let bytes = super::input::read(file, super::input::SOPS_FILE)?;
         let f = crate::sops::load(format, &bytes)
             .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", file.display()))?;
         loaded.insert(file, f);
