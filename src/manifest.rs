@@ -163,6 +163,12 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     if name.contains('\0') {
         return Err(format!("{what} {name:?}: the name contains a NUL byte"));
     }
+    // A newline would start a new log line or restart-list line; other controls garble terminals.
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} {name:?}: the name contains a control character (newline, tab, …); rename it"
+        ));
+    }
     if name.starts_with('/') {
         return Err(format!(
             "{what} {name:?}: the name must be relative, not an absolute path"
@@ -182,6 +188,58 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// The unit types systemd knows (`unit_type_from_string`).
+const UNIT_SUFFIXES: [&str; 11] = [
+    "service",
+    "socket",
+    "target",
+    "device",
+    "mount",
+    "automount",
+    "swap",
+    "timer",
+    "path",
+    "slice",
+    "scope",
+];
+
+/// A name in `restartUnits`/`reloadUnits`: a plain or instance unit name as systemd's
+/// `unit_name_is_valid` accepts it (below 256 bytes; `[A-Za-z0-9:_.\\-]` and `@`, not first;
+/// a known type suffix). A template (`foo@.service`) cannot be restarted. Checked so that nothing
+/// else reaches systemctl's command line or the activation's restart list.
+pub fn check_unit(what: &str, unit: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "{what}: {unit:?} is not a systemd unit name ({why}); write the full unit name, e.g. \"nginx.service\""
+        ))
+    };
+    if unit.is_empty() {
+        return bad("it is empty");
+    }
+    if unit.len() > 255 {
+        return bad("it is longer than 255 bytes");
+    }
+    let Some((stem, suffix)) = unit.rsplit_once('.').filter(|(stem, _)| !stem.is_empty()) else {
+        return bad("it has no type suffix such as .service");
+    };
+    if !UNIT_SUFFIXES.contains(&suffix) {
+        return bad("its type suffix is not one systemd knows");
+    }
+    if let Some(c) = stem
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.' | '\\' | '@')))
+    {
+        return bad(&format!("it contains {c:?}"));
+    }
+    if stem.starts_with('@') {
+        return bad("it starts with @");
+    }
+    if stem.ends_with('@') {
+        return bad("it is a template without an instance");
     }
     Ok(())
 }
@@ -378,6 +436,14 @@ impl Manifest {
 
     /// The cross-field rules.
     fn validate(&self) -> Result<(), ManifestError> {
+        // sops-nix reads it into a Go `int`.
+        if self.keep_generations > i64::MAX as u64 {
+            return Err(invalid(format!(
+                "keepGenerations {} is larger than sops-nix accepts (at most {}); use a small number of generations, or 0 to keep all",
+                self.keep_generations,
+                i64::MAX
+            )));
+        }
         if self.gnupg_home.is_some() {
             let fmt = |o: &str| {
                 invalid(format!(
@@ -451,6 +517,29 @@ impl Manifest {
                     return Err(invalid(format!(
                         "secret {} needs {prefix} to be a directory, but {prefix} is also a secret",
                         s.name
+                    )));
+                }
+            }
+        }
+        let secrets = self.secrets.iter().map(|s| ("secret", &s.name, &s.target));
+        let templates = self
+            .templates
+            .iter()
+            .map(|t| ("template", &t.name, &t.target));
+        for (kind, name, t) in secrets.chain(templates) {
+            for (field, units) in [
+                ("restartUnits", &t.restart_units),
+                ("reloadUnits", &t.reload_units),
+            ] {
+                for u in units {
+                    check_unit(&format!("{field} of {kind} {name}"), u).map_err(invalid)?;
+                }
+            }
+            // (uid_t)-1 means "leave unchanged" to chown(2): the file would stay root's.
+            for (field, id) in [("uid", t.uid), ("gid", t.gid)] {
+                if id == u32::MAX {
+                    return Err(invalid(format!(
+                        "{kind} {name}: {field} {id} is the \"do not change\" value of chown, not an id; use a real {field} or owner/group name"
                     )));
                 }
             }
@@ -544,7 +633,7 @@ mod tests {
             "mode":"0440","owner":"postgres","uid":0,"group":"postgres","gid":0,"sopsFile":"/nix/store/x.json",
             "sopsFileHash":"9f","restartUnits":["postgresql.service"],"reloadUnits":["x.service"],"neededForUsers":false}],
             "templates":[{"name":"app.env","content":"PW=<P>\n","file":"/nix/store/y","path":"/etc/app.env",
-            "mode":"0400","owner":null,"uid":5,"group":null,"gid":6,"restartUnits":["a"],"reloadUnits":[]}],
+            "mode":"0400","owner":null,"uid":5,"group":null,"gid":6,"restartUnits":["a.service"],"reloadUnits":[]}],
             "placeholderBySecretName":{"db/pass":"<P>"},"secretsMountPoint":"/run/secrets.d","symlinkPath":"/run/secrets",
             "keepGenerations":3,"gnupgHome":null,"sshKeyPaths":["/etc/ssh/rsa"],"ageKeyFile":"/k.txt",
             "ageSshKeyPaths":["/etc/ssh/ed"],"useTmpfs":true,"userMode":false,"logging":{"keyImport":true,"secretChanges":false}}"#,
@@ -602,6 +691,84 @@ mod tests {
             let e = parse(&j).unwrap_err().to_string();
             assert!(e.contains(needle), "{path:?}: {e}");
         }
+    }
+
+    #[test]
+    fn unit_names_follow_systemd() {
+        // As `systemctl --root=EMPTY is-enabled -- NAME` (systemd 252) judged them: accepted
+        // as given, or refused/mangled (no type suffix gets `.service` appended by systemctl,
+        // which the restart list never does).
+        for ok in [
+            "a.service",
+            "getty@tty1.service",
+            "--help.service",
+            "a\\x2db.service",
+            "a:b_c-d.e.timer",
+            "x.socket",
+            "-.mount",
+            "sys-devices-x.device",
+        ] {
+            assert_eq!(check_unit("u", ok), Ok(()), "{ok}");
+        }
+        let long = format!("{}.service", "a".repeat(248));
+        assert_eq!(long.len(), 256);
+        for (bad, why) in [
+            ("@x.service", "starts with @"),
+            ("a b.service", "contains ' '"),
+            ("ä.service", "contains 'ä'"),
+            ("foo", "no type suffix"),
+            ("a.foo", "not one systemd knows"),
+            (".service", "no type suffix"),
+            ("--help", "no type suffix"),
+            ("x@.service", "template without an instance"),
+            ("a.service\nb.service", "contains '\\n'"),
+            ("", "empty"),
+            (long.as_str(), "longer than 255"),
+        ] {
+            let e = check_unit("restartUnits of secret s", bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+            assert!(e.starts_with("restartUnits of secret s: "), "{e}");
+        }
+        assert_eq!(check_unit("u", &long[1..]), Ok(()));
+    }
+
+    #[test]
+    fn control_characters_keep_generations_and_ids() {
+        for name in ["a\nb", "a\tb", "a\u{7f}", "a\u{1b}[31m", "a\u{9b}1m", "\r"] {
+            let j = serde_json::json!({"secrets":[{"name":name,"sopsFile":"/s"}]}).to_string();
+            let e = parse(&j).unwrap_err().to_string();
+            assert!(e.contains("control character"), "{name:?}: {e}");
+        }
+        let max = i64::MAX as u64;
+        assert_eq!(
+            parse(&format!(r#"{{"keepGenerations":{max}}}"#))
+                .unwrap()
+                .keep_generations,
+            max
+        );
+        let e = parse(&format!(r#"{{"keepGenerations":{}}}"#, max + 1)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("keepGenerations 9223372036854775808 is larger"),
+            "{e}"
+        );
+        for (field, needle) in [
+            ("uid", "secret a: uid 4294967295"),
+            ("gid", "secret a: gid 4294967295"),
+        ] {
+            let j =
+                format!(r#"{{"secrets":[{{"name":"a","sopsFile":"/s","{field}":4294967295}}]}}"#);
+            let e = parse(&j).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+        assert_eq!(
+            parse(r#"{"secrets":[{"name":"a","sopsFile":"/s","uid":4294967294}]}"#)
+                .unwrap()
+                .secrets[0]
+                .target
+                .uid,
+            4294967294
+        );
     }
 
     #[test]
