@@ -249,6 +249,12 @@ pub fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
     if path.contains('\0') {
         return Err(format!("{what} {path:?} contains a NUL byte"));
     }
+    // As in names: a newline in a path would start a new log line.
+    if path.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} {path:?} contains a control character (newline, tab, …)"
+        ));
+    }
     if !path.starts_with('/') {
         return Err(format!("{what} {path:?} must be an absolute path"));
     }
@@ -365,6 +371,11 @@ impl Manifest {
                 .ok_or_else(|| invalid(format!("{what} has no sopsFile")))?;
             if sops_file.contains('\0') {
                 return Err(invalid(format!("sopsFile of {what} contains a NUL byte")));
+            }
+            if sops_file.chars().any(char::is_control) {
+                return Err(invalid(format!(
+                    "sopsFile {sops_file:?} of {what} contains a control character (newline, tab, …)"
+                )));
             }
             secrets.push(Secret {
                 key: s.key.unwrap_or_else(|| name.clone()),
@@ -685,6 +696,7 @@ mod tests {
             ("/a//b", "empty"),
             ("/run/secrets.d/x", "inside secretsMountPoint"),
             ("/run/secrets/other", "inside symlinkPath"),
+            ("/etc/a\nb", "control character"),
         ] {
             let j = serde_json::json!({"secrets":[{"name":"a","sopsFile":"/s","path":path}]})
                 .to_string();

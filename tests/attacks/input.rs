@@ -309,6 +309,11 @@ fn names_units_and_ids_that_would_inject_or_mislead_are_refused() {
             r#"restartUnits of secret a: "a.service\nevil.service" is not a systemd unit name"#,
         ),
         (
+            json!([secret("a", &s, json!({"path": "/etc/app\nevil"}))]),
+            json!({}),
+            r#"path of secret a "/etc/app\nevil" contains a control character"#,
+        ),
+        (
             json!([secret("a", &s, json!({"reloadUnits": ["--help"]}))]),
             json!({}),
             r#"reloadUnits of secret a: "--help" is not a systemd unit name"#,
