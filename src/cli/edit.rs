@@ -7,6 +7,7 @@ use crate::cli::exit::{self, Failure};
 use crate::secret::SecretBytes;
 use crate::sops::encrypt::{emit_encrypted, seal};
 use crate::sops::{stores, DecryptOptions, PlainTree};
+use nix::fcntl::{FcntlArg, OFlag};
 use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -76,7 +77,8 @@ impl Signals {
             set.add(sig);
         }
         let old = set.thread_swap_mask(SigmaskHow::SIG_BLOCK).map_err(fail)?;
-        let fd = match SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC) {
+        // Non-blocking until the editor runs (see `before_editor`).
+        let fd = match SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
             Ok(fd) => fd,
             Err(e) => {
                 let _ = old.thread_set_mask();
@@ -84,6 +86,20 @@ impl Signals {
             }
         };
         Ok(Signals { fd, old })
+    }
+
+    /// A stop signal that came while the file was decrypted ends the process now, before any
+    /// plaintext is written; then reads block, for the editor's wait.
+    fn before_editor(&self, file: &Path) -> Result<(), Failure> {
+        while let Ok(Some(info)) = self.fd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) | Err(_) => {}
+                Ok(sig) => self.die(sig, &format!("{} was not changed", file.display())),
+            }
+        }
+        nix::fcntl::fcntl(&self.fd, FcntlArg::F_SETFL(OFlag::empty()))
+            .map(drop)
+            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot wait for signals: {e}")))
     }
 
     /// Waits for the next of the blocked signals.
@@ -103,11 +119,8 @@ impl Signals {
 
     /// Ends the process with `sig`'s status, as if it had not been caught (the caller has
     /// removed the plaintext). `sig` was read from the signalfd, so it is no longer pending.
-    fn die(&self, sig: Signal, file: &Path) -> ! {
-        eprintln!(
-            "nix-sops edit: {sig} received: the editor was stopped and the plaintext removed; {} was not changed",
-            file.display()
-        );
+    fn die(&self, sig: Signal, what: &str) -> ! {
+        eprintln!("nix-sops edit: {sig} received: {what}");
         let _ = self.old.thread_set_mask();
         let mut only = SigSet::empty();
         only.add(sig);
@@ -211,6 +224,7 @@ fn editor() -> Result<Vec<String>, Failure> {
 
 /// Runs the editor on `bytes` and returns what the file holds afterwards.
 fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> Result<SecretBytes, Failure> {
+    signals.before_editor(file)?;
     let scratch = Scratch::new()?;
     let name = file
         .file_name()
@@ -262,7 +276,13 @@ fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> Result<SecretByte
         // After the editor: whatever it wrote on its way out (a swap file) goes too.
         drop(scratch);
         match sig {
-            Some(sig) => signals.die(sig, file),
+            Some(sig) => signals.die(
+                sig,
+                &format!(
+                    "the editor was stopped and the plaintext removed; {} was not changed",
+                    file.display()
+                ),
+            ),
             None => {
                 return Err(Failure::new(
                     exit::GENERIC,

@@ -385,7 +385,13 @@ fn systemctl_gets_the_units_after_a_double_dash() {
 /// Runs `nix-sops edit s.yaml` in `dir` with `editor` (a script path); the scratch goes under
 /// `dir/runtime` (XDG_RUNTIME_DIR). `own_group` starts it as a process group leader, as a
 /// shell's foreground job is.
-fn edit(dir: &Path, editor: &Path, key_file: &Path, own_group: bool) -> Output {
+fn edit(
+    dir: &Path,
+    editor: &Path,
+    key_file: &Path,
+    own_group: bool,
+    env: &[(&str, &str)],
+) -> Output {
     let runtime = dir.join("runtime");
     std::fs::create_dir_all(&runtime).unwrap();
     let mut c = Command::new(env!("CARGO_BIN_EXE_nix-sops"));
@@ -397,6 +403,7 @@ fn edit(dir: &Path, editor: &Path, key_file: &Path, own_group: bool) -> Output {
         .env("SOPS_AGE_KEY_FILE", key_file)
         .env("EDITOR", editor)
         .env("MARK", dir.join("scratch-path"))
+        .envs(env.iter().copied())
         .args(["edit", "s.yaml"]);
     if own_group {
         c.process_group(0);
@@ -457,7 +464,7 @@ fn edit_removes_the_plaintext_on_sigterm_sighup_and_sigint_sent_to_it() {
         let d = dir.path();
         // The signal goes to nix-sops alone (as `kill PID` does); the editor would stay.
         let editor = editor_script(d, &format!("kill -{sig} $PPID\nexec sleep 30"));
-        let o = edit(d, &editor, &key_file, false);
+        let o = edit(d, &editor, &key_file, false, &[]);
         assert_eq!(
             o.status.signal(),
             Some(n),
@@ -480,7 +487,7 @@ fn edit_removes_the_plaintext_on_sigint_to_its_process_group() {
     let (dir, key_file, enc) = edit_fixture();
     let d = dir.path();
     let editor = editor_script(d, "kill -INT 0\nsleep 30");
-    let o = edit(d, &editor, &key_file, true);
+    let o = edit(d, &editor, &key_file, true, &[]);
     assert_eq!(
         o.status.signal(),
         Some(2),
@@ -496,14 +503,47 @@ fn edit_removes_the_plaintext_when_the_editor_fails() {
     let (dir, key_file, enc) = edit_fixture();
     let d = dir.path();
     let editor = editor_script(d, "exit 3");
-    let o = edit(d, &editor, &key_file, false);
+    let o = edit(d, &editor, &key_file, false, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("failed"), "{}", text(&o.stderr));
     scratch_is_gone(d, &enc);
     // And a normal edit still works: sops reads the result.
     let editor = editor_script(d, "sed -i s/hunter2/changed/ \"$1\"");
-    let o = edit(d, &editor, &key_file, false);
+    let o = edit(d, &editor, &key_file, false, &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let plain = peers::sops_decrypt(d, "s.yaml", &key_file, &[]);
     assert_eq!(text(&plain.stdout), "password: changed\n");
+}
+
+#[test]
+fn edit_stopped_while_decrypting_never_writes_the_plaintext() {
+    let (dir, key_file, enc) = edit_fixture();
+    let d = dir.path();
+    let editor = editor_script(d, "exit 0");
+    // The key command (run while the file is decrypted) sends SIGTERM to nix-sops.
+    let o = edit(
+        d,
+        &editor,
+        &key_file,
+        false,
+        &[("SOPS_AGE_KEY_CMD", "sh -c 'kill -TERM $PPID'")],
+    );
+    assert_eq!(
+        o.status.signal(),
+        Some(15),
+        "{:?} {}",
+        o.status,
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("SIGTERM received: s.yaml was not changed"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!d.join("scratch-path").exists(), "the editor was started");
+    assert!(std::fs::read_dir(d.join("runtime"))
+        .unwrap()
+        .next()
+        .is_none());
+    assert_eq!(std::fs::read(d.join("s.yaml")).unwrap(), enc);
 }
