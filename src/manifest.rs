@@ -167,6 +167,12 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     if name.contains('\0') {
         return Err(format!("{what} {name:?}: the name contains a NUL byte"));
     }
+    // A newline would start a new log line or restart-list line; other controls garble terminals.
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} {name:?}: the name contains a control character (newline, tab, …); rename it"
+        ));
+    }
     if name.starts_with('/') {
         return Err(format!(
             "{what} {name:?}: the name must be relative, not an absolute path"
@@ -190,10 +196,74 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The unit types systemd knows (`unit_type_from_string`).
+const UNIT_SUFFIXES: [&str; 11] = [
+    "service",
+    "socket",
+    "target",
+    "device",
+    "mount",
+    "automount",
+    "swap",
+    "timer",
+    "path",
+    "slice",
+    "scope",
+];
+
+/// A name in `restartUnits`/`reloadUnits`: a plain or instance unit name as systemd's
+/// `unit_name_is_valid` accepts it (below 256 bytes; `[A-Za-z0-9:_.\\-]` and `@`, not first;
+/// a known type suffix). A template (`foo@.service`) cannot be restarted. Checked so that nothing
+/// else reaches systemctl's command line or the activation's restart list.
+///
+/// A name without a type suffix (`nginx`) is accepted, as sops-nix accepts it: systemctl (and so
+/// switch-to-configuration) completes it to `nginx.service`. It must not start with `-`, so it
+/// can never read as an option even where `--` is not used.
+pub fn check_unit(what: &str, unit: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "{what}: {unit:?} is not a systemd unit name ({why}); write the full unit name, e.g. \"nginx.service\""
+        ))
+    };
+    if unit.is_empty() {
+        return bad("it is empty");
+    }
+    if unit.len() > 255 {
+        return bad("it is longer than 255 bytes");
+    }
+    let stem = match unit.rsplit_once('.') {
+        Some(("", _)) => return bad("it has nothing before its type suffix"),
+        Some((stem, suffix)) if UNIT_SUFFIXES.contains(&suffix) => stem,
+        Some(_) => return bad("its type suffix is not one systemd knows"),
+        // systemctl appends `.service`.
+        None if unit.starts_with('-') => return bad("it starts with -"),
+        None => unit,
+    };
+    if let Some(c) = stem
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.' | '\\' | '@')))
+    {
+        return bad(&format!("it contains {c:?}"));
+    }
+    if stem.starts_with('@') {
+        return bad("it starts with @");
+    }
+    if stem.ends_with('@') {
+        return bad("it is a template without an instance");
+    }
+    Ok(())
+}
+
 /// An absolute filesystem path from the manifest: no `..`, `.`, NUL or empty components.
 pub fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
     if path.contains('\0') {
         return Err(format!("{what} {path:?} contains a NUL byte"));
+    }
+    // As in names: a newline in a path would start a new log line.
+    if path.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} {path:?} contains a control character (newline, tab, …)"
+        ));
     }
     if !path.starts_with('/') {
         return Err(format!("{what} {path:?} must be an absolute path"));
@@ -312,6 +382,11 @@ impl Manifest {
             if sops_file.contains('\0') {
                 return Err(invalid(format!("sopsFile of {what} contains a NUL byte")));
             }
+            if sops_file.chars().any(char::is_control) {
+                return Err(invalid(format!(
+                    "sopsFile {sops_file:?} of {what} contains a control character (newline, tab, …)"
+                )));
+            }
             secrets.push(Secret {
                 key: s.key.unwrap_or_else(|| name.clone()),
                 sops_file: PathBuf::from(sops_file),
@@ -383,6 +458,14 @@ impl Manifest {
 
     /// The cross-field rules.
     fn validate(&self) -> Result<(), ManifestError> {
+        // sops-nix reads it into a Go `int`.
+        if self.keep_generations > i64::MAX as u64 {
+            return Err(invalid(format!(
+                "keepGenerations {} is larger than sops-nix accepts (at most {}); use a small number of generations, or 0 to keep all",
+                self.keep_generations,
+                i64::MAX
+            )));
+        }
         if self.gnupg_home.is_some() {
             let fmt = |o: &str| {
                 invalid(format!(
@@ -456,6 +539,29 @@ impl Manifest {
                     return Err(invalid(format!(
                         "secret {} needs {prefix} to be a directory, but {prefix} is also a secret",
                         s.name
+                    )));
+                }
+            }
+        }
+        let secrets = self.secrets.iter().map(|s| ("secret", &s.name, &s.target));
+        let templates = self
+            .templates
+            .iter()
+            .map(|t| ("template", &t.name, &t.target));
+        for (kind, name, t) in secrets.chain(templates) {
+            for (field, units) in [
+                ("restartUnits", &t.restart_units),
+                ("reloadUnits", &t.reload_units),
+            ] {
+                for u in units {
+                    check_unit(&format!("{field} of {kind} {name}"), u).map_err(invalid)?;
+                }
+            }
+            // (uid_t)-1 means "leave unchanged" to chown(2): the file would stay root's.
+            for (field, id) in [("uid", t.uid), ("gid", t.gid)] {
+                if id == u32::MAX {
+                    return Err(invalid(format!(
+                        "{kind} {name}: {field} {id} is the \"do not change\" value of chown, not an id; use a real {field} or owner/group name"
                     )));
                 }
             }
@@ -549,7 +655,7 @@ mod tests {
             "mode":"0440","owner":"postgres","uid":0,"group":"postgres","gid":0,"sopsFile":"/nix/store/x.json",
             "sopsFileHash":"9f","restartUnits":["postgresql.service"],"reloadUnits":["x.service"],"neededForUsers":false}],
             "templates":[{"name":"app.env","content":"PW=<P>\n","file":"/nix/store/y","path":"/etc/app.env",
-            "mode":"0400","owner":null,"uid":5,"group":null,"gid":6,"restartUnits":["a"],"reloadUnits":[]}],
+            "mode":"0400","owner":null,"uid":5,"group":null,"gid":6,"restartUnits":["a.service"],"reloadUnits":[]}],
             "placeholderBySecretName":{"db/pass":"<P>"},"secretsMountPoint":"/run/secrets.d","symlinkPath":"/run/secrets",
             "keepGenerations":3,"gnupgHome":null,"sshKeyPaths":["/etc/ssh/rsa"],"ageKeyFile":"/k.txt",
             "ageSshKeyPaths":["/etc/ssh/ed"],"useTmpfs":true,"userMode":false,"logging":{"keyImport":true,"secretChanges":false}}"#,
@@ -601,12 +707,94 @@ mod tests {
             ("/a//b", "empty"),
             ("/run/secrets.d/x", "inside secretsMountPoint"),
             ("/run/secrets/other", "inside symlinkPath"),
+            ("/etc/a\nb", "control character"),
         ] {
             let j = serde_json::json!({"secrets":[{"name":"a","sopsFile":"/s","path":path}]})
                 .to_string();
             let e = parse(&j).unwrap_err().to_string();
             assert!(e.contains(needle), "{path:?}: {e}");
         }
+    }
+
+    #[test]
+    fn unit_names_follow_systemd() {
+        // As `systemctl --root=EMPTY is-enabled -- NAME` (systemd 252) judged them: accepted
+        // as given, or refused/mangled (no type suffix gets `.service` appended by systemctl,
+        // which the restart list never does).
+        for ok in [
+            "a.service",
+            "getty@tty1.service",
+            "--help.service",
+            "a\\x2db.service",
+            "a:b_c-d.e.timer",
+            "x.socket",
+            "-.mount",
+            "sys-devices-x.device",
+            // No suffix: systemctl completes it to .service, as with sops-nix.
+            "nginx",
+            "getty@tty1",
+        ] {
+            assert_eq!(check_unit("u", ok), Ok(()), "{ok}");
+        }
+        let long = format!("{}.service", "a".repeat(248));
+        assert_eq!(long.len(), 256);
+        for (bad, why) in [
+            ("@x.service", "starts with @"),
+            ("a b.service", "contains ' '"),
+            ("ä.service", "contains 'ä'"),
+            ("a.foo", "not one systemd knows"),
+            (".service", "nothing before its type suffix"),
+            ("--help", "starts with -"),
+            ("-x", "starts with -"),
+            ("x@.service", "template without an instance"),
+            ("a.service\nb.service", "contains '\\n'"),
+            ("", "empty"),
+            (long.as_str(), "longer than 255"),
+        ] {
+            let e = check_unit("restartUnits of secret s", bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+            assert!(e.starts_with("restartUnits of secret s: "), "{e}");
+        }
+        assert_eq!(check_unit("u", &long[1..]), Ok(()));
+    }
+
+    #[test]
+    fn control_characters_keep_generations_and_ids() {
+        for name in ["a\nb", "a\tb", "a\u{7f}", "a\u{1b}[31m", "a\u{9b}1m", "\r"] {
+            let j = serde_json::json!({"secrets":[{"name":name,"sopsFile":"/s"}]}).to_string();
+            let e = parse(&j).unwrap_err().to_string();
+            assert!(e.contains("control character"), "{name:?}: {e}");
+        }
+        let max = i64::MAX as u64;
+        assert_eq!(
+            parse(&format!(r#"{{"keepGenerations":{max}}}"#))
+                .unwrap()
+                .keep_generations,
+            max
+        );
+        let e = parse(&format!(r#"{{"keepGenerations":{}}}"#, max + 1)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("keepGenerations 9223372036854775808 is larger"),
+            "{e}"
+        );
+        for (field, needle) in [
+            ("uid", "secret a: uid 4294967295"),
+            ("gid", "secret a: gid 4294967295"),
+        ] {
+            let j =
+                format!(r#"{{"secrets":[{{"name":"a","sopsFile":"/s","{field}":4294967295}}]}}"#);
+            let e = parse(&j).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+        assert_eq!(
+            parse(r#"{"secrets":[{"name":"a","sopsFile":"/s","uid":4294967294}]}"#)
+                .unwrap()
+                .secrets[0]
+                .target
+                .uid,
+            4294967294
+        );
     }
 
     #[test]

@@ -270,7 +270,7 @@ fn systemctl_mode_calls_try_restart_and_try_reload_or_restart() {
         install_units(&e, "2");
         assert_eq!(
             read(log),
-            "--no-block try-restart a.service\n--no-block try-reload-or-restart r.service\n"
+            "--no-block try-restart -- a.service\n--no-block try-reload-or-restart -- r.service\n"
         );
         assert_eq!(
             list("activation-restart-list"),

@@ -7,7 +7,15 @@ use crate::cli::exit::{self, Failure};
 use crate::secret::SecretBytes;
 use crate::sops::encrypt::{emit_encrypted, seal};
 use crate::sops::{stores, DecryptOptions, PlainTree};
+use nix::fcntl::{FcntlArg, OFlag};
+use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::ffi::CString;
 use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -24,7 +32,9 @@ Examples:
 
 The plaintext is written to a private directory (mode 0700) under $XDG_RUNTIME_DIR (a tmpfs on
 systemd machines), else /dev/shm, else $TMPDIR, and removed when the editor exits. The editor is
-$SOPS_EDITOR, else $EDITOR, else vim, nano or vi. Exit 200 when nothing changed (as sops).")]
+$SOPS_EDITOR, else $EDITOR, else vim, nano or vi. Exit 200 when nothing changed (as sops).
+On SIGINT, SIGTERM or SIGHUP the editor is stopped, the plaintext removed, and nix-sops ends with
+that signal.")]
 pub struct EditArgs {
     /// Input format; by default from the file extension.
     #[arg(long, value_name = "TYPE")]
@@ -39,6 +49,92 @@ pub struct EditArgs {
     pub pgp: Vec<String>,
     /// The SOPS file (created if it does not exist).
     pub file: PathBuf,
+}
+
+/// While `edit` runs, SIGINT, SIGTERM and SIGHUP are blocked in this thread (and so in every
+/// thread it starts) and read from a signalfd instead, with SIGCHLD to learn when the editor
+/// exits: nothing can end the process between writing the plaintext and removing it. No handler
+/// is installed; the editor is started with an empty mask, so it reacts to signals as usual. On
+/// drop the old mask returns, and a signal that came after the editor (while encrypting) ends
+/// the process then.
+struct Signals {
+    fd: SignalFd,
+    old: SigSet,
+}
+
+impl Signals {
+    fn block() -> Result<Signals, Failure> {
+        let fail = |e: nix::errno::Errno| {
+            Failure::new(exit::GENERIC, format!("cannot set up signal handling: {e}"))
+        };
+        let mut set = SigSet::empty();
+        for sig in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGCHLD,
+        ] {
+            set.add(sig);
+        }
+        let old = set.thread_swap_mask(SigmaskHow::SIG_BLOCK).map_err(fail)?;
+        // Non-blocking until the editor runs (see `before_editor`).
+        let fd = match SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = old.thread_set_mask();
+                return Err(fail(e));
+            }
+        };
+        Ok(Signals { fd, old })
+    }
+
+    /// A stop signal that came while the file was decrypted ends the process now, before any
+    /// plaintext is written; then reads block, for the editor's wait.
+    fn before_editor(&self, file: &Path) -> Result<(), Failure> {
+        while let Ok(Some(info)) = self.fd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) | Err(_) => {}
+                Ok(sig) => self.die(sig, &format!("{} was not changed", file.display())),
+            }
+        }
+        nix::fcntl::fcntl(&self.fd, FcntlArg::F_SETFL(OFlag::empty()))
+            .map(drop)
+            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot wait for signals: {e}")))
+    }
+
+    /// Waits for the next of the blocked signals.
+    fn next(&self) -> Result<Signal, nix::errno::Errno> {
+        loop {
+            match self.fd.read_signal() {
+                Ok(Some(info)) => {
+                    if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                        return Ok(sig);
+                    }
+                }
+                Ok(None) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Ends the process with `sig`'s status, as if it had not been caught (the caller has
+    /// removed the plaintext). `sig` was read from the signalfd, so it is no longer pending.
+    fn die(&self, sig: Signal, what: &str) -> ! {
+        eprintln!("nix-sops edit: {sig} received: {what}");
+        let _ = self.old.thread_set_mask();
+        let mut only = SigSet::empty();
+        only.add(sig);
+        let _ = only.thread_unblock();
+        let _ = nix::sys::signal::raise(sig);
+        // Still here: the signal is ignored in this process. Exit as a shell reports it.
+        std::process::exit(128 + sig as i32)
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        let _ = self.old.thread_set_mask();
+    }
 }
 
 /// A private directory for the plaintext, on tmpfs where there is one; removed on drop.
@@ -78,6 +174,32 @@ impl Drop for Scratch {
     }
 }
 
+/// Starts `cmd file` (searched in PATH) with an empty signal mask: ours blocks SIGINT, SIGTERM
+/// and SIGHUP, and `std::process::Command` would pass that on, leaving the editor deaf to them.
+fn spawn_editor(cmd: &[String], file: &Path) -> Result<Pid, Failure> {
+    let cant = |why: String| Failure::new(NO_EDITOR_FOUND, format!("cannot run {}: {why}", cmd[0]));
+    let cstr = |s: &[u8]| CString::new(s).map_err(|_| cant("it contains a NUL byte".into()));
+    let mut args = cmd
+        .iter()
+        .map(|a| cstr(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    args.push(cstr(file.as_os_str().as_bytes())?);
+    let env = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            cstr(&kv)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut attr = PosixSpawnAttr::init().map_err(|e| cant(e.to_string()))?;
+    attr.set_sigmask(&SigSet::empty())
+        .and_then(|()| attr.set_flags(PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK))
+        .map_err(|e| cant(e.to_string()))?;
+    let actions = PosixSpawnFileActions::init().map_err(|e| cant(e.to_string()))?;
+    posix_spawnp(&args[0], &actions, &attr, &args, &env).map_err(|e| cant(e.to_string()))
+}
+
 fn editor() -> Result<Vec<String>, Failure> {
     for var in ["SOPS_EDITOR", "EDITOR"] {
         if let Some(cmd) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
@@ -101,7 +223,8 @@ fn editor() -> Result<Vec<String>, Failure> {
 }
 
 /// Runs the editor on `bytes` and returns what the file holds afterwards.
-fn edit_bytes(file: &Path, bytes: &[u8]) -> Result<SecretBytes, Failure> {
+fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> Result<SecretBytes, Failure> {
+    signals.before_editor(file)?;
     let scratch = Scratch::new()?;
     let name = file
         .file_name()
@@ -123,18 +246,60 @@ fn edit_bytes(file: &Path, bytes: &[u8]) -> Result<SecretBytes, Failure> {
     f.flush().ok();
     drop(f);
     let cmd = editor()?;
-    let status = std::process::Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .arg(&tmp)
-        .status()
-        .map_err(|e| Failure::new(NO_EDITOR_FOUND, format!("cannot run {}: {e}", cmd[0])))?;
-    if !status.success() {
+    let pid = spawn_editor(&cmd, &tmp)?;
+    let status = loop {
+        let sig = match signals.next() {
+            Ok(Signal::SIGCHLD) => match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => break Ok(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => break Err(sig),
+                Ok(_) => continue,
+                Err(_) => None,
+            },
+            Ok(sig) => Some(sig),
+            Err(_) => None,
+        };
+        // SIGINT, SIGTERM or SIGHUP (or waiting failed): stop the editor, which holds the
+        // plaintext, then remove it. A signal sent to our process group reached the editor
+        // already; one sent to us alone is passed on.
+        let _ = kill(pid, sig.unwrap_or(Signal::SIGTERM));
+        let gone = (0..20).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            !matches!(
+                waitpid(pid, Some(WaitPidFlag::WNOHANG)),
+                Ok(WaitStatus::StillAlive | WaitStatus::Stopped(..) | WaitStatus::Continued(_))
+            )
+        });
+        if !gone {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        // After the editor: whatever it wrote on its way out (a swap file) goes too.
+        drop(scratch);
+        match sig {
+            Some(sig) => signals.die(
+                sig,
+                &format!(
+                    "the editor was stopped and the plaintext removed; {} was not changed",
+                    file.display()
+                ),
+            ),
+            None => {
+                return Err(Failure::new(
+                    exit::GENERIC,
+                    "cannot wait for the editor; it was stopped, the plaintext removed and nothing changed",
+                ))
+            }
+        }
+    };
+    let failed = match status {
+        Ok(0) => None,
+        Ok(code) => Some(format!("exit status {code}")),
+        Err(sig) => Some(format!("killed by {sig}")),
+    };
+    if let Some(how) = failed {
         return Err(Failure::new(
             exit::GENERIC,
-            format!(
-                "the editor {} failed ({status}); nothing was changed",
-                cmd[0]
-            ),
+            format!("the editor {} failed ({how}); nothing was changed", cmd[0]),
         ));
     }
     std::fs::read(&tmp)
@@ -143,12 +308,14 @@ fn edit_bytes(file: &Path, bytes: &[u8]) -> Result<SecretBytes, Failure> {
 }
 
 pub fn run(args: EditArgs) -> Result<(), Failure> {
+    // First, so that every thread started from here on (decryption may start one) blocks them too.
+    let signals = Signals::block()?;
     let format = crate::cli::input_format(args.input_type.as_deref(), &args.file)?;
     let shown = args.file.display().to_string();
 
     if !args.file.exists() {
         // A new file: edit an empty document, then encrypt it as `encrypt` would.
-        let edited = edit_bytes(&args.file, b"")?;
+        let edited = edit_bytes(&args.file, b"", &signals)?;
         let enc_args = EncryptArgs {
             age: args.age.clone(),
             pgp: args.pgp.clone(),
@@ -180,7 +347,7 @@ pub fn run(args: EditArgs) -> Result<(), Failure> {
         .emit(format)
         .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
     drop(plain);
-    let edited = edit_bytes(&args.file, before.expose())?;
+    let edited = edit_bytes(&args.file, before.expose(), &signals)?;
     if edited.expose() == before.expose() {
         return Err(Failure::new(
             FILE_HAS_NOT_BEEN_MODIFIED,

@@ -7,7 +7,7 @@ use crate::keys::recipients::{self, HostKey, Verdict};
 use crate::manifest::Manifest;
 use crate::sops::path::{lookup, parse_slash_key};
 use crate::sops::Format;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -16,8 +16,7 @@ pub fn sops_files(m: &Manifest) -> Result<()> {
         recipients::parse_host_keys(&m.host_pub_keys).map_err(|e| anyhow!("hostPubKeys: {e}"))?;
     let mut loaded: HashMap<&Path, crate::sops::EncryptedFile> = HashMap::new();
     for (file, format) in m.sops_files() {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("failed reading {}", file.display()))?;
+        let bytes = super::input::read(file, super::input::SOPS_FILE)?;
         let f = crate::sops::load(format, &bytes)
             .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", file.display()))?;
         loaded.insert(file, f);

@@ -2,10 +2,13 @@
 //! [`Keyring`]. Nothing is written to disk: sops-nix's `age-keys.txt` and temporary GnuPG home
 //! are not needed, since decryption happens in this process.
 
+use super::input;
 use crate::keys::sources::ProcessEnv;
 use crate::keys::Keyring;
 use crate::manifest::Manifest;
+use crate::secret::SecretBytes;
 use anyhow::{anyhow, Result};
+use std::path::Path;
 
 /// What was loaded, for messages.
 pub struct Imported {
@@ -23,7 +26,9 @@ pub fn load(m: &Manifest, prog: &str) -> Result<Imported> {
     let mut warnings = Vec::new();
 
     for p in &m.age_ssh_key_paths {
-        match kr.add_ssh_host_key(p) {
+        match read_key(&mut kr, p, input::SSH_KEY)
+            .and_then(|k| kr.add_ssh_host_key_text(&p.display().to_string(), k.expose()))
+        {
             Ok(recipient) => {
                 if m.logging.key_import {
                     eprintln!(
@@ -36,7 +41,9 @@ pub fn load(m: &Manifest, prog: &str) -> Result<Imported> {
         }
     }
     if let Some(f) = &m.age_key_file {
-        if let Err(e) = kr.add_identity_file(f) {
+        let added = read_key(&mut kr, f, input::AGE_KEY_FILE)
+            .and_then(|k| kr.add_identity_text(&f.display().to_string(), k.expose()));
+        if let Err(e) = added {
             warnings.push(format!("cannot use ageKeyFile: {e}"));
         }
     }
@@ -74,6 +81,17 @@ pub fn load(m: &Manifest, prog: &str) -> Result<Imported> {
     })
 }
 
+/// A key file the manifest names, regular and bounded ([`input`]); a symlinked host key is
+/// followed (impermanence setups link them). A failure is kept with the keyring's load errors,
+/// as a failed parse is.
+fn read_key(kr: &mut Keyring, p: &Path, kind: input::Kind) -> Result<SecretBytes, String> {
+    input::read_secret(p, kind).map_err(|e| {
+        let e = e.to_string();
+        kr.load_errors.push(e.clone());
+        e
+    })
+}
+
 fn key_count(kr: &Keyring) -> usize {
     #[cfg(feature = "pgp")]
     let pgp = kr.pgp.len();
@@ -83,12 +101,13 @@ fn key_count(kr: &Keyring) -> usize {
 }
 
 #[cfg(feature = "pgp")]
-fn rsa_as_pgp(kr: &mut Keyring, p: &std::path::Path) -> Result<String, String> {
-    kr.add_rsa_ssh_key_as_pgp(p)
+fn rsa_as_pgp(kr: &mut Keyring, p: &Path) -> Result<String, String> {
+    let key = read_key(kr, p, input::SSH_KEY)?;
+    kr.add_rsa_ssh_key_text_as_pgp(&p.display().to_string(), key.expose())
 }
 
 #[cfg(not(feature = "pgp"))]
-fn rsa_as_pgp(_: &mut Keyring, _: &std::path::Path) -> Result<String, String> {
+fn rsa_as_pgp(_: &mut Keyring, _: &Path) -> Result<String, String> {
     Err("this build has no PGP support (feature `pgp`)".into())
 }
 

@@ -15,6 +15,7 @@ pub mod changes;
 pub mod check;
 pub mod fsutil;
 pub mod generation;
+pub mod input;
 pub mod keys;
 pub mod links;
 pub mod lock;

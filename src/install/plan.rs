@@ -8,7 +8,7 @@ use crate::secret::SecretBytes;
 use crate::sops::path::{lookup, parse_slash_key, render, Component, Found};
 use crate::sops::tree::{map_get, MapItem};
 use crate::sops::{Format, PlainTree, Value};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -91,8 +91,8 @@ impl Source for SopsSource {
     }
 
     fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree> {
-        let bytes = crate::filebytes::FileBytes::read(sops_file)
-            .with_context(|| format!("failed reading {}", sops_file.display()))?;
+        // Regular and bounded: a FIFO or a device here would hang or exhaust the machine at boot.
+        let bytes = super::input::read(sops_file, super::input::SOPS_FILE)?;
         let file = crate::sops::load(format, &bytes)
             .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", sops_file.display()))?;
         let key = self

@@ -32,8 +32,12 @@ pub fn texts(m: &Manifest) -> Result<Vec<String>> {
                 return Ok(t.content.clone());
             }
             let f = t.file.as_ref().expect("validated: content or file");
-            std::fs::read_to_string(f)
-                .map_err(|e| anyhow!("template {}: cannot read {}: {e}", t.name, f.display()))
+            // Not followed if it is a link (the module gives store paths): whoever owns the file
+            // must not be able to swap in a link to a root-only file and get its text rendered.
+            let bytes = super::input::read(f, super::input::TEMPLATE_FILE)
+                .map_err(|e| anyhow!("template {}: {e}", t.name))?;
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| anyhow!("template {}: {} is not UTF-8 text", t.name, f.display()))
         })
         .collect()
 }

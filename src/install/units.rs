@@ -68,13 +68,15 @@ fn systemctl(bin: &Path, verb: &str, units: &[String]) -> Result<()> {
     let status = std::process::Command::new(bin)
         .arg("--no-block")
         .arg(verb)
+        // Names are validated in the manifest; `--` still keeps any from being read as an option.
+        .arg("--")
         .args(units)
         .stdout(std::process::Stdio::inherit())
         .status()
         .with_context(|| format!("cannot run systemctl {verb}"))?;
     if !status.success() {
         bail!(
-            "error running 'systemctl --no-block {verb} {}': {status}",
+            "error running 'systemctl --no-block {verb} -- {}': {status}",
             units.join(" ")
         );
     }

@@ -269,7 +269,16 @@ impl Keyring {
     /// the `age1…` recipient for the "Imported … as age key with fingerprint …" log line.
     pub fn add_ssh_host_key_as_age(&mut self, path: &Path) -> Result<String, String> {
         let (source, bytes) = self.read_key_file(path)?;
-        let r = self.converted_identity(&source, bytes.expose());
+        self.add_ssh_host_key_text_as_age(&source, bytes.expose())
+    }
+
+    /// [`Self::add_ssh_host_key_as_age`] on a key already read (`source` names it).
+    pub fn add_ssh_host_key_text_as_age(
+        &mut self,
+        source: &str,
+        bytes: &[u8],
+    ) -> Result<String, String> {
+        let r = self.converted_identity(source, bytes);
         match self.record(r) {
             Ok((id, recipient)) => {
                 self.age.push(id);
@@ -283,10 +292,15 @@ impl Keyring {
     /// native age-ssh identity, so files that name the host's `ssh-ed25519` key directly
     /// (SOPS ≥ 3.10) decrypt too, as the `sops.hostPubKeys` build check counts them.
     pub fn add_ssh_host_key(&mut self, path: &Path) -> Result<String, String> {
-        let recipient = self.add_ssh_host_key_as_age(path)?;
         let (source, bytes) = self.read_key_file(path)?;
+        self.add_ssh_host_key_text(&source, bytes.expose())
+    }
+
+    /// [`Self::add_ssh_host_key`] on a key already read (`source` names it).
+    pub fn add_ssh_host_key_text(&mut self, source: &str, bytes: &[u8]) -> Result<String, String> {
+        let recipient = self.add_ssh_host_key_text_as_age(source, bytes)?;
         // The conversion succeeded, so this is an unencrypted ed25519 key.
-        if let Ok(native) = age::ssh_identity(&source, bytes.expose(), &self.callbacks) {
+        if let Ok(native) = age::ssh_identity(source, bytes, &self.callbacks) {
             self.age.push(native);
         }
         Ok(recipient)
@@ -309,7 +323,17 @@ impl Keyring {
     #[cfg(feature = "pgp")]
     pub fn add_rsa_ssh_key_as_pgp(&mut self, path: &Path) -> Result<String, String> {
         let (source, bytes) = self.read_key_file(path)?;
-        let r = super::pgp::from_ssh_rsa(&source, bytes.expose());
+        self.add_rsa_ssh_key_text_as_pgp(&source, bytes.expose())
+    }
+
+    /// [`Self::add_rsa_ssh_key_as_pgp`] on a key already read (`source` names it).
+    #[cfg(feature = "pgp")]
+    pub fn add_rsa_ssh_key_text_as_pgp(
+        &mut self,
+        source: &str,
+        bytes: &[u8],
+    ) -> Result<String, String> {
+        let r = super::pgp::from_ssh_rsa(source, bytes);
         let key = self.record(r)?;
         let fp = key.fingerprint.clone();
         self.pgp.push(key);

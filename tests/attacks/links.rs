@@ -21,8 +21,8 @@ fn symlinked_parent_never_redirects_a_root_write() {
             secret("other", file, json!({}))
         ])
     };
-    let m1 = f.manifest("m1.json", s(&v1));
-    let m2 = f.manifest("m2.json", s(&v2));
+    let m1 = f.manifest("m1.json", s(&v1), json!({}));
+    let m2 = f.manifest("m2.json", s(&v2), json!({}));
     let run = sandbox(&format!(
         r#"user u1
 $BIN {m1} >/dev/null
@@ -68,6 +68,7 @@ fn only_root_made_symlinks_are_followed() {
             secret("a", &v, json!({"owner": "u1", "path": "/home/u1/cfg/a"})),
             secret("b", &v, json!({"path": "/srv/rootlink/b"}))
         ]),
+        json!({}),
     );
     let run = sandbox(&format!(
         r#"user u1
@@ -101,6 +102,7 @@ fn a_user_made_directory_blocks_only_its_own_link() {
             secret("a", &v, json!({})),
             secret("b", &v, json!({"owner": "u1", "path": "/home/u1/b"}))
         ]),
+        json!({}),
     );
     let run = sandbox(&format!(
         r#"user u1
@@ -133,6 +135,7 @@ fn files_of_other_users_are_never_replaced() {
             secret("a", &v, json!({"owner": "u1", "path": "/home/u1/a"})),
             secret("b", &v, json!({"path": "/run/existing-file"}))
         ]),
+        json!({}),
     );
     let run = sandbox(&format!(
         r#"user u1
@@ -175,8 +178,8 @@ fn planted_names_and_blocked_links_never_make_a_restart_vanish() {
             )
         ])
     };
-    let m1 = f.manifest("m1.json", s(&v1));
-    let m2 = f.manifest("m2.json", s(&v2));
+    let m1 = f.manifest("m1.json", s(&v1), json!({}));
+    let m2 = f.manifest("m2.json", s(&v2), json!({}));
     let run = sandbox(&format!(
         r#"user u1
 $BIN {m1} >/dev/null
@@ -215,6 +218,7 @@ fn parents_writable_by_others_are_refused() {
             secret("a", &v, json!({"path": "/tmp/a"})),
             secret("b", &v, json!({"path": "/srv/app/b"}))
         ]),
+        json!({}),
     );
     let out = sandbox(&format!(
         r#"if $BIN {m} >/dev/null 2>/run/err; then echo "EXIT 0"; else echo "EXIT $?"; fi
@@ -243,6 +247,7 @@ fn a_path_resolving_into_the_symlink_path_is_refused_before_anything_is_touched(
     let m = f.manifest(
         "m.json",
         json!([secret("a", &v, json!({"path": "/var/run/secrets/a"}))]),
+        json!({}),
     );
     let out = sandbox(&format!(
         r#"[ -L /var/run ] || {{ echo "no /var/run link on this machine" >&2; exit 1; }}
@@ -263,7 +268,7 @@ cat /run/err
 fn the_change_record_is_not_world_readable() {
     let f = Fixture::new();
     let v = f.encrypt("v.yaml", "a: x\n");
-    let m = f.manifest("m.json", json!([secret("a", &v, json!({}))]));
+    let m = f.manifest("m.json", json!([secret("a", &v, json!({}))]), json!({}));
     let out = sandbox(&format!(
         r#"user u1
 $BIN {m} >/dev/null

@@ -14,7 +14,7 @@ fn two_installers_at_first_boot_never_stack_mounts() {
     let secrets: Vec<_> = (0..100)
         .map(|i| secret(&format!("s{i}"), &v, json!({})))
         .collect();
-    let m = f.manifest("m.json", json!(secrets));
+    let m = f.manifest("m.json", json!(secrets), json!({}));
     let out = sandbox(&format!(
         r#"for i in $(seq 1 30); do
   $BIN {m} >/dev/null 2>/run/e1 & a=$!

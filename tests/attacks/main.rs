@@ -4,6 +4,10 @@
 //! unprivileged users from `useradd`, who act through `setpriv`. Nothing touches the machine
 //! the tests run on. Each test fails on the installer as it was before the fix it pins.
 
+mod input;
 mod links;
 mod lock;
 mod support;
+
+// The input attacks name these at the crate root.
+use support::{ns, ok, peers, secret, text, Fixture};

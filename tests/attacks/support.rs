@@ -1,7 +1,7 @@
 //! The sandbox the attacks run in, and fixtures made by the real sops.
 
 #[path = "../common/mod.rs"]
-mod peers;
+pub mod peers;
 
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -85,15 +85,60 @@ pub fn sandbox(script: &str) -> Run {
     Run { out }
 }
 
-/// An age key and sops files encrypted to it by the real sops, in a directory the sandbox's
-/// tmpfs mounts do not hide.
+/// Runs `script` (sh) in a lighter sandbox: a private mount namespace with a tmpfs on /run only
+/// (for attacks that need no other users). `$BIN` is the installer; `env` is added.
+pub fn ns(script: &str, env: &[(&str, &str)]) -> Output {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the installer attack tests need root (CI runs them as root)"
+    );
+    peers::require("unshare");
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-euc"])
+        .arg(format!(
+            "mount -t tmpfs -o mode=0755 tmpfs /run\nmountpoint -q /run\n{script}"
+        ))
+        .env("BIN", BIN)
+        .env_remove("NIXOS_ACTION")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_RESTART_UNITS_VIA_SYSTEMCTL")
+        .env("HOME", "/var/empty");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("unshare runs")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+/// An age key (from the real age-keygen) and sops files encrypted to it by the real sops, in a
+/// directory the sandbox's tmpfs mounts do not hide.
 pub struct Fixture {
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     pub key: PathBuf,
-    recipient: String,
+    pub recipient: String,
 }
 
 impl Fixture {
+    pub fn with_age_key() -> Fixture {
+        Fixture::new()
+    }
+
     pub fn new() -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("attacks-")
@@ -108,33 +153,47 @@ impl Fixture {
         }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub fn p(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    /// `plain` (YAML) encrypted by the real sops to the fixture's key, saved as `name`.
+    /// `plain` encrypted by the real sops (the store from `name`'s extension) to the fixture's
+    /// key, saved as `name`.
     pub fn encrypt(&self, name: &str, plain: &str) -> PathBuf {
+        self.encrypt_to(name, plain, &self.recipient.clone())
+    }
+
+    pub fn encrypt_to(&self, name: &str, plain: &str, recipients: &str) -> PathBuf {
         let enc = peers::sops_encrypt(
             self.dir.path(),
             &format!("plain-{name}"),
             plain.as_bytes(),
-            &["--age", &self.recipient, "--filename-override", name],
+            &["--age", recipients, "--filename-override", name],
         );
-        let p = self.path(name);
+        let p = self.p(name);
         std::fs::write(&p, enc).unwrap();
         p
     }
 
-    /// A system-mode manifest (sops-nix's defaults) with `secrets`, saved as `name`.
-    pub fn manifest(&self, name: &str, secrets: serde_json::Value) -> PathBuf {
-        let m = json!({
+    /// A system-mode manifest (sops-nix's defaults) with `secrets` and `extra` top-level fields,
+    /// saved as `name`.
+    pub fn manifest(
+        &self,
+        name: &str,
+        secrets: serde_json::Value,
+        extra: serde_json::Value,
+    ) -> PathBuf {
+        let mut m = json!({
             "secrets": secrets, "templates": [], "placeholderBySecretName": {},
             "secretsMountPoint": "/run/secrets.d", "symlinkPath": "/run/secrets",
             "keepGenerations": 1, "gnupgHome": null, "sshKeyPaths": [], "ageKeyFile": self.key,
             "ageSshKeyPaths": [], "useTmpfs": false, "userMode": false,
             "logging": {"keyImport": true, "secretChanges": true}
         });
-        let p = self.path(name);
+        for (k, v) in extra.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        let p = self.p(name);
         std::fs::write(&p, serde_json::to_vec(&m).unwrap()).unwrap();
         p
     }
