@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Writes ./<case>.json for every ./<case>.nix: the manifests sops-nix's own module makes of the
+# case (modules/sops for kind "nixos", modules/home-manager/sops.nix for "homeManager"),
+# evaluated by tests/nix/module.nix, the harness tests/nix_module.rs runs our module through,
+# with the same stubs and sops.package set to one fake store path. Generated; do not edit the
+# JSON by hand.
+#
+#   tests/nix/cases/regenerate.sh <sops-nix checkout> <nixpkgs lib dir>
+#
+# Both are plain source trees. With the search tool, `fetch` github:Mic92/sops-nix and
+# github:nix-community/nixpkgs.lib, then check each out of its mirror, e.g.
+#   git --git-dir=/work/.mirror/Mic92+sops-nix/<…> worktree add /tmp/sops-nix <commit>
+# and pass /tmp/sops-nix and /tmp/nixpkgs.lib/lib (the lib/ directory, as NIX_SOPS_NIXPKGS_LIB).
+# The second argument defaults to $NIX_SOPS_NIXPKGS_LIB.
+# Last written from Mic92/sops-nix 56b24064 with nixpkgs.lib de42d442.
+#
+# Store paths become the markers tests/nix_module.rs expands: a template's store file
+# `@FILE@`, a placeholder `@PLACEHOLDER:<secret>@`, the store copy and SHA-256 of a repository
+# file `@STORE:<repo path>@` / `@SHA256:<repo path>@`. sops-nix's home-manager module keeps its
+# manifest in a let binding, so that one is read from the harness's file trace (traceFiles).
+set -euo pipefail
+cd "$(dirname "$0")"
+sops_nix="$(cd "${1:?usage: $0 <sops-nix checkout> <nixpkgs lib dir>}" && pwd)"
+lib="$(cd "${2:-${NIX_SOPS_NIXPKGS_LIB:?give a nixpkgs lib dir}}" && pwd)"
+for m in modules/sops/default.nix modules/home-manager/sops.nix; do
+  test -f "$sops_nix/$m" || {
+    echo "$sops_nix has no $m: not a sops-nix checkout" >&2
+    exit 1
+  }
+done
+test -f "$lib/default.nix" || {
+  echo "$lib has no default.nix: not a nixpkgs lib directory" >&2
+  exit 1
+}
+exec python3 - "$sops_nix" "$lib" <<'EOF'
+import hashlib, json, pathlib, re, subprocess, sys
+
+sops_nix, lib = sys.argv[1:]
+repo = pathlib.Path("../../..").resolve()
+FAKE = "/nix/store/00000000000000000000000000000000-"
+package = (
+    '[ { sops.package = { type = "derivation"; name = "sops-install-secrets"; '
+    f'outPath = "{FAKE}sops-install-secrets"; }}; }} ]'
+)
+
+
+def nix(*args):
+    out = subprocess.run(
+        ["nix-instantiate", *args], cwd=repo, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        sys.exit(f"nix-instantiate {' '.join(args)} failed:\n{out.stderr}")
+    return out
+
+
+def evaluate(case, kind, attr):
+    module = "modules/sops" if kind == "nixos" else "modules/home-manager/sops.nix"
+    return nix(
+        "--eval", "--strict", "--json", "tests/nix/module.nix",
+        "--arg", "lib", lib,
+        "--arg", "case", f"./tests/nix/cases/{case}.nix",
+        "--arg", "module", f"{sops_nix}/{module}",
+        "--arg", "extraModules", package,
+        "--arg", "traceFiles", "true",
+        "-A", attr,
+    )
+
+
+def traced(stderr):
+    """The files the module wrote (writeTextFile), by name."""
+    files = {}
+    for line in stderr.splitlines():
+        if line.startswith("trace: {"):
+            f = json.loads(line[len("trace: "):])
+            assert files.get(f["file"], f["text"]) == f["text"], f["file"]
+            files[f["file"]] = f["text"]
+    return files
+
+
+# Repository files a case may copy to the store: store path and SHA-256 → marker.
+tracked = subprocess.run(
+    ["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True
+).stdout.split()
+repo_files = {}
+
+
+def repo_marker(s):
+    m = re.fullmatch(r"/nix/store/[0-9a-z]{32}-(.+)", s)
+    digest = re.fullmatch(r"[0-9a-f]{64}", s)
+    if not m and not digest:
+        return None
+    for path in tracked:
+        if m and pathlib.Path(path).name != m.group(1):
+            continue
+        if path not in repo_files:
+            data = (repo / path).read_bytes()
+            store = subprocess.run(
+                ["nix-store", "--add", str(repo / path)],
+                capture_output=True, text=True, check=True,
+            ).stdout.strip()
+            repo_files[path] = (store, hashlib.sha256(data).hexdigest())
+        store, sha = repo_files[path]
+        if s == store:
+            return f"@STORE:{path}@"
+        if s == sha:
+            return f"@SHA256:{path}@"
+    return None
+
+
+def normalise(v, names):
+    if isinstance(v, dict):
+        out = {k: normalise(x, names) for k, x in v.items()}
+        if "file" in out and "content" in out:  # a template: its store file
+            assert v["file"] == FAKE + v["name"], v["file"]
+            out["file"] = "@FILE@"
+        return out
+    if isinstance(v, list):
+        return [normalise(x, names) for x in v]
+    if isinstance(v, str):
+        marker = repo_marker(v)
+        if marker:
+            return marker
+        if re.search(r"/nix/store/(?!0{32}-)", v):
+            sys.exit(f"unexpected store path in {v!r}")
+
+        def placeholder(m):
+            if m.group(1) not in names:
+                sys.exit(f"placeholder of an unknown secret: {m.group(0)}")
+            return f"@PLACEHOLDER:{names[m.group(1)]}@"
+
+        return re.sub(r"<SOPS:([0-9a-f]{64}):PLACEHOLDER>", placeholder, v)
+    return v
+
+
+def placeholder_names(*manifests):
+    names = {}
+    for m in manifests:
+        for n in (m or {}).get("placeholderBySecretName", {}):
+            names[hashlib.sha256(n.encode()).hexdigest()] = n
+    return names
+
+
+for case_file in sorted(pathlib.Path(".").glob("*.nix")):
+    case = case_file.stem
+    kind = json.loads(
+        nix("--eval", "--json", "-E", f"(import ./tests/nix/cases/{case}.nix).kind").stdout
+    )
+    if kind == "nixos":
+        manifest = json.loads(evaluate(case, kind, "manifest").stdout)
+        users = json.loads(evaluate(case, kind, "usersManifest").stdout)
+    else:
+        # sops-nix's home-manager module: its manifest is only written (and traced) when the
+        # user service's script is.
+        files = traced(evaluate(case, kind, "services").stderr)
+        manifest = json.loads(files["manifest.json"])
+        users = None
+    names = placeholder_names(manifest, users)
+    expected = {
+        "manifest": normalise(manifest, names),
+        "usersManifest": normalise(users, names),
+    }
+    with open(f"{case}.json", "w") as f:
+        json.dump(expected, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    print(f"wrote tests/nix/cases/{case}.json")
+EOF
