@@ -3,8 +3,9 @@
 //! with the real installer; and, when `NIX_SOPS_NIXPKGS_LIB` names a nixpkgs `lib` directory,
 //! the whole NixOS / home-manager module evaluated with `lib.evalModules`.
 //!
-//! The expected manifests in `tests/nix/cases/*.json` were written from sops-nix's
-//! `modules/sops/manifest-for.nix` and option defaults, not from our output. Markers in them:
+//! The expected values in `tests/nix/cases/*.json` are sops-nix's own modules evaluated on each
+//! case by the same harness (`tests/nix/cases/regenerate.sh`, from a sops-nix checkout): the
+//! manifests, and with nixpkgs' lib the activation scripts, units and files. Markers in them:
 //! `@PLACEHOLDER:<secret>@` (sops-nix's `<SOPS:sha256(name):PLACEHOLDER>`), `@FILE@` (a template's
 //! store file, checked separately), `@STORE:<repo path>@` / `@SHA256:<repo path>@` (the store copy
 //! and hash of a repository file, computed here with `nix-store --add` and sha2).
@@ -811,6 +812,56 @@ fn failed_assertions(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The installer package tests/nix/cases/regenerate.sh gives sops-nix's module: one store path
+/// for both, so scripts compare.
+const SAME_PACKAGE: &str =
+    "[ { sops.package = { type = \"derivation\"; name = \"sops-install-secrets\"; \
+     outPath = \"/nix/store/00000000000000000000000000000000-sops-install-secrets\"; }; } ]";
+
+/// Our module on `case`, evaluated as regenerate.sh evaluates sops-nix's: the harness's outputs,
+/// and the files the module writes (`traceFiles`: name → text and checkPhase; a manifest's text
+/// is left out, it is compared as JSON).
+fn eval_module_traced(lib: &str, case: &str) -> (Value, Value) {
+    let arg = format!("./tests/nix/cases/{case}.nix");
+    let out = nix_instantiate(&[
+        "--eval",
+        "--strict",
+        "--json",
+        "tests/nix/module.nix",
+        "--arg",
+        "lib",
+        lib,
+        "--arg",
+        "case",
+        &arg,
+        "--arg",
+        "extraModules",
+        SAME_PACKAGE,
+        "--arg",
+        "traceFiles",
+        "true",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{case}: nix-instantiate failed:\n{stderr}"
+    );
+    let mut files = serde_json::Map::new();
+    for line in stderr.lines() {
+        let Some(json) = line.strip_prefix("trace: ").filter(|j| j.starts_with('{')) else {
+            continue;
+        };
+        let mut file: serde_json::Map<String, Value> = serde_json::from_str(json).unwrap();
+        let name = file.remove("file").unwrap().as_str().unwrap().to_owned();
+        if name.starts_with("manifest") && name.ends_with(".json") {
+            file.remove("text");
+        }
+        files.insert(name, Value::Object(file));
+    }
+    let outputs = serde_json::from_slice(&out.stdout).expect("nix-instantiate --json prints JSON");
+    (outputs, Value::Object(files))
+}
+
 /// One test, so a checkout without nixpkgs' lib prints one skip line.
 #[test]
 fn module_and_flake_evaluate_with_nixpkgs_lib() {
@@ -823,9 +874,10 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         return;
     };
 
-    // The same sample configurations through the real module give the same manifests.
+    // The same sample configurations through the real module give the same manifests, and
+    // the same activation scripts, units and files as sops-nix's module (tests/nix/cases/*.json).
     for case in cases() {
-        let mut v = eval_module(&lib, &case, "[ ]");
+        let (mut v, files) = eval_module_traced(&lib, &case);
         let exp = expected(&case);
         for which in ["manifest", "usersManifest"] {
             check_template_files(&mut v[which], &case);
@@ -833,6 +885,12 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
                 assert_same(&case, which, &v[which], &exp[which]);
             }
         }
+        let mut outputs = v.clone();
+        for manifest_field in ["manifest", "usersManifest", "checkPhase"] {
+            outputs.as_object_mut().unwrap().remove(manifest_field);
+        }
+        assert_same(&case, "module outputs", &outputs, &exp["module"]);
+        assert_same(&case, "files written", &files, &exp["files"]);
         assert_eq!(failed_assertions(&v), Vec::<String>::new(), "{case}");
         // The same module through sops-nix's file paths (modules/sops,
         // modules/home-manager/sops.nix): the same evaluation, output for output.

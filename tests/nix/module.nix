@@ -220,6 +220,8 @@ else
   setupSecretsDeps = scripts.setupSecrets.deps or null;
   setupSecretsText = scripts.setupSecrets.text or null;
   setupSecretsForUsersDeps = scripts.setupSecretsForUsers.deps or null;
+  setupSecretsForUsersText = scripts.setupSecretsForUsers.text or null;
+  homeActivation = config.home.activation or null;
   usersDeps = scripts.users.deps or null;
   supportsDryActivation = scripts.setupSecrets.supportsDryActivation or null;
   services = if isNixos then config.systemd.services else config.systemd.user.services;

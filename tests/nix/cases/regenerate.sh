@@ -53,17 +53,19 @@ def nix(*args):
     return out
 
 
-def evaluate(case, kind, attr):
+def evaluate(case, kind):
+    """The harness's outputs for sops-nix's module, and the files it wrote (traced)."""
     module = "modules/sops" if kind == "nixos" else "modules/home-manager/sops.nix"
-    return nix(
-        "--eval", "--strict", "--json", "tests/nix/module.nix",
-        "--arg", "lib", lib,
-        "--arg", "case", f"./tests/nix/cases/{case}.nix",
-        "--arg", "module", f"{sops_nix}/{module}",
-        "--arg", "extraModules", package,
-        "--arg", "traceFiles", "true",
-        "-A", attr,
+    harness = (
+        f"import ./tests/nix/module.nix {{ lib = {lib}; case = ./tests/nix/cases/{case}.nix; "
+        f"module = {sops_nix}/{module}; extraModules = {package}; traceFiles = true; }}"
     )
+    if kind != "nixos":
+        # sops-nix's home-manager module has no option holding its manifest: that one comes
+        # from the trace, written when the user service's script is.
+        harness = f'removeAttrs ({harness}) [ "manifest" "usersManifest" "checkPhase" ]'
+    out = nix("--eval", "--strict", "--json", "-E", harness)
+    return json.loads(out.stdout), traced(out.stderr)
 
 
 def traced(stderr):
@@ -72,8 +74,9 @@ def traced(stderr):
     for line in stderr.splitlines():
         if line.startswith("trace: {"):
             f = json.loads(line[len("trace: "):])
-            assert files.get(f["file"], f["text"]) == f["text"], f["file"]
-            files[f["file"]] = f["text"]
+            name = f.pop("file")
+            assert files.get(name, f) == f, f"{name} written twice, differently"
+            files[name] = f
     return files
 
 
@@ -145,19 +148,23 @@ for case_file in sorted(pathlib.Path(".").glob("*.nix")):
     kind = json.loads(
         nix("--eval", "--json", "-E", f"(import ./tests/nix/cases/{case}.nix).kind").stdout
     )
+    outputs, files = evaluate(case, kind)
     if kind == "nixos":
-        manifest = json.loads(evaluate(case, kind, "manifest").stdout)
-        users = json.loads(evaluate(case, kind, "usersManifest").stdout)
+        manifest, users = outputs.pop("manifest"), outputs.pop("usersManifest")
+        outputs.pop("checkPhase")  # in files, with the manifest's
     else:
-        # sops-nix's home-manager module: its manifest is only written (and traced) when the
-        # user service's script is.
-        files = traced(evaluate(case, kind, "services").stderr)
-        manifest = json.loads(files["manifest.json"])
-        users = None
+        manifest, users = json.loads(files["manifest.json"]["text"]), None
+    for name, f in files.items():
+        if re.fullmatch(r"manifest.*\.json", name):
+            del f["text"]  # compared as JSON above
     names = placeholder_names(manifest, users)
     expected = {
         "manifest": normalise(manifest, names),
         "usersManifest": normalise(users, names),
+        # The rest of the harness's outputs (activation scripts and their order, units,
+        # environment, paths, assertions) and every file the module writes.
+        "module": normalise(outputs, names),
+        "files": normalise(files, names),
     }
     with open(f"{case}.json", "w") as f:
         json.dump(expected, f, indent=2, ensure_ascii=False)
