@@ -2,6 +2,10 @@
 //! each run in a private mount namespace (`unshare -m --propagation private`) with a tmpfs on
 //! /run, so the real /run/secrets, /run/secrets.d and /run/nixos paths are used without touching
 //! the host.
+//!
+//! Where an expected line stands for sops-nix's output it cites its source: `main.go:N` is line
+//! N of Mic92/sops-nix's `pkgs/sops-install-secrets/main.go` at commit 56b24064,
+//! `nixos-test.nix:N` of its `checks/nixos-test.nix` (the VM test's assertions) there.
 
 #[path = "common/mod.rs"]
 mod peers;
@@ -187,6 +191,8 @@ fn json_keys_nested_scalars_subtrees_and_whole_files_match_sops_extract() {
             "{name}: installed value differs from `sops decrypt --extract`"
         );
     }
+    // Worded as main.go:1160-1182 (names sorted); on a first activation sops-nix itself prints
+    // nothing (main.go:958), nix-sops does (README).
     assert!(stdout.contains("adding secrets: bin, db/password, deep, env, flag, ini, list, port, ratio, token, whole.json\n"), "{stdout}");
 }
 
@@ -278,6 +284,8 @@ fn ssh_host_key_is_imported_as_age_key() {
     let stdout = ok(&o);
     assert!(stdout.ends_with("from-ssh"), "{stdout}");
     let stderr = text(&o.stderr);
+    // main.go:908, on stderr. An unreadable key: sops-nix prints "Cannot read ssh key" and goes
+    // on (main.go:891); nix-sops words it as a warning.
     assert!(
         stderr.contains(&format!(
             "sops-install-secrets: Imported {} as age key with fingerprint {recipient}",
@@ -492,6 +500,15 @@ fn check_modes_and_flags() {
     assert!(text(&o.stderr).contains("unsupported format \"toml\""));
 }
 
+/// sops-nix's protocol: no output and no restart on a first activation (main.go:958), nothing
+/// when nothing changed; `would add/modify/remove` lines under `NIXOS_ACTION=dry-activate`
+/// (main.go:1379, 1182-1184; nixos-test.nix:528-534) and units in
+/// /run/nixos/dry-activation-restart-list (main.go:1101); then the real run's lines
+/// (nixos-test.nix:498-520) and a's unit in /run/nixos/activation-restart-list (main.go:1103,
+/// 1105); a removed secret restarts nothing (units come only from the manifest's secrets,
+/// main.go:962-991). nix-sops's own (README): the first activation logs `adding secrets: a, b`,
+/// and the dry run leaves no generation behind (`ls` shows 2 alone; sops-nix would leave 3,
+/// main.go:1448, 1466).
 #[test]
 fn restart_lines_and_dry_activate_output() {
     let f = Fixture::new();
@@ -600,7 +617,7 @@ fn gnupg_home_decrypts_pgp_files() {
         &[],
     ));
     assert_eq!(out, "via-gpg");
-    // gnupgHome and ageKeyFile are mutually exclusive, as in sops-nix.
+    // gnupgHome and ageKeyFile are mutually exclusive, as in sops-nix (main.go:721-729).
     let m = f.manifest(
         "m2.json",
         json!([secret("nested", &j, "json", json!({"key": "a/b"}))]),
@@ -655,6 +672,8 @@ fn rsa_ssh_host_key_is_imported_as_pgp_key() {
         &format!("$BIN {}\ncat /run/secrets/a", m.display()),
         &[],
     ));
+    // main.go:879: on stdout, the fingerprint in lower-case hex. The first activation's
+    // `adding secret: a` is nix-sops's own (sops-nix prints nothing then, main.go:958).
     assert!(
         out.starts_with(&format!(
             "sops-install-secrets: Imported {} as GPG key with fingerprint {}\n",
@@ -718,6 +737,8 @@ fn nix_sops_install_is_the_same_code_path() {
         &format!("{nix_sops} install --dry-run {m}\ntest ! -e /run/secrets.d\n{nix_sops} install --check-mode sopsfile {m}\n{nix_sops} install --ignore-passwd {m}\nstat -c '%U:%G %a' /run/secrets/a", m = m.display()),
         &[],
     ));
+    // Worded as main.go:1182; before and on the first activation sops-nix prints nothing
+    // (main.go:958), nix-sops does (README).
     assert_eq!(
         out,
         "would add secret: a\nadding secret: a\nroot:root 400\n"

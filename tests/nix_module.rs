@@ -1877,6 +1877,7 @@ fn vm_rsa_fixture_decrypts_with_the_host_keys_pgp_conversion() {
         manifest.display()
     );
     let (stdout, _) = in_private_mount_ns(&script, "the RSA host key does not decrypt the fixture");
+    // sops-nix's pkgs/sops-install-secrets/main.go:879 (56b24064): on stdout, lower-case hex.
     assert!(
         stdout.starts_with("sops-install-secrets: Imported ")
             && stdout.contains(&fp.to_lowercase()),
