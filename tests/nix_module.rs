@@ -9,6 +9,9 @@
 //! `@PLACEHOLDER:<secret>@` (sops-nix's `<SOPS:sha256(name):PLACEHOLDER>`), `@FILE@` (a template's
 //! store file, checked separately), `@STORE:<repo path>@` / `@SHA256:<repo path>@` (the store copy
 //! and hash of a repository file, computed here with `nix-store --add` and sha2).
+//!
+//! The few values still typed by hand below cite their source as `sops-nix:<file>:<line>`, a
+//! file of Mic92/sops-nix at commit 56b24064 (the commit regenerate.sh last read).
 
 mod common;
 
@@ -229,7 +232,8 @@ fn bare_nix_manifests_match_sops_nix() {
 
 #[test]
 fn bare_nix_validation_errors_are_sops_nix_messages() {
-    // validateSopsFiles (default on): a file outside the store, and one that does not exist.
+    // validateSopsFiles (default on): a file outside the store, and one that does not exist
+    // (sops-nix:modules/sops/manifest-for.nix:23 and :15).
     let expr = |file: &str| {
         format!(
             "builtins.toJSON ((import ./nix/lib/resolve.nix).nixos {{ sops = {{ defaultSopsFile = {file}; \
@@ -925,7 +929,9 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         );
     }
 
-    // Activation-script wiring (the default without sysusers/userborn).
+    // Activation-script wiring (the default without sysusers/userborn): sops-nix:
+    // modules/sops/default.nix:498-515 and :41 (HOME), secrets-for-users/
+    // default.nix:59-67; compared whole with sops-nix's output in cases/templates.json above.
     let v = eval_module(&lib, "templates", "[ ]");
     assert_eq!(v["useSystemdActivation"], false);
     assert_eq!(
@@ -956,7 +962,8 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .unwrap()
         .contains("-check-mode=sopsfile \"$out\""));
 
-    // generateKey adds the key script and orders setupSecrets after it.
+    // generateKey adds the key script and orders setupSecrets after it (sops-nix:
+    // modules/sops/default.nix:506, 517-530; whole in cases/generate-key.json).
     let v = eval_module(
         &lib,
         "defaults",
@@ -971,7 +978,9 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .unwrap()
         .contains(&"generate-age-key".into()));
 
-    // sysusers: systemd units with sops-nix's ordering, no activation scripts.
+    // sysusers: systemd units with sops-nix's ordering, no activation scripts (sops-nix:
+    // modules/sops/default.nix:467-495, secrets-for-users/default.nix:33-55; whole in
+    // cases/sysusers.json).
     let v = eval_module(
         &lib,
         "templates",
@@ -1022,7 +1031,10 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .unwrap()
         .contains("sops-install-secrets -ignore-passwd /nix/store/"));
 
-    // Assertions: sops-nix's, plus gnupg.home with age.keyFile.
+    // Assertions: sops-nix's (modules/sops/default.nix:440, 444, 452; secrets-for-users/
+    // default.nix:76, 81; templates/default.nix:141), plus nix-sops's own gnupg.home with
+    // age.keyFile (sops-nix's module accepts it; its installer then refuses the manifest,
+    // pkgs/sops-install-secrets/main.go:727).
     let cases_and_messages = [
         (
             "({ lib, ... }: { sops.age.keyFile = lib.mkForce null; })",
@@ -1072,7 +1084,7 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .iter()
         .any(|m| m.contains("Both `owner` and `uid` cannot be defined")));
 
-    // The renamed options still work.
+    // The renamed options still work (sops-nix:modules/sops/default.nix:408-429).
     let v = eval_module(
         &lib,
         "nested",
@@ -1104,7 +1116,9 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         "options that differ from sops-nix's"
     );
 
-    // home-manager: the user service restarted on activation, -ignore-passwd, WantedBy.
+    // home-manager: the user service restarted on activation, -ignore-passwd, WantedBy
+    // (sops-nix:modules/home-manager/sops.nix:110, 380-393; assertions :331, :348, the
+    // gnupg.home one nix-sops's own as above; the defaults whole in cases/home-manager.json).
     let v = eval_module(&lib, "home-manager", "[ ]");
     let unit = &v["services"]["sops-nix"];
     assert_eq!(unit["Service"]["Type"], "oneshot");

@@ -217,6 +217,7 @@ else
     if isNixos then config.system.build.sops-nix-manifest.checkPhase else config.sops.manifest.checkPhase;
   failedAssertions = failed;
   activationScripts = builtins.attrNames scripts;
+  activationTexts = builtins.mapAttrs (_: s: if builtins.isString s then s else s.text) scripts;
   setupSecretsDeps = scripts.setupSecrets.deps or null;
   setupSecretsText = scripts.setupSecrets.text or null;
   setupSecretsForUsersDeps = scripts.setupSecretsForUsers.deps or null;
