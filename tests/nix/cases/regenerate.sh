@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Writes ./<case>.json for every ./<case>.nix: the manifests sops-nix's own module makes of the
-# case (modules/sops for kind "nixos", modules/home-manager/sops.nix for "homeManager"),
-# evaluated by tests/nix/module.nix, the harness tests/nix_module.rs runs our module through,
-# with the same stubs and sops.package set to one fake store path. Generated; do not edit the
-# JSON by hand.
+# Writes ./<case>.json for every ./<case>.nix: what sops-nix's own module (modules/sops for kind
+# "nixos", modules/home-manager/sops.nix for "homeManager") makes of the case — the manifests,
+# the harness's other outputs (activation scripts, units, environment, paths, assertions) and
+# every file the module writes — evaluated by tests/nix/module.nix, the harness
+# tests/nix_module.rs runs our module through, with the same stubs and sops.package set to one
+# fake store path. Generated: do not edit the JSON by hand.
 #
 #   tests/nix/cases/regenerate.sh <sops-nix checkout> <nixpkgs lib dir>
 #
 # Both are plain source trees. With the search tool, `fetch` github:Mic92/sops-nix and
-# github:nix-community/nixpkgs.lib, then check each out of its mirror, e.g.
-#   git --git-dir=/work/.mirror/Mic92+sops-nix/<…> worktree add /tmp/sops-nix <commit>
-# and pass /tmp/sops-nix and /tmp/nixpkgs.lib/lib (the lib/ directory, as NIX_SOPS_NIXPKGS_LIB).
-# The second argument defaults to $NIX_SOPS_NIXPKGS_LIB.
+# github:nix-community/nixpkgs.lib (bare mirrors under /work/.mirror), then export them:
+#   mkdir /tmp/sops-nix /tmp/nixpkgs.lib
+#   git --git-dir=/work/.mirror/Mic92+sops-nix/repo archive HEAD | tar -x -C /tmp/sops-nix
+#   git --git-dir=/work/.mirror/nix-community+nixpkgs.lib/repo archive HEAD | tar -x -C /tmp/nixpkgs.lib
+#   tests/nix/cases/regenerate.sh /tmp/sops-nix /tmp/nixpkgs.lib/lib
+# (or `git clone` both from GitHub). The second argument is the lib/ directory, as
+# NIX_SOPS_NIXPKGS_LIB; it defaults to $NIX_SOPS_NIXPKGS_LIB.
 # Last written from Mic92/sops-nix 56b24064 with nixpkgs.lib de42d442.
 #
 # Store paths become the markers tests/nix_module.rs expands: a template's store file
@@ -80,33 +84,25 @@ def traced(stderr):
     return files
 
 
-# Repository files a case may copy to the store: store path and SHA-256 → marker.
+# Repository files a case may copy to the store: store path or SHA-256 → marker.
 tracked = subprocess.run(
     ["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True
 ).stdout.split()
-repo_files = {}
 
 
 def repo_marker(s):
-    m = re.fullmatch(r"/nix/store/[0-9a-z]{32}-(.+)", s)
-    digest = re.fullmatch(r"[0-9a-f]{64}", s)
-    if not m and not digest:
-        return None
-    for path in tracked:
-        if m and pathlib.Path(path).name != m.group(1):
-            continue
-        if path not in repo_files:
-            data = (repo / path).read_bytes()
+    if m := re.fullmatch(r"/nix/store/[0-9a-z]{32}-(.+)", s):
+        for path in (p for p in tracked if pathlib.Path(p).name == m.group(1)):
             store = subprocess.run(
                 ["nix-store", "--add", str(repo / path)],
                 capture_output=True, text=True, check=True,
             ).stdout.strip()
-            repo_files[path] = (store, hashlib.sha256(data).hexdigest())
-        store, sha = repo_files[path]
-        if s == store:
-            return f"@STORE:{path}@"
-        if s == sha:
-            return f"@SHA256:{path}@"
+            if s == store:
+                return f"@STORE:{path}@"
+    elif re.fullmatch(r"[0-9a-f]{64}", s):
+        for path in tracked:
+            if (repo / path).is_file() and hashlib.sha256((repo / path).read_bytes()).hexdigest() == s:
+                return f"@SHA256:{path}@"
     return None
 
 
