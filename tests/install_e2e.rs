@@ -539,6 +539,105 @@ fn restart_lines_and_dry_activate_output() {
     );
 }
 
+/// sops-nix's VM test `restart-and-reload` (checks/nixos-test.nix:374-560), replayed with the
+/// real installer: the same secret and template with the same units, the same edits of
+/// /run/secrets between activations. The lines printed are compared with the test's own
+/// `assertOutput` expectations, which tests/nix/cases/regenerate.sh copies from sops-nix into
+/// tests/nix/sops-nix-vm-output.json. The unit lists stand for what the VM checks through
+/// /restarted and /reloaded (nixos-test.nix:457-490): main.go:986-989, 1105-1108, compared
+/// sorted: sops-nix appends units in manifest order, repeats included (main.go:972-973,
+/// 987-988), nix-sops writes them sorted and once each; switch-to-configuration reads a set. The
+/// boot activation's output is not compared: sops-nix prints nothing there (main.go:958),
+/// nix-sops logs what it added (README).
+#[test]
+fn sops_nix_vm_restart_and_reload_scenario_prints_its_lines() {
+    let vm: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nix/sops-nix-vm-output.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let expected: Vec<String> = vm["restart-and-reload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|call| {
+            call.as_array()
+                .unwrap()
+                .iter()
+                .map(|l| format!("{}\n", l.as_str().unwrap()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(expected.len(), 5, "{expected:?}");
+
+    let f = Fixture::new();
+    let y = f.encrypt("secrets.yaml", "test_key: test_value\n");
+    let units = json!({
+        "restartUnits": ["restart-unit.service", "reload-unit.service"],
+        "reloadUnits": ["reload-trigger.service"]
+    });
+    let placeholder = "<SOPS:test_key:PLACEHOLDER>";
+    let mut template = json!({
+        "name": "test_template", "path": "/run/secrets/rendered/test_template",
+        "content": format!("this is a template with\na secret: {placeholder}\n"), "file": "",
+        "mode": "0400", "owner": null, "uid": 0, "group": null, "gid": 0
+    });
+    for (k, v) in units.as_object().unwrap() {
+        template[k] = v.clone();
+    }
+    let m = f.manifest(
+        "m.json",
+        json!([secret("test_key", &y, "yaml", units.clone())]),
+        json!({"templates": [template], "placeholderBySecretName": {"test_key": placeholder}}),
+    );
+    let script = r#"mkdir /run/nixos
+lists() {
+  for l in restart reload; do echo "$l: $(sort /run/nixos/activation-$l-list 2>/dev/null | tr '\n' ' ')"; done
+  rm -f /run/nixos/activation-restart-list /run/nixos/activation-reload-list
+}
+$BIN $M >/dev/null
+ls /run/nixos; echo ---
+$BIN $M; lists; echo ---
+: > /run/secrets/test_key
+$BIN $M >/dev/null; lists; echo ---
+: > /run/secrets/rendered/test_template
+$BIN $M >/dev/null; lists; echo ---
+rm /run/secrets/test_key /run/secrets/rendered/test_template
+$BIN $M; lists >/dev/null; echo ---
+: > /run/secrets/test_key; : > /run/secrets/rendered/test_template
+$BIN $M; lists >/dev/null; echo ---
+: > /run/secrets/another_key; : > /run/secrets/rendered/another_template
+$BIN $M; lists >/dev/null; echo ---
+rm /run/secrets/test_key /run/secrets/rendered/test_template
+: > /run/secrets/another_key; : > /run/secrets/rendered/another_template
+NIXOS_ACTION=dry-activate $BIN $M; echo ---
+test ! -e /run/secrets/test_key; test ! -e /run/secrets/rendered/test_template
+test -f /run/secrets/another_key; test -f /run/secrets/rendered/another_template
+$BIN $M >/dev/null
+test -f /run/secrets/test_key; test -f /run/secrets/rendered/test_template
+test ! -e /run/secrets/another_key; test ! -e /run/secrets/rendered/another_template
+: > /run/secrets/test_key
+NIXOS_ACTION=dry-activate $BIN $M; echo ---
+wc -c < /run/secrets/test_key
+"#;
+    let out = ok(&ns(script, &[("M", m.to_str().unwrap())]));
+    let steps: Vec<&str> = out.split("---\n").collect();
+    let restarted =
+        "restart: reload-unit.service restart-unit.service \nreload: reload-trigger.service \n";
+    assert_eq!(
+        &steps[..4],
+        ["", "restart: \nreload: \n", restarted, restarted],
+        "after boot nothing to restart; no change, nothing; a changed secret or template, its units\n{out}"
+    );
+    assert_eq!(&steps[4..9], &expected[..], "{out}");
+    assert_eq!(
+        steps[9], "0\n",
+        "dry-activate left the edited secret as it was\n{out}"
+    );
+}
+
 /// A throwaway GnuPG home with one passphrase-less key; returns (home, fingerprint).
 fn gpg_home(dir: &Path) -> (PathBuf, String) {
     peers::require("gpg");

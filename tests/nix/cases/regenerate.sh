@@ -18,6 +18,10 @@
 # NIX_SOPS_NIXPKGS_LIB; it defaults to $NIX_SOPS_NIXPKGS_LIB.
 # Last written from Mic92/sops-nix 56b24064 with nixpkgs.lib de42d442.
 #
+# It also writes ../sops-nix-vm-output.json: the lines sops-nix's VM test restart-and-reload
+# (checks/nixos-test.nix) expects the installer to print, in order (its `assertOutput` calls),
+# for tests/install_e2e.rs to replay that scenario against.
+#
 # Store paths become the markers tests/nix_module.rs expands: a template's store file
 # `@FILE@`, a placeholder `@PLACEHOLDER:<secret>@`, the store copy and SHA-256 of a repository
 # file `@STORE:<repo path>@` / `@SHA256:<repo path>@`. sops-nix's home-manager module keeps its
@@ -166,4 +170,18 @@ for case_file in sorted(pathlib.Path(".").glob("*.nix")):
         json.dump(expected, f, indent=2, ensure_ascii=False)
         f.write("\n")
     print(f"wrote tests/nix/cases/{case}.json")
+# sops-nix's VM test: the restart-and-reload scenario's expected output, call by call.
+vm = (pathlib.Path(sops_nix) / "checks/nixos-test.nix").read_text()
+start = vm.index("restart-and-reload = ")
+end = vm.find("testers.runNixOSTest", vm.index("testers.runNixOSTest", start) + 1)
+scenario = vm[start : end if end != -1 else len(vm)]
+calls = [
+    re.findall(r'"((?:[^"\\]|\\.)*)"', args)
+    for args in re.findall(r"assertOutput\(\s*out,([^)]*)\)", scenario)
+]
+assert len(calls) >= 5 and all(calls), calls
+with open("../sops-nix-vm-output.json", "w") as f:
+    json.dump({"restart-and-reload": calls}, f, indent=2)
+    f.write("\n")
+print("wrote tests/nix/sops-nix-vm-output.json")
 EOF
