@@ -67,6 +67,9 @@ pub struct Manifest {
     pub use_tmpfs: bool,
     pub user_mode: bool,
     pub logging: Logging,
+    /// `sops.hostPubKeys` (not in sops-nix): the machine's public keys, for the build-time
+    /// "can this host decrypt it" check of `-check-mode=sopsfile`.
+    pub host_pub_keys: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,7 @@ struct RawManifest {
     use_tmpfs: Option<bool>,
     user_mode: Option<bool>,
     logging: Option<RawLogging>,
+    host_pub_keys: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -371,6 +375,7 @@ impl Manifest {
                 key_import: logging.key_import.unwrap_or(false),
                 secret_changes: logging.secret_changes.unwrap_or(false),
             },
+            host_pub_keys: raw.host_pub_keys.unwrap_or_default(),
         };
         m.validate()?;
         Ok(m)

@@ -448,6 +448,15 @@ fn example_server_manifest_passes_the_installers_build_check() {
     let v = eval_json("tests/nix/example-server.nix", &[]);
     let stored = store_copy("examples/server/nixos/secrets/secrets.yaml");
     assert_eq!(v["manifest"]["secrets"][0]["sopsFile"], stored.as_str());
+    // It sets sops.hostPubKeys to its host key, so the check also proves the server can decrypt.
+    let host_key =
+        std::fs::read_to_string(repo().join("examples/server/keys/ssh_host_ed25519_key.pub"))
+            .unwrap();
+    let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
+    assert_eq!(
+        v["manifest"]["hostPubKeys"],
+        serde_json::json!([host_key.join(" ")])
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = check_sopsfile(&write_manifest(dir.path(), &v["manifest"]));
     assert!(
@@ -926,6 +935,18 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
             "evaluation through modules/",
             &via_paths,
             &flake_path,
+        );
+    }
+
+    // sops.hostPubKeys: declared by both modules, in the manifest only when set.
+    let host = "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs";
+    let extra = format!("[ {{ sops.hostPubKeys = [ \"{host}\" ]; }} ]");
+    for case in ["defaults", "home-manager"] {
+        let v = eval_module(&lib, case, &extra);
+        assert_eq!(
+            v["manifest"]["hostPubKeys"],
+            serde_json::json!([host]),
+            "{case}"
         );
     }
 
@@ -1819,10 +1840,15 @@ fn darwin_module_matches_sops_nix_field_by_field() {
         return;
     };
     for module in ["./nix/modules/nix-darwin", "./modules/nix-darwin"] {
-        let actual = eval_json(
+        let mut actual = eval_json(
             "tests/nix/darwin/eval.nix",
             &["--arg", "lib", &lib, "--arg", "module", module],
         );
+        // Our one addition (issue 11: the build-time host check); unset, it changes no manifest.
+        let ours_only = actual["options"]
+            .as_object_mut()
+            .and_then(|o| o.remove("sops.hostPubKeys"));
+        assert!(ours_only.is_some(), "sops.hostPubKeys is declared");
         if let Some(d) = first_difference(&actual, &expected, "") {
             panic!("{module} differs from sops-nix's nix-darwin module at {d}");
         }
@@ -2053,4 +2079,71 @@ fn entry_points_cover_everything_sops_nix_offers() {
     ] {
         assert_eq!(ours[same], theirs[same], "{same} differs from sops-nix's");
     }
+}
+
+/// `sops.hostPubKeys` reaches the manifest (NixOS and home-manager) only when it is set, so
+/// every other manifest stays sops-nix's (the cases above compare them field for field).
+#[test]
+fn manifest_carries_host_pub_keys_only_when_set() {
+    let keys = r#"["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKtjmcTTrG4CmBbzugz4KRWlNM5EuNSaq/o308Oi2lYQ","age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs"]"#;
+    let set = eval_json("tests/nix/host-keys.nix", &["--argstr", "keys", keys]);
+    let expected: Value = serde_json::from_str(keys).unwrap();
+    for m in ["nixos", "homeManager"] {
+        assert_eq!(set[m]["hostPubKeys"], expected, "{m}");
+    }
+    for unset in ["null", "[]"] {
+        let v = eval_json("tests/nix/host-keys.nix", &["--argstr", "keys", unset]);
+        for m in ["nixos", "homeManager"] {
+            assert!(
+                v[m].get("hostPubKeys").is_none(),
+                "{m} with hostPubKeys = {unset}: {}",
+                v[m]
+            );
+        }
+    }
+}
+
+/// The manifest's build check (the module's `checkPhase`, `-check-mode=sopsfile`) fails when
+/// `sops.hostPubKeys` cannot open the sops file, naming the file and the fix, and passes for the
+/// file's own recipient.
+#[test]
+fn nix_manifest_build_check_rejects_a_host_that_is_not_a_recipient() {
+    let root = Root::new();
+    let sops_file = root.encrypt("s.yaml", b"present: x\n");
+    let r = root.str();
+    let stranger = common::AgeKey::generate();
+    let check = |host: &str| {
+        let secrets = serde_json::json!({
+            "api_token": {"key": "present", "sopsFile": format!("{r}/s.yaml")},
+        });
+        let manifest = root.eval(
+            "tests/nix/e2e-secrets.nix",
+            &[
+                ("secrets", &secrets.to_string()),
+                ("hostPubKeys", &serde_json::json!([host]).to_string()),
+            ],
+        );
+        assert_eq!(manifest["hostPubKeys"][0], host);
+        check_sopsfile(&write_manifest(root.path(), &manifest))
+    };
+    let bad = check(&stranger.recipient);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success(),
+        "a stranger host passed the build check"
+    );
+    assert!(
+        err.contains(&sops_file.display().to_string())
+            && err.contains("api_token")
+            && err.contains(&root.key.recipient)
+            && err.contains(&stranger.recipient)
+            && err.contains("nix-sops updatekeys"),
+        "{err}"
+    );
+    let good = check(&root.key.recipient);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
 }

@@ -52,4 +52,8 @@ SOPS_DISABLE_VERSION_CHECK=1 HOME="$work" "$sops" encrypt --in-place nixos/secre
 # The admin key decrypts it (the server's key is checked by the NixOS VM tests' ssh path).
 SOPS_DISABLE_VERSION_CHECK=1 HOME="$work" SOPS_AGE_KEY_FILE=keys/admin-age-key.txt \
   "$sops" decrypt --extract '["github_token"]' nixos/secrets/secrets.yaml > /dev/null
+# The configuration's sops.hostPubKeys names the new host key, so its build check stays true.
+host_pub="$(cut -d' ' -f1-2 keys/ssh_host_ed25519_key.pub)"
+sed -i "s|\"ssh-ed25519 [A-Za-z0-9+/=]*\"|\"$host_pub\"|" nixos/hosts/server/configuration.nix
+grep -qF "\"$host_pub\"" nixos/hosts/server/configuration.nix
 echo "regenerated: admin $admin, server $server"

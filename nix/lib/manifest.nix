@@ -42,7 +42,9 @@ let
     ageSshKeyPaths = cfg.age.sshKeyPaths;
     placeholderBySecretName = cfg.placeholder;
     logging = logging cfg.log;
-  };
+  }
+  # Not in sops-nix: absent unless set, so other manifests stay identical to sops-nix's.
+  // (if (cfg.hostPubKeys or [ ]) != [ ] then { hostPubKeys = cfg.hostPubKeys; } else { });
 
   # Throws like sops-nix does, or returns `value`.
   checked =

@@ -29,6 +29,7 @@ let
     validateSopsFiles = s.validateSopsFiles or true;
     keepGenerations = s.keepGenerations or 1;
     log = s.log or logDefault;
+    hostPubKeys = s.hostPubKeys or [ ];
   };
 
   # What a secret defaults to in both modules.

@@ -1,23 +1,38 @@
 //! `nix-sops updatekeys`: re-wrap a file's data key for the keys its `.sops.yaml` rule lists now
 //! (after adding or removing a machine). Values and MAC stay as they are.
+//!
+//! `--check` changes nothing: it compares each file's recipients with its rule and fails,
+//! listing what to add and remove, when any file needs `updatekeys` — one command for a
+//! fleet's CI.
 
 use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, Failure};
+use crate::config::CreationRule;
 use crate::keys::wrap::{self, Recipient};
 use crate::sops::encrypt::emit_encrypted;
-use crate::sops::{Format, MasterKey};
+use crate::sops::{EncryptedFile, Format, MasterKey};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
   nix-sops updatekeys -y nixos/secrets/secrets.yaml
+  nix-sops updatekeys -y secrets/*.yaml
+  nix-sops updatekeys --check -r secrets      # in CI: fails if any file needs updatekeys
   nix-sops updatekeys --config ../.sops.yaml secrets.env")]
 pub struct UpdateKeysArgs {
     /// Do not ask for confirmation.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Change nothing: exit 1 listing the files whose recipients differ from their creation
+    /// rule, and which recipients to add (+) and remove (-).
+    #[arg(long, conflicts_with = "yes")]
+    pub check: bool,
+    /// Every sops file under DIR (recursively; hidden entries skipped) that a creation rule
+    /// matches; may be repeated.
+    #[arg(short = 'r', long = "recursive", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
     /// The .sops.yaml to use instead of searching for one.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -26,8 +41,9 @@ pub struct UpdateKeysArgs {
     pub input_type: Option<String>,
     #[command(flatten)]
     pub keys: crate::cli::KeyArgs,
-    /// The SOPS file.
-    pub file: PathBuf,
+    /// The SOPS files.
+    #[arg(required_unless_present = "dirs")]
+    pub files: Vec<PathBuf>,
 }
 
 fn describe(groups: &[Vec<Recipient>]) -> Vec<String> {
@@ -60,30 +76,169 @@ fn current(groups: &[crate::sops::KeyGroup]) -> Vec<Vec<Recipient>> {
         .collect()
 }
 
+/// What `updatekeys` would change in one file: recipient lines to remove and to add, and the
+/// Shamir threshold (from, to) when it changes.
+struct Diff {
+    remove: Vec<String>,
+    add: Vec<String>,
+    threshold: Option<(usize, usize)>,
+}
+
+impl Diff {
+    fn of(file: &EncryptedFile, rule: &CreationRule) -> Diff {
+        let before = describe(&current(&file.metadata.key_groups));
+        let after = describe(&rule.key_groups);
+        // An absent threshold means "every group" on both sides (and sops writes it so).
+        let effective = |t: usize, groups: usize| if t == 0 { groups } else { t };
+        let from = effective(
+            file.metadata.shamir_threshold,
+            file.metadata.key_groups.len(),
+        );
+        let to = effective(rule.shamir_threshold, rule.key_groups.len());
+        let several = file.metadata.key_groups.len() > 1 || rule.key_groups.len() > 1;
+        let threshold = (several && from != to).then_some((from, to));
+        Diff {
+            remove: before
+                .iter()
+                .filter(|l| !after.contains(l))
+                .cloned()
+                .collect(),
+            add: after
+                .iter()
+                .filter(|l| !before.contains(l))
+                .cloned()
+                .collect(),
+            threshold,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.remove.is_empty() && self.add.is_empty() && self.threshold.is_none()
+    }
+
+    fn print(&self) {
+        for line in &self.remove {
+            eprintln!("- {line}");
+        }
+        for line in &self.add {
+            eprintln!("+ {line}");
+        }
+        if let Some((from, to)) = self.threshold {
+            eprintln!("~ shamir_threshold: {from} -> {to}");
+        }
+    }
+}
+
+/// The files to work on: the named ones, then the sops files under each `-r` directory (those
+/// a creation rule matches and that have sops metadata), sorted.
+fn files(args: &UpdateKeysArgs) -> Result<Vec<PathBuf>, Failure> {
+    let mut out = args.files.clone();
+    for dir in &args.dirs {
+        let mut found = Vec::new();
+        walk(dir, &mut found)
+            .map_err(|e| Failure::new(exit::GENERIC, format!("{}: {e}", dir.display())))?;
+        found.sort();
+        for f in found {
+            if crate::cli::creation_rule(args.config.as_deref(), &f).is_err() {
+                continue;
+            }
+            let format = Format::from_path(&f);
+            let is_sops = std::fs::read(&f)
+                .ok()
+                .is_some_and(|b| crate::sops::load(format, &b).is_ok());
+            if is_sops {
+                out.push(f);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(Failure::new(
+            exit::NO_FILE_SPECIFIED,
+            "no sops file found: name files, or a directory with -r that holds files a \
+             creation rule matches",
+        ));
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue; // .git, .sops.yaml, editor files
+        }
+        let ty = entry.file_type()?;
+        if ty.is_dir() {
+            walk(&entry.path(), out)?;
+        } else if ty.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
-    let shown = args.file.display().to_string();
+    let files = files(&args)?;
+    let mut first_failure: Option<Failure> = None;
+    let mut stale = Vec::new();
+    for file in &files {
+        match one(&args, file) {
+            Ok(true) => {}
+            Ok(false) => stale.push(file.display().to_string()),
+            Err(e) => {
+                if files.len() > 1 {
+                    eprintln!("nix-sops: {}", e.message);
+                }
+                first_failure.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_failure {
+        if files.len() > 1 {
+            return Err(Failure::new(
+                e.code,
+                "some files could not be updated (see above)",
+            ));
+        }
+        return Err(e);
+    }
+    if !stale.is_empty() {
+        return Err(Failure::new(
+            exit::GENERIC,
+            format!(
+                "{} file(s) need `nix-sops updatekeys -y`: {}",
+                stale.len(),
+                stale.join(" ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One file: `Ok(true)` when it is (now) up to date, `Ok(false)` when `--check` found it stale.
+fn one(args: &UpdateKeysArgs, path: &Path) -> Result<bool, Failure> {
+    let shown = path.display().to_string();
     let format = crate::cli::format_arg(
         "--input-type",
         args.input_type.as_deref(),
-        Format::from_path(&args.file),
+        Format::from_path(path),
     )?;
-    let rule = crate::cli::creation_rule(args.config.as_deref(), &args.file)?;
+    let rule = crate::cli::creation_rule(args.config.as_deref(), path)
+        .map_err(|e| Failure::new(e.code, format!("{shown}: {}", e.message)))?;
 
-    let mut file = load_file(&args.file, format)?;
-    let before = describe(&current(&file.metadata.key_groups));
-    let after = describe(&rule.key_groups);
-    let threshold_same = (file.metadata.key_groups.len() <= 1 && rule.key_groups.len() <= 1)
-        || file.metadata.shamir_threshold == rule.shamir_threshold;
-    if before == after && threshold_same {
+    let mut file = load_file(path, format)?;
+    let diff = Diff::of(&file, &rule);
+    if diff.is_empty() {
         eprintln!("{shown}: already up to date");
-        return Ok(());
+        return Ok(true);
     }
-    for line in before.iter().filter(|l| !after.contains(l)) {
-        eprintln!("- {line}");
+    if args.check {
+        eprintln!("{shown}: needs updatekeys");
+        diff.print();
+        return Ok(false);
     }
-    for line in after.iter().filter(|l| !before.contains(l)) {
-        eprintln!("+ {line}");
-    }
+    eprintln!("{shown}:");
+    diff.print();
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(Failure::new(
@@ -96,12 +251,15 @@ pub fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !answer.trim().eq_ignore_ascii_case("y") {
-            return Err(Failure::new(exit::GENERIC, "nothing was changed"));
+            return Err(Failure::new(
+                exit::GENERIC,
+                format!("{shown}: nothing was changed"),
+            ));
         }
     }
 
     let ring = args.keys.keyring();
-    let key = data_key(&args.file, &file, &ring)?;
+    let key = data_key(path, &file, &ring)?;
     drop(ring);
     file.metadata.key_groups = wrap::wrap_data_key(&key, &rule.key_groups, rule.shamir_threshold)
         .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
@@ -112,7 +270,7 @@ pub fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
     };
     let out = emit_encrypted(&file)
         .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
-    crate::cli::write_replacing(&args.file, &out)?;
+    crate::cli::write_replacing(path, &out)?;
     eprintln!("{shown}: keys updated");
-    Ok(())
+    Ok(true)
 }

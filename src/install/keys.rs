@@ -23,7 +23,7 @@ pub fn load(m: &Manifest, prog: &str) -> Result<Imported> {
     let mut warnings = Vec::new();
 
     for p in &m.age_ssh_key_paths {
-        match kr.add_ssh_host_key_as_age(p) {
+        match kr.add_ssh_host_key(p) {
             Ok(recipient) => {
                 if m.logging.key_import {
                     eprintln!(

@@ -10,6 +10,7 @@ pub mod age;
 pub mod gpg;
 #[cfg(feature = "pgp")]
 pub mod pgp;
+pub mod recipients;
 pub mod shamir;
 pub mod sources;
 pub mod ssh_to_age;
@@ -34,6 +35,9 @@ pub struct NoDataKey {
     pub attempts: Vec<Attempt>,
     /// The identities that were available (descriptions: source and public key, never secrets).
     pub identities: Vec<String>,
+    /// For each of `identities`, why it did not fit, judged from the public key its description
+    /// shows ("not a recipient of this file"); `None` when it shows none.
+    pub identity_verdicts: Vec<Option<String>>,
     /// Sources that could not be loaded and why.
     pub load_errors: Vec<String>,
     /// e.g. "2 of 3 key groups are needed (Shamir threshold); 1 decrypted".
@@ -55,8 +59,11 @@ impl std::fmt::Display for NoDataKey {
             writeln!(f, "no identities were available")?;
         } else {
             writeln!(f, "identities tried:")?;
-            for i in &self.identities {
-                writeln!(f, "  {i}")?;
+            for (n, i) in self.identities.iter().enumerate() {
+                match self.identity_verdicts.get(n).and_then(Option::as_deref) {
+                    Some(v) => writeln!(f, "  {i}: {v}")?,
+                    None => writeln!(f, "  {i}")?,
+                }
             }
         }
         if !self.load_errors.is_empty() {
@@ -68,7 +75,8 @@ impl std::fmt::Display for NoDataKey {
         write!(
             f,
             "give a matching key with --identity/--ssh-key, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, \
-             ~/.config/sops/age/keys.txt, or a GnuPG key"
+             ~/.config/sops/age/keys.txt, or a GnuPG key; on a machine whose key is not a \
+             recipient: add its key to .sops.yaml, run `nix-sops updatekeys FILE` and redeploy"
         )
     }
 }
@@ -242,6 +250,11 @@ impl Keyring {
         }
         let fail = |summary: String| NoDataKey {
             attempts: attempts.clone(),
+            identity_verdicts: self
+                .descriptions()
+                .iter()
+                .map(|d| recipients::identity_verdict(d, metadata))
+                .collect(),
             identities: self.descriptions(),
             load_errors: self.load_errors.clone(),
             summary,

@@ -279,6 +279,19 @@ impl Keyring {
         }
     }
 
+    /// The installer's `sshKeyPaths`: [`Keyring::add_ssh_host_key_as_age`], plus the key as a
+    /// native age-ssh identity, so files that name the host's `ssh-ed25519` key directly
+    /// (SOPS ≥ 3.10) decrypt too, as the `sops.hostPubKeys` build check counts them.
+    pub fn add_ssh_host_key(&mut self, path: &Path) -> Result<String, String> {
+        let recipient = self.add_ssh_host_key_as_age(path)?;
+        let (source, bytes) = self.read_key_file(path)?;
+        // The conversion succeeded, so this is an unencrypted ed25519 key.
+        if let Ok(native) = age::ssh_identity(&source, bytes.expose(), &self.callbacks) {
+            self.age.push(native);
+        }
+        Ok(recipient)
+    }
+
     /// Armored OpenPGP secret keys (`gpg --export-secret-keys -a`).
     #[cfg(feature = "pgp")]
     pub fn add_pgp_armored(&mut self, path: &Path) -> Result<usize, String> {

@@ -1,9 +1,11 @@
 # Like e2e.nix, but the secrets come from the test as JSON (`--argstr secrets '{…}'`), so a test
-# can give each secret its own sopsFile and format.
+# can give each secret its own sopsFile and format, and `sops.hostPubKeys` (`--argstr
+# hostPubKeys '["age1…"]'`).
 {
   root,
   keyFile,
   secrets,
+  hostPubKeys ? "[]",
 }:
 let
   r = (import ../../nix/lib/resolve.nix).nixos {
@@ -12,6 +14,7 @@ let
       validateSopsFiles = false;
       age.keyFile = keyFile;
       secrets = builtins.fromJSON secrets;
+      hostPubKeys = builtins.fromJSON hostPubKeys;
     };
   };
 in

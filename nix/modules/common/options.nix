@@ -106,6 +106,29 @@ rec {
       '';
     };
 
+    hostPubKeys = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeWyBXFZRWtzhOmNHVGXWjaEPeZnVzYBipMIl664OFQ"
+        "age12m2pt5gsv3gqt2a3e394phn67vk02d4kse6mjercl2ngapf5a9nq5edcw9"
+      ];
+      description = ''
+        Public keys of the machine that decrypts these secrets (not in sops-nix): its SSH
+        ed25519 host key (`"ssh-ed25519 AAAA…"`, e.g. from
+        `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`) and/or age recipients (`"age1…"`,
+        e.g. `nix-sops ssh-to-age -i /etc/ssh/ssh_host_ed25519_key.pub`, or
+        `nix-sops keygen -y` of {option}`sops.age.keyFile`).
+
+        When set (and {option}`sops.validateSopsFiles` is on), building the manifest checks from
+        each sops file's metadata that these keys can recover its data key, so a machine that is
+        not a recipient (a new host, a regenerated host key, a forgotten `updatekeys`) fails
+        the build instead of the activation. An `ssh-ed25519` key opens `age1…` recipients that
+        are its ssh-to-age conversion and `ssh-ed25519` recipients of the same key. Files only
+        PGP keys could open give a warning, not an error.
+      '';
+    };
+
     keepGenerations = mkOption {
       type = types.ints.unsigned;
       default = 1;

@@ -13,6 +13,13 @@ in
     # sops.age.sshKeyPaths = [ "/etc/ssh/ssh_host_ed25519_key" ]). Alternatively:
     # age.keyFile = "/var/lib/sops-nix/key.txt";
 
+    # The server's public host key (`ssh-keyscan -t ed25519 server | cut -d' ' -f2-`): the
+    # build then checks that the server can decrypt every sops file it uses, instead of finding
+    # out at activation (EXAMPLE key: ../../../keys/ssh_host_ed25519_key.pub).
+    hostPubKeys = [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeWyBXFZRWtzhOmNHVGXWjaEPeZnVzYBipMIl664OFQ"
+    ];
+
     secrets = {
       # A service's key file, handed over as a systemd credential.
       github_token = {
