@@ -1,6 +1,10 @@
 //! The apply machinery (mount, generations, owners, modes, links, changes, units, prune) with a
 //! fake decryption source, each test in its own private mount namespace with a tmpfs on /run.
 //! Decryption of real sops files is covered by tests/install_e2e.rs.
+//!
+//! Where a test stands for sops-nix's behaviour it cites its source: `main.go:N` is line N of
+//! Mic92/sops-nix's `pkgs/sops-install-secrets/main.go` at commit 56b24064, `nixos-test.nix:N`
+//! of its `checks/nixos-test.nix` (the VM test's assertions) at the same commit.
 
 #[path = "install_common.rs"]
 mod common;
@@ -178,8 +182,9 @@ fn list(name: &str) -> String {
 }
 
 /// A plain `/run/secrets` directory another tool left is replaced and counts as a first
-/// activation, as in sops-nix (`prepareSecretsDir` removes it; no symlink means stage-2 init):
-/// nothing ran with our secrets, so nothing is restarted or reloaded.
+/// activation, as in sops-nix (`prepareSecretsDir` removes it, main.go:420; then no symlink
+/// means stage-2 init and `handleModifications` returns at once, main.go:958): nothing ran with
+/// our secrets, so nothing is restarted or reloaded.
 #[test]
 fn a_plain_symlink_path_directory_is_a_first_activation() {
     in_namespace(|| {
@@ -199,7 +204,7 @@ fn a_plain_symlink_path_directory_is_a_first_activation() {
 fn restart_and_reload_on_change_and_not_on_no_change() {
     in_namespace(|| {
         std::fs::create_dir("/run/nixos").unwrap();
-        // First boot: no symlink yet, nothing to restart (sops-nix: stage-2 init).
+        // First boot: no symlink yet, nothing to restart (sops-nix: stage-2 init, main.go:958).
         run(&units_manifest(json!({})), &mut a_and_b("1")).unwrap();
         assert_eq!(list("activation-restart-list"), "");
         // Same content: no restart.
@@ -207,7 +212,9 @@ fn restart_and_reload_on_change_and_not_on_no_change() {
         assert!(out.record.is_empty(), "{:?}", out.record);
         assert_eq!(list("activation-restart-list"), "");
         assert_eq!(link("/run/secrets"), Path::new("/run/secrets.d/2"));
-        // Changed content of a: a's units only.
+        // Changed content of a: a's units only (main.go:986-989), one per line in
+        // /run/nixos/activation-{restart,reload}-list (main.go:1078-1108); the log line as
+        // main.go:1160-1183 words it (nixos-test.nix:507-511 expects "modifying secret: test_key").
         let out = run(&units_manifest(json!({})), &mut a_and_b("2")).unwrap();
         assert_eq!(out.record.secrets.modified.len(), 1);
         assert!(out.record.secrets.modified[0].content);
@@ -220,6 +227,9 @@ fn restart_and_reload_on_change_and_not_on_no_change() {
     });
 }
 
+/// nix-sops's own behaviour (README): sops-nix compares content only (main.go:986), so an
+/// owner or mode change restarts nothing there. The list is appended to as sops-nix appends
+/// (`O_APPEND`, main.go:1086).
 #[test]
 fn owner_and_mode_changes_trigger_restart() {
     ensure_user("nixsops-alice");
@@ -245,6 +255,9 @@ fn owner_and_mode_changes_trigger_restart() {
     });
 }
 
+/// `SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1` (main.go:1041): `systemctl --no-block try-restart` and
+/// `try-reload-or-restart` (main.go:1050, 1070, 1073), no list files; a dry run runs nothing,
+/// it only prints `would restart <unit>` (main.go:1059-1065).
 #[test]
 fn systemctl_mode_calls_try_restart_and_try_reload_or_restart() {
     in_namespace(|| {
@@ -284,6 +297,11 @@ fn systemctl_mode_calls_try_restart_and_try_reload_or_restart() {
     });
 }
 
+/// Log lines worded as main.go:1160-1187 (`would …` under `NIXOS_ACTION=dry-activate`,
+/// main.go:1379; nixos-test.nix:528-534, 555-558); units go to
+/// /run/nixos/dry-activation-restart-list (main.go:1101). nix-sops's own (README): sops-nix
+/// prints nothing before the first activation (main.go:958) and leaves the new generation
+/// directory behind (`prepareSecretsDir` runs before the dry-run return, main.go:1448, 1466).
 #[test]
 fn dry_activate_has_no_side_effects() {
     in_namespace(|| {
@@ -495,6 +513,8 @@ fn templates_render_every_placeholder_including_needed_for_users_secrets() {
             Path::new("/run/secrets/rendered/sub/linked")
         );
         assert_eq!(out.record.templates.added, ["app.env", "sub/linked"]);
+        // Worded as main.go:1160-1187; on this first activation sops-nix itself prints nothing
+        // (main.go:958), nix-sops does (README).
         assert_eq!(
             changes::log_lines(&out.record, false),
             [
@@ -689,6 +709,11 @@ fn check_modes_touch_nothing() {
     });
 }
 
+/// main.go:1160-1187: one line per kind and change, in the order added, modified, removed,
+/// secrets before rendered secrets, names sorted and joined with ", ", plural "s" when more than
+/// one; `would add`/`would modify`/`would remove` when dry. nixos-test.nix:498-520 and 528-534
+/// assert the same words ("adding secret: test_key", "removing rendered secret:
+/// another_template", "would add rendered secret: test_template", …).
 #[test]
 fn log_lines_match_sops_nix_wording() {
     let rec = changes::Record {

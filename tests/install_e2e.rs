@@ -2,6 +2,10 @@
 //! each run in a private mount namespace (`unshare -m --propagation private`) with a tmpfs on
 //! /run, so the real /run/secrets, /run/secrets.d and /run/nixos paths are used without touching
 //! the host.
+//!
+//! Where an expected line stands for sops-nix's output it cites its source: `main.go:N` is line
+//! N of Mic92/sops-nix's `pkgs/sops-install-secrets/main.go` at commit 56b24064,
+//! `nixos-test.nix:N` of its `checks/nixos-test.nix` (the VM test's assertions) there.
 
 #[path = "common/mod.rs"]
 mod peers;
@@ -187,6 +191,8 @@ fn json_keys_nested_scalars_subtrees_and_whole_files_match_sops_extract() {
             "{name}: installed value differs from `sops decrypt --extract`"
         );
     }
+    // Worded as main.go:1160-1182 (names sorted); on a first activation sops-nix itself prints
+    // nothing (main.go:958), nix-sops does (README).
     assert!(stdout.contains("adding secrets: bin, db/password, deep, env, flag, ini, list, port, ratio, token, whole.json\n"), "{stdout}");
 }
 
@@ -278,6 +284,8 @@ fn ssh_host_key_is_imported_as_age_key() {
     let stdout = ok(&o);
     assert!(stdout.ends_with("from-ssh"), "{stdout}");
     let stderr = text(&o.stderr);
+    // main.go:908, on stderr. An unreadable key: sops-nix prints "Cannot read ssh key" and goes
+    // on (main.go:891); nix-sops words it as a warning.
     assert!(
         stderr.contains(&format!(
             "sops-install-secrets: Imported {} as age key with fingerprint {recipient}",
@@ -492,6 +500,15 @@ fn check_modes_and_flags() {
     assert!(text(&o.stderr).contains("unsupported format \"toml\""));
 }
 
+/// sops-nix's protocol: no output and no restart on a first activation (main.go:958), nothing
+/// when nothing changed; `would add/modify/remove` lines under `NIXOS_ACTION=dry-activate`
+/// (main.go:1379, 1182-1184; nixos-test.nix:528-534) and units in
+/// /run/nixos/dry-activation-restart-list (main.go:1101); then the real run's lines
+/// (nixos-test.nix:498-520) and a's unit in /run/nixos/activation-restart-list (main.go:1103,
+/// 1105); a removed secret restarts nothing (units come only from the manifest's secrets,
+/// main.go:962-991). nix-sops's own (README): the first activation logs `adding secrets: a, b`,
+/// and the dry run leaves no generation behind (`ls` shows 2 alone; sops-nix would leave 3,
+/// main.go:1448, 1466).
 #[test]
 fn restart_lines_and_dry_activate_output() {
     let f = Fixture::new();
@@ -519,6 +536,105 @@ fn restart_lines_and_dry_activate_output() {
     assert_eq!(
         out,
         "adding secrets: a, b\n---\n---\nwould add secret: c\nwould modify secret: a\nwould remove secret: b\n---\n2\na.service\n---\nadding secret: c\nmodifying secret: a\nremoving secret: b\na.service\n"
+    );
+}
+
+/// sops-nix's VM test `restart-and-reload` (checks/nixos-test.nix:374-560), replayed with the
+/// real installer: the same secret and template with the same units, the same edits of
+/// /run/secrets between activations. The lines printed are compared with the test's own
+/// `assertOutput` expectations, which tests/nix/cases/regenerate.sh copies from sops-nix into
+/// tests/nix/sops-nix-vm-output.json. The unit lists stand for what the VM checks through
+/// /restarted and /reloaded (nixos-test.nix:457-490): main.go:986-989, 1105-1108, compared
+/// sorted: sops-nix appends units in manifest order, repeats included (main.go:972-973,
+/// 987-988), nix-sops writes them sorted and once each; switch-to-configuration reads a set. The
+/// boot activation's output is not compared: sops-nix prints nothing there (main.go:958),
+/// nix-sops logs what it added (README).
+#[test]
+fn sops_nix_vm_restart_and_reload_scenario_prints_its_lines() {
+    let vm: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nix/sops-nix-vm-output.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let expected: Vec<String> = vm["restart-and-reload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|call| {
+            call.as_array()
+                .unwrap()
+                .iter()
+                .map(|l| format!("{}\n", l.as_str().unwrap()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(expected.len(), 5, "{expected:?}");
+
+    let f = Fixture::new();
+    let y = f.encrypt("secrets.yaml", "test_key: test_value\n");
+    let units = json!({
+        "restartUnits": ["restart-unit.service", "reload-unit.service"],
+        "reloadUnits": ["reload-trigger.service"]
+    });
+    let placeholder = "<SOPS:test_key:PLACEHOLDER>";
+    let mut template = json!({
+        "name": "test_template", "path": "/run/secrets/rendered/test_template",
+        "content": format!("this is a template with\na secret: {placeholder}\n"), "file": "",
+        "mode": "0400", "owner": null, "uid": 0, "group": null, "gid": 0
+    });
+    for (k, v) in units.as_object().unwrap() {
+        template[k] = v.clone();
+    }
+    let m = f.manifest(
+        "m.json",
+        json!([secret("test_key", &y, "yaml", units.clone())]),
+        json!({"templates": [template], "placeholderBySecretName": {"test_key": placeholder}}),
+    );
+    let script = r#"mkdir /run/nixos
+lists() {
+  for l in restart reload; do echo "$l: $(sort /run/nixos/activation-$l-list 2>/dev/null | tr '\n' ' ')"; done
+  rm -f /run/nixos/activation-restart-list /run/nixos/activation-reload-list
+}
+$BIN $M >/dev/null
+ls /run/nixos; echo ---
+$BIN $M; lists; echo ---
+: > /run/secrets/test_key
+$BIN $M >/dev/null; lists; echo ---
+: > /run/secrets/rendered/test_template
+$BIN $M >/dev/null; lists; echo ---
+rm /run/secrets/test_key /run/secrets/rendered/test_template
+$BIN $M; lists >/dev/null; echo ---
+: > /run/secrets/test_key; : > /run/secrets/rendered/test_template
+$BIN $M; lists >/dev/null; echo ---
+: > /run/secrets/another_key; : > /run/secrets/rendered/another_template
+$BIN $M; lists >/dev/null; echo ---
+rm /run/secrets/test_key /run/secrets/rendered/test_template
+: > /run/secrets/another_key; : > /run/secrets/rendered/another_template
+NIXOS_ACTION=dry-activate $BIN $M; echo ---
+test ! -e /run/secrets/test_key; test ! -e /run/secrets/rendered/test_template
+test -f /run/secrets/another_key; test -f /run/secrets/rendered/another_template
+$BIN $M >/dev/null
+test -f /run/secrets/test_key; test -f /run/secrets/rendered/test_template
+test ! -e /run/secrets/another_key; test ! -e /run/secrets/rendered/another_template
+: > /run/secrets/test_key
+NIXOS_ACTION=dry-activate $BIN $M; echo ---
+wc -c < /run/secrets/test_key
+"#;
+    let out = ok(&ns(script, &[("M", m.to_str().unwrap())]));
+    let steps: Vec<&str> = out.split("---\n").collect();
+    let restarted =
+        "restart: reload-unit.service restart-unit.service \nreload: reload-trigger.service \n";
+    assert_eq!(
+        &steps[..4],
+        ["", "restart: \nreload: \n", restarted, restarted],
+        "after boot nothing to restart; no change, nothing; a changed secret or template, its units\n{out}"
+    );
+    assert_eq!(&steps[4..9], &expected[..], "{out}");
+    assert_eq!(
+        steps[9], "0\n",
+        "dry-activate left the edited secret as it was\n{out}"
     );
 }
 
@@ -600,7 +716,7 @@ fn gnupg_home_decrypts_pgp_files() {
         &[],
     ));
     assert_eq!(out, "via-gpg");
-    // gnupgHome and ageKeyFile are mutually exclusive, as in sops-nix.
+    // gnupgHome and ageKeyFile are mutually exclusive, as in sops-nix (main.go:721-729).
     let m = f.manifest(
         "m2.json",
         json!([secret("nested", &j, "json", json!({"key": "a/b"}))]),
@@ -655,6 +771,8 @@ fn rsa_ssh_host_key_is_imported_as_pgp_key() {
         &format!("$BIN {}\ncat /run/secrets/a", m.display()),
         &[],
     ));
+    // main.go:879: on stdout, the fingerprint in lower-case hex. The first activation's
+    // `adding secret: a` is nix-sops's own (sops-nix prints nothing then, main.go:958).
     assert!(
         out.starts_with(&format!(
             "sops-install-secrets: Imported {} as GPG key with fingerprint {}\n",
@@ -718,6 +836,8 @@ fn nix_sops_install_is_the_same_code_path() {
         &format!("{nix_sops} install --dry-run {m}\ntest ! -e /run/secrets.d\n{nix_sops} install --check-mode sopsfile {m}\n{nix_sops} install --ignore-passwd {m}\nstat -c '%U:%G %a' /run/secrets/a", m = m.display()),
         &[],
     ));
+    // Worded as main.go:1182; before and on the first activation sops-nix prints nothing
+    // (main.go:958), nix-sops does (README).
     assert_eq!(
         out,
         "would add secret: a\nadding secret: a\nroot:root 400\n"

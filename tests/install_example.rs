@@ -68,6 +68,10 @@ fn example_installs_all_six_secrets_in_user_mode() {
         String::from_utf8_lossy(&o.stderr),
     );
     assert!(o.status.success(), "{out}\n{err}");
+    // Worded as sops-nix's pkgs/sops-install-secrets/main.go:1160-1187 (Mic92/sops-nix
+    // 56b24064). nix-sops's own: sops-nix prints no change lines in user mode
+    // (`handleModifications` only runs `if !manifest.UserMode`, main.go:1460) nor on a first
+    // activation (main.go:958). The import line below is main.go:908's, on stderr.
     assert_eq!(
         out,
         "adding secrets: database_password, github_token, openai_api_key, ssh_private_key, tailscale_auth_key, wireguard_private_key\nadding rendered secret: app.env\n"

@@ -733,6 +733,8 @@ fn rsa_ssh_key_as_pgp(format: &str, args: &[&str]) {
     assert_eq!(home.fingerprint_of("root@localhost"), fp);
     let listing = home.gpg(&["--with-colons", "--list-keys", &fp], None);
     let listing = String::from_utf8(listing.stdout).unwrap();
+    // The uid sops-nix gives the key: pkgs/sops-install-secrets/sshkeys/convert.go:44
+    // (Mic92/sops-nix 56b24064).
     assert!(
         listing.contains("root (Imported from SSH) <root@localhost>"),
         "{listing}"

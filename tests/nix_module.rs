@@ -3,11 +3,15 @@
 //! with the real installer; and, when `NIX_SOPS_NIXPKGS_LIB` names a nixpkgs `lib` directory,
 //! the whole NixOS / home-manager module evaluated with `lib.evalModules`.
 //!
-//! The expected manifests in `tests/nix/cases/*.json` were written from sops-nix's
-//! `modules/sops/manifest-for.nix` and option defaults, not from our output. Markers in them:
+//! The expected values in `tests/nix/cases/*.json` are sops-nix's own modules evaluated on each
+//! case by the same harness (`tests/nix/cases/regenerate.sh`, from a sops-nix checkout): the
+//! manifests, and with nixpkgs' lib the activation scripts, units and files. Markers in them:
 //! `@PLACEHOLDER:<secret>@` (sops-nix's `<SOPS:sha256(name):PLACEHOLDER>`), `@FILE@` (a template's
 //! store file, checked separately), `@STORE:<repo path>@` / `@SHA256:<repo path>@` (the store copy
 //! and hash of a repository file, computed here with `nix-store --add` and sha2).
+//!
+//! The few values still typed by hand below cite their source as `sops-nix:<file>:<line>`, a
+//! file of Mic92/sops-nix at commit 56b24064 (the commit regenerate.sh last read).
 
 mod common;
 
@@ -228,7 +232,8 @@ fn bare_nix_manifests_match_sops_nix() {
 
 #[test]
 fn bare_nix_validation_errors_are_sops_nix_messages() {
-    // validateSopsFiles (default on): a file outside the store, and one that does not exist.
+    // validateSopsFiles (default on): a file outside the store, and one that does not exist
+    // (sops-nix:modules/sops/manifest-for.nix:23 and :15).
     let expr = |file: &str| {
         format!(
             "builtins.toJSON ((import ./nix/lib/resolve.nix).nixos {{ sops = {{ defaultSopsFile = {file}; \
@@ -820,6 +825,56 @@ fn failed_assertions(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The installer package tests/nix/cases/regenerate.sh gives sops-nix's module: one store path
+/// for both, so scripts compare.
+const SAME_PACKAGE: &str =
+    "[ { sops.package = { type = \"derivation\"; name = \"sops-install-secrets\"; \
+     outPath = \"/nix/store/00000000000000000000000000000000-sops-install-secrets\"; }; } ]";
+
+/// Our module on `case`, evaluated as regenerate.sh evaluates sops-nix's: the harness's outputs,
+/// and the files the module writes (`traceFiles`: name → text and checkPhase; a manifest's text
+/// is left out, it is compared as JSON).
+fn eval_module_traced(lib: &str, case: &str) -> (Value, Value) {
+    let arg = format!("./tests/nix/cases/{case}.nix");
+    let out = nix_instantiate(&[
+        "--eval",
+        "--strict",
+        "--json",
+        "tests/nix/module.nix",
+        "--arg",
+        "lib",
+        lib,
+        "--arg",
+        "case",
+        &arg,
+        "--arg",
+        "extraModules",
+        SAME_PACKAGE,
+        "--arg",
+        "traceFiles",
+        "true",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{case}: nix-instantiate failed:\n{stderr}"
+    );
+    let mut files = serde_json::Map::new();
+    for line in stderr.lines() {
+        let Some(json) = line.strip_prefix("trace: ").filter(|j| j.starts_with('{')) else {
+            continue;
+        };
+        let mut file: serde_json::Map<String, Value> = serde_json::from_str(json).unwrap();
+        let name = file.remove("file").unwrap().as_str().unwrap().to_owned();
+        if name.starts_with("manifest") && name.ends_with(".json") {
+            file.remove("text");
+        }
+        files.insert(name, Value::Object(file));
+    }
+    let outputs = serde_json::from_slice(&out.stdout).expect("nix-instantiate --json prints JSON");
+    (outputs, Value::Object(files))
+}
+
 /// One test, so a checkout without nixpkgs' lib prints one skip line.
 #[test]
 fn module_and_flake_evaluate_with_nixpkgs_lib() {
@@ -832,9 +887,10 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         return;
     };
 
-    // The same sample configurations through the real module give the same manifests.
+    // The same sample configurations through the real module give the same manifests, and
+    // the same activation scripts, units and files as sops-nix's module (tests/nix/cases/*.json).
     for case in cases() {
-        let mut v = eval_module(&lib, &case, "[ ]");
+        let (mut v, files) = eval_module_traced(&lib, &case);
         let exp = expected(&case);
         for which in ["manifest", "usersManifest"] {
             check_template_files(&mut v[which], &case);
@@ -842,6 +898,12 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
                 assert_same(&case, which, &v[which], &exp[which]);
             }
         }
+        let mut outputs = v.clone();
+        for manifest_field in ["manifest", "usersManifest", "checkPhase"] {
+            outputs.as_object_mut().unwrap().remove(manifest_field);
+        }
+        assert_same(&case, "module outputs", &outputs, &exp["module"]);
+        assert_same(&case, "files written", &files, &exp["files"]);
         assert_eq!(failed_assertions(&v), Vec::<String>::new(), "{case}");
         // The same module through sops-nix's file paths (modules/sops,
         // modules/home-manager/sops.nix): the same evaluation, output for output.
@@ -888,7 +950,9 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         );
     }
 
-    // Activation-script wiring (the default without sysusers/userborn).
+    // Activation-script wiring (the default without sysusers/userborn): sops-nix:
+    // modules/sops/default.nix:498-515 and :41 (HOME), secrets-for-users/
+    // default.nix:59-67; compared whole with sops-nix's output in cases/templates.json above.
     let v = eval_module(&lib, "templates", "[ ]");
     assert_eq!(v["useSystemdActivation"], false);
     assert_eq!(
@@ -919,7 +983,8 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .unwrap()
         .contains("-check-mode=sopsfile \"$out\""));
 
-    // generateKey adds the key script and orders setupSecrets after it.
+    // generateKey adds the key script and orders setupSecrets after it (sops-nix:
+    // modules/sops/default.nix:506, 517-530; whole in cases/generate-key.json).
     let v = eval_module(
         &lib,
         "defaults",
@@ -934,7 +999,9 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .unwrap()
         .contains(&"generate-age-key".into()));
 
-    // sysusers: systemd units with sops-nix's ordering, no activation scripts.
+    // sysusers: systemd units with sops-nix's ordering, no activation scripts (sops-nix:
+    // modules/sops/default.nix:467-495, secrets-for-users/default.nix:33-55; whole in
+    // cases/sysusers.json).
     let v = eval_module(
         &lib,
         "templates",
@@ -985,7 +1052,10 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .unwrap()
         .contains("sops-install-secrets -ignore-passwd /nix/store/"));
 
-    // Assertions: sops-nix's, plus gnupg.home with age.keyFile.
+    // Assertions: sops-nix's (modules/sops/default.nix:440, 444, 452; secrets-for-users/
+    // default.nix:76, 81; templates/default.nix:141), plus nix-sops's own gnupg.home with
+    // age.keyFile (sops-nix's module accepts it; its installer then refuses the manifest,
+    // pkgs/sops-install-secrets/main.go:727).
     let cases_and_messages = [
         (
             "({ lib, ... }: { sops.age.keyFile = lib.mkForce null; })",
@@ -1035,7 +1105,7 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         .iter()
         .any(|m| m.contains("Both `owner` and `uid` cannot be defined")));
 
-    // The renamed options still work.
+    // The renamed options still work (sops-nix:modules/sops/default.nix:408-429).
     let v = eval_module(
         &lib,
         "nested",
@@ -1067,7 +1137,9 @@ fn module_and_flake_evaluate_with_nixpkgs_lib() {
         "options that differ from sops-nix's"
     );
 
-    // home-manager: the user service restarted on activation, -ignore-passwd, WantedBy.
+    // home-manager: the user service restarted on activation, -ignore-passwd, WantedBy
+    // (sops-nix:modules/home-manager/sops.nix:110, 380-393; assertions :331, :348, the
+    // gnupg.home one nix-sops's own as above; the defaults whole in cases/home-manager.json).
     let v = eval_module(&lib, "home-manager", "[ ]");
     let unit = &v["services"]["sops-nix"];
     assert_eq!(unit["Service"]["Type"], "oneshot");
@@ -1845,6 +1917,7 @@ fn vm_rsa_fixture_decrypts_with_the_host_keys_pgp_conversion() {
         manifest.display()
     );
     let (stdout, _) = in_private_mount_ns(&script, "the RSA host key does not decrypt the fixture");
+    // sops-nix's pkgs/sops-install-secrets/main.go:879 (56b24064): on stdout, lower-case hex.
     assert!(
         stdout.starts_with("sops-install-secrets: Imported ")
             && stdout.contains(&fp.to_lowercase()),

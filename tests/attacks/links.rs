@@ -196,6 +196,8 @@ cat /run/err
     ));
     let out = run.ok();
     assert!(out.contains("x -> /run/secrets/x = two"), "{out}");
+    // As in sops-nix, where the restart list is written (main.go:1461) before any link is made
+    // (main.go:1472; Mic92/sops-nix 56b24064, pkgs/sops-install-secrets/main.go).
     assert!(
         out.contains("restart: x.service y.service"),
         "both content changes restart their units, even y whose link failed: {out}"

@@ -12,6 +12,13 @@
   entry ? "flake",
   # true: the lib.evalModules result itself (options included), for other test files to import.
   raw ? false,
+  # A module to evaluate instead of ours (tests/nix/cases/regenerate.sh: sops-nix's own, from a
+  # checkout), under the same stubs.
+  module ? null,
+  # true: every writeTextFile also prints `trace: {"file":<name>,"text":…,"checkPhase":…}`, so
+  # the files a module writes can be compared, including the manifest sops-nix's home-manager
+  # module keeps in a let binding (tests/nix/cases/regenerate.sh).
+  traceFiles ? false,
 }:
 let
   lib' = if builtins.isAttrs lib then lib else import lib;
@@ -37,7 +44,16 @@ let
       checkPhase ? "",
       ...
     }:
-    fakeDrv name // { inherit text checkPhase; };
+    let
+      file = fakeDrv name // { inherit text checkPhase; };
+    in
+    if traceFiles then
+      builtins.trace (builtins.toJSON {
+        file = name;
+        inherit text checkPhase;
+      }) file
+    else
+      file;
 
   pkgs = rec {
     inherit writeTextFile;
@@ -171,7 +187,9 @@ let
     modules = [
       (if isNixos then nixosStubs else hmStubs)
       (
-        if entry == "sops-nix-paths" then
+        if module != null then
+          module
+        else if entry == "sops-nix-paths" then
           (if isNixos then ../../modules/sops else ../../modules/home-manager/sops.nix)
         else if isNixos then
           ../../nix/modules/sops
@@ -199,9 +217,12 @@ else
     if isNixos then config.system.build.sops-nix-manifest.checkPhase else config.sops.manifest.checkPhase;
   failedAssertions = failed;
   activationScripts = builtins.attrNames scripts;
+  activationTexts = builtins.mapAttrs (_: s: if builtins.isString s then s else s.text) scripts;
   setupSecretsDeps = scripts.setupSecrets.deps or null;
   setupSecretsText = scripts.setupSecrets.text or null;
   setupSecretsForUsersDeps = scripts.setupSecretsForUsers.deps or null;
+  setupSecretsForUsersText = scripts.setupSecretsForUsers.text or null;
+  homeActivation = config.home.activation or null;
   usersDeps = scripts.users.deps or null;
   supportsDryActivation = scripts.setupSecrets.supportsDryActivation or null;
   services = if isNixos then config.systemd.services else config.systemd.user.services;
