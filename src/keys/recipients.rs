@@ -252,7 +252,7 @@ mod tests {
         }
     }
 
-    // The rules sops cannot be made to write (the real files are in tests/hostcheck.rs): an
+    // The rules sops cannot be made to write (the real files are in tests/install/hostcheck.rs): an
     // absent threshold needs every group; a threshold of 1 still needs two shares, as
     // Keyring::unwrap_data_key combines them; cloud keys open nothing.
     #[test]

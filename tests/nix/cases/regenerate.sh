@@ -20,7 +20,7 @@
 #
 # It also writes ../sops-nix-vm-output.json: the lines sops-nix's VM test restart-and-reload
 # (checks/nixos-test.nix) expects the installer to print, in order (its `assertOutput` calls),
-# for tests/install_e2e.rs to replay that scenario against.
+# for tests/install/e2e.rs to replay that scenario against.
 #
 # Store paths become the markers tests/nix_module.rs expands: a template's store file
 # `@FILE@`, a placeholder `@PLACEHOLDER:<secret>@`, the store copy and SHA-256 of a repository

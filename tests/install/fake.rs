@@ -1,6 +1,5 @@
-//! Helpers shared by the installer tests (included with `#[path]`): private mount namespaces,
-//! real users and groups, and a fake decryption source for the apply machinery.
-#![allow(dead_code)]
+//! Helpers of the apply tests: private mount namespaces (with a private /etc, so that users and
+//! groups made by `useradd` never reach the machine), and a fake decryption source.
 
 use nix_sops::install::plan::Source;
 use nix_sops::install::{CheckMode, Env, Options, RuntimeDir};
@@ -19,47 +18,49 @@ pub fn require_root() {
     );
 }
 
-/// Runs `f` on a fresh thread that has its own private mount namespace with a tmpfs on /run, so
-/// the real `/run/secrets`, `/run/secrets.d` and `/run/nixos` paths can be used without touching
-/// the host. (unshare(CLONE_NEWNS) is per thread: only this thread sees the new mounts.)
+/// Runs `f` on a fresh thread that has its own private mount namespace with a tmpfs on /run and
+/// a private copy of /etc bound over /etc, so the real `/run/secrets`, `/run/secrets.d` and
+/// `/run/nixos` paths can be used, and users created, without touching the host.
+/// (unshare(CLONE_NEWNS) is per thread: only this thread, and the processes it starts, see the
+/// new mounts.)
 pub fn in_namespace<F: FnOnce() + Send + 'static>(f: F) {
     require_root();
     let r = std::thread::spawn(move || {
-        unsafe {
-            assert_eq!(
-                libc::unshare(libc::CLONE_NEWNS),
-                0,
-                "unshare(CLONE_NEWNS) failed: {}",
-                std::io::Error::last_os_error()
-            );
-            let root = c"/";
-            assert_eq!(
-                libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null()
-                ),
-                0,
-                "making / private failed"
-            );
-            let run = c"/run";
-            let tmpfs = c"tmpfs";
-            let opts = c"mode=0755";
-            assert_eq!(
-                libc::mount(
-                    tmpfs.as_ptr(),
-                    run.as_ptr(),
-                    tmpfs.as_ptr(),
-                    0,
-                    opts.as_ptr() as *const libc::c_void
-                ),
-                0,
-                "mounting a tmpfs on /run failed: {}",
-                std::io::Error::last_os_error()
-            );
-        }
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("unshare(CLONE_NEWNS)");
+        use nix::mount::{mount, MsFlags};
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .expect("making / private");
+        mount(
+            Some("tmpfs"),
+            "/run",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("mode=0755"),
+        )
+        .expect("mounting a tmpfs on /run");
+        // A private /etc, copied into the tmpfs: useradd/groupadd (children of this thread, so
+        // in its namespace) and the installer's NSS lookups see the copy.
+        let st = Command::new("cp")
+            .args(["-a", "/etc", "/run/.etc"])
+            .status()
+            .expect("cp runs");
+        assert!(st.success(), "copying /etc failed");
+        mount(
+            Some("/run/.etc"),
+            "/etc",
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .expect("binding the private /etc");
+        let dev = |p: &str| nix::sys::stat::stat(p).unwrap().st_dev;
+        assert_eq!(dev("/etc"), dev("/run"), "/etc is not the private copy");
         f()
     })
     .join();

@@ -3,8 +3,7 @@
 //! store, age and `ssh-ed25519` recipients, PGP-only files, Shamir key groups), and the
 //! activation-time error when it cannot.
 
-mod common;
-
+use crate::common;
 use common::AgeKey;
 use serde_json::json;
 use std::path::{Path, PathBuf};

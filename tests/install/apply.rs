@@ -1,15 +1,12 @@
 //! The apply machinery (mount, generations, owners, modes, links, changes, units, prune) with a
 //! fake decryption source, each test in its own private mount namespace with a tmpfs on /run.
-//! Decryption of real sops files is covered by tests/install_e2e.rs.
+//! Decryption of real sops files is covered by `e2e`.
 //!
 //! Where a test stands for sops-nix's behaviour it cites its source: `main.go:N` is line N of
 //! Mic92/sops-nix's `pkgs/sops-install-secrets/main.go` at commit 56b24064, `nixos-test.nix:N`
 //! of its `checks/nixos-test.nix` (the VM test's assertions) at the same commit.
 
-#[path = "install_common.rs"]
-mod common;
-
-use common::*;
+use crate::fake::*;
 use nix_sops::install::{self, changes, CheckMode};
 use serde_json::json;
 use std::path::Path;
@@ -49,9 +46,9 @@ fn one(name: &str, value: &str) -> FakeSource {
 
 #[test]
 fn first_install_mounts_ramfs_and_writes_exact_owners_and_modes() {
-    let (alice, alice_gid) = ensure_user("nixsops-alice");
-    let team = ensure_group("nixsops-team");
-    in_namespace(move || {
+    in_namespace(|| {
+        let (alice, alice_gid) = ensure_user("nixsops-alice");
+        let team = ensure_group("nixsops-team");
         let m = manifest(
             json!([
                 secret(
@@ -232,8 +229,8 @@ fn restart_and_reload_on_change_and_not_on_no_change() {
 /// (`O_APPEND`, main.go:1086).
 #[test]
 fn owner_and_mode_changes_trigger_restart() {
-    ensure_user("nixsops-alice");
     in_namespace(|| {
+        ensure_user("nixsops-alice");
         std::fs::create_dir("/run/nixos").unwrap();
         let m1 = secret_a(json!({"restartUnits": ["a.service"]}), json!({}));
         run(&m1, &mut one("a", "x")).unwrap();
@@ -345,8 +342,8 @@ fn dry_activate_has_no_side_effects() {
 
 #[test]
 fn custom_path_replaces_existing_file_and_is_owned_by_the_secret_owner() {
-    let (alice, gid) = ensure_user("nixsops-alice");
-    in_namespace(move || {
+    in_namespace(|| {
+        let (alice, gid) = ensure_user("nixsops-alice");
         std::fs::write("/run/existing-file", "old").unwrap();
         let m = manifest(
             json!([

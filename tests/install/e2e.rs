@@ -7,8 +7,7 @@
 //! N of Mic92/sops-nix's `pkgs/sops-install-secrets/main.go` at commit 56b24064,
 //! `nixos-test.nix:N` of its `checks/nixos-test.nix` (the VM test's assertions) there.
 
-#[path = "common/mod.rs"]
-mod peers;
+use crate::common as peers;
 
 use serde_json::json;
 use std::path::{Path, PathBuf};

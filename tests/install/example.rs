@@ -1,8 +1,7 @@
 //! The README's example: `sops-install-secrets examples/manifest.json` as a normal user (user
 //! mode, `%r`), compared value by value with what the real sops decrypts.
 
-#[path = "common/mod.rs"]
-mod peers;
+use crate::common as peers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
