@@ -1,18 +1,26 @@
 //! The `nix-sops` command line: one module per subcommand, each a thin layer over the library.
 
+pub mod completions;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
+pub mod exec;
 pub mod exit;
+pub mod filestatus;
+pub mod groups;
 pub mod install;
 pub mod keygen;
+pub mod rotate;
+pub mod set;
 pub mod ssh_to_age;
+pub mod tty;
 pub mod updatekeys;
 
 /// The identities a command may decrypt with, beyond the SOPS environment sources.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct KeyArgs {
-    /// An age identity file (AGE-SECRET-KEY-1… lines); may be repeated.
+    /// An age identity file (AGE-SECRET-KEY-1… lines, or encrypted with `age -p`: the
+    /// passphrase is asked on the terminal); may be repeated.
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<std::path::PathBuf>,
     /// An SSH private key: used as an age ssh identity and, for ed25519, converted to an age
@@ -22,9 +30,14 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
-    /// Every identity source sops knows, plus these flags.
+    /// Every identity source sops knows, plus these flags. A passphrase-encrypted identity file
+    /// (`age -p`) asks for its passphrase on the terminal.
     pub fn keyring(&self) -> crate::keys::Keyring {
-        crate::keys::sources::from_sops_env(&self.identities, &self.ssh_keys)
+        crate::keys::sources::from_sops_env_prompting(
+            &self.identities,
+            &self.ssh_keys,
+            tty::ask_passphrase,
+        )
     }
 }
 
