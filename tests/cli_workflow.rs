@@ -207,6 +207,34 @@ fn set_matches_sops_on_json_and_dotenv() {
 }
 
 #[test]
+fn set_and_unset_match_sops_on_multi_document_yaml_ini_and_binary() {
+    let f = Fixture::new();
+    // Only the first document changes; the others keep their values and comments.
+    f.sops_file(
+        "m.yaml",
+        b"a: 1\n# c\nb: two\n---\na: other\n---\n# third\nz: [1, 2]\n",
+    );
+    f.sops_file("s.ini", b"[db]\nuser = admin\npass = x\n\n[web]\nport = 80\n");
+    f.sops_file("s.bin", b"binary \x00\x01 data\n");
+    for case in [
+        &["set", "{}", r#"["a"]"#, r#""changed""#][..],
+        &["set", "{}", r#"["n"]["m"]"#, "3"],
+        &["unset", "{}", r#"["b"]"#],
+    ] {
+        same_as_sops(&f, "m.yaml", case);
+    }
+    for case in [
+        &["set", "{}", r#"["db"]["pass"]"#, r#""s3cret""#][..],
+        &["set", "{}", r#"["new"]"#, r#"{"k": "v"}"#],
+        &["unset", "{}", r#"["web"]["port"]"#],
+    ] {
+        same_as_sops(&f, "s.ini", case);
+    }
+    let text = same_as_sops(&f, "s.bin", &["set", "{}", r#"["data"]"#, r#""replaced\n""#]);
+    assert_eq!(text.as_deref(), Some("replaced\n"));
+}
+
+#[test]
 fn set_value_from_stdin_and_file_and_idempotent() {
     let f = Fixture::new();
     f.sops_file("s.yaml", YAML.as_bytes());
@@ -518,18 +546,16 @@ fn exec_env_gives_the_environment_sops_gives() {
     let f = Fixture::new();
     f.sops_file("e.yaml", ENV_YAML.as_bytes());
     f.sops_file("s.yaml", YAML.as_bytes());
-    for pristine in [false, true] {
+    for flags in [&[][..], &["--pristine"], &["--same-process"]] {
         let mut args = vec!["exec-env"];
-        if pristine {
-            args.push("--pristine");
-        }
+        args.extend_from_slice(flags);
         args.extend(["e.yaml", "env -0"]);
         let (s, o) = (f.sops(&args), f.ours(&args));
         assert!(s.status.success(), "{}", err(&s));
         assert!(o.status.success(), "{}", err(&o));
         let (se, oe) = (env_of(&s), env_of(&o));
         assert!(se.iter().any(|l| l == "MULTI=line1\nline2\n"), "{se:?}");
-        assert_eq!(oe, se, "pristine={pristine}");
+        assert_eq!(oe, se, "{flags:?}");
     }
     // The command's exit code; a nested value is refused; a missing command is an error.
     for args in [
@@ -568,6 +594,9 @@ fn exec_file_hands_the_command_what_sops_hands_it() {
         &["exec-file", "s.env", "cat {}"],
         &["exec-file", "s.yaml", "exit 3"],
         &["exec-file", "s.yaml"],
+        // As another user (the suite runs as root): the FIFO is theirs to read.
+        &["exec-file", "--user", "nobody", "s.yaml", "id -u; id -g; id -G; cat {}"],
+        &["exec-env", "--user", "nobody", "s.env", "id -u; id -G; echo \"$USER $PORT\""],
     ] {
         let (s, o) = (f.sops(args), f.ours(args));
         assert_eq!(
