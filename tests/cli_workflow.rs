@@ -214,7 +214,10 @@ fn set_and_unset_match_sops_on_multi_document_yaml_ini_and_binary() {
         "m.yaml",
         b"a: 1\n# c\nb: two\n---\na: other\n---\n# third\nz: [1, 2]\n",
     );
-    f.sops_file("s.ini", b"[db]\nuser = admin\npass = x\n\n[web]\nport = 80\n");
+    f.sops_file(
+        "s.ini",
+        b"[db]\nuser = admin\npass = x\n\n[web]\nport = 80\n",
+    );
     f.sops_file("s.bin", b"binary \x00\x01 data\n");
     for case in [
         &["set", "{}", r#"["a"]"#, r#""changed""#][..],
@@ -230,7 +233,11 @@ fn set_and_unset_match_sops_on_multi_document_yaml_ini_and_binary() {
     ] {
         same_as_sops(&f, "s.ini", case);
     }
-    let text = same_as_sops(&f, "s.bin", &["set", "{}", r#"["data"]"#, r#""replaced\n""#]);
+    let text = same_as_sops(
+        &f,
+        "s.bin",
+        &["set", "{}", r#"["data"]"#, r#""replaced\n""#],
+    );
     assert_eq!(text.as_deref(), Some("replaced\n"));
 }
 
@@ -456,6 +463,75 @@ fn rotate_adds_and_removes_keys_as_sops_does() {
     assert_eq!(recipients("ours.yaml"), recipients("sops.yaml"));
 }
 
+/// A throwaway GnuPG home with one passphrase-less key made by the real gpg: (home, fingerprint).
+fn gpg_home(dir: &Path) -> (PathBuf, String) {
+    common::require("gpg");
+    let home = dir.join("gnupg");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .arg("--batch")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gpg {args:?}: {}", err(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    gpg(&[
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "nix-sops <t@example.invalid>",
+        "rsa2048",
+        "encr",
+        "never",
+    ]);
+    let fp = gpg(&["--with-colons", "--list-keys"])
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_owned())
+        })
+        .unwrap();
+    (home, fp)
+}
+
+#[test]
+fn rotate_adds_and_removes_pgp_keys_as_sops_does() {
+    let f = Fixture::new();
+    let (home, fp) = gpg_home(f.d());
+    let home_s = home.to_str().unwrap();
+    f.sops_file("s.yaml", YAML.as_bytes());
+    let plain = f.sops_plain("s.yaml");
+    let key = f.key_file.to_str().unwrap();
+    let env = [("SOPS_AGE_KEY_FILE", key), ("GNUPGHOME", home_s)];
+    // Only the GnuPG key: no age identity anywhere.
+    let pgp_only = |name: &str| common::sops(f.d(), &["decrypt", name], &[("GNUPGHOME", home_s)]);
+    for who in ["sops", "ours"] {
+        let name = format!("{who}.yaml");
+        f.copy("s.yaml", &name);
+        let run = |args: &[&str]| {
+            if who == "sops" {
+                common::sops(f.d(), args, &env)
+            } else {
+                ours(f.d(), args, &env)
+            }
+        };
+        let out = run(&["rotate", "-i", "--add-pgp", &fp, &name]);
+        assert!(out.status.success(), "{who}: {}", err(&out));
+        let out = pgp_only(&name);
+        assert!(out.status.success(), "{who}: {}", err(&out));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), plain);
+        let out = run(&["rotate", "-i", "--rm-pgp", &fp, &name]);
+        assert!(out.status.success(), "{who}: {}", err(&out));
+        assert_eq!(pgp_only(&name).status.code(), Some(128), "{who}");
+        assert_eq!(f.sops_plain(&name), plain);
+    }
+}
+
 #[test]
 fn groups_add_and_delete_as_sops() {
     let f = Fixture::new();
@@ -482,6 +558,17 @@ fn groups_add_and_delete_as_sops() {
         let text = String::from_utf8(f.read(&name)).unwrap();
         assert!(text.contains("shamir_threshold: 2"), "{who}: {text}");
         let one = common::sops_decrypt(f.d(), &name, &f.key_file, &[]);
+        assert_ne!(one.status.code(), Some(0), "{who}");
+        let two = common::sops_decrypt(f.d(), &name, &both, &[]);
+        assert!(two.status.success(), "{who}: {}", err(&two));
+        assert_eq!(String::from_utf8(two.stdout).unwrap(), plain);
+
+        // Rotating a two-group file: new Shamir shares, same threshold, both keys still needed.
+        let out = run_with(&both, &["rotate", "-i", &name]);
+        assert!(out.status.success(), "{who}: {}", err(&out));
+        let text = String::from_utf8(f.read(&name)).unwrap();
+        assert!(text.contains("shamir_threshold: 2"), "{who}: {text}");
+        let one = common::sops_decrypt(f.d(), &name, &b_file, &[]);
         assert_ne!(one.status.code(), Some(0), "{who}");
         let two = common::sops_decrypt(f.d(), &name, &both, &[]);
         assert!(two.status.success(), "{who}: {}", err(&two));
@@ -593,10 +680,24 @@ fn exec_file_hands_the_command_what_sops_hands_it() {
         ],
         &["exec-file", "s.env", "cat {}"],
         &["exec-file", "s.yaml", "exit 3"],
+        // A command that never opens the FIFO: nobody waits for a reader.
+        &["exec-file", "s.yaml", "echo not read"],
         &["exec-file", "s.yaml"],
         // As another user (the suite runs as root): the FIFO is theirs to read.
-        &["exec-file", "--user", "nobody", "s.yaml", "id -u; id -g; id -G; cat {}"],
-        &["exec-env", "--user", "nobody", "s.env", "id -u; id -G; echo \"$USER $PORT\""],
+        &[
+            "exec-file",
+            "--user",
+            "nobody",
+            "s.yaml",
+            "id -u; id -g; id -G; cat {}",
+        ],
+        &[
+            "exec-env",
+            "--user",
+            "nobody",
+            "s.env",
+            "id -u; id -G; echo \"$USER $PORT\"",
+        ],
     ] {
         let (s, o) = (f.sops(args), f.ours(args));
         assert_eq!(
