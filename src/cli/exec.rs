@@ -114,14 +114,15 @@ fn shell(command: &str, user: Option<(u32, u32)>) -> Command {
     cmd
 }
 
-/// The command's exit status as nix-sops' result: its code, or 128 + the signal that killed it.
+/// The command's exit status as nix-sops' result: its code; 255 when a signal killed it (sops
+/// exits with Go's -1 then).
 fn status_result(status: ExitStatus) -> Result<(), Failure> {
     if status.success() {
         return Ok(());
     }
     let (code, what) = match (status.code(), status.signal()) {
         (Some(c), _) => (c, format!("exit status {c}")),
-        (None, Some(s)) => (128 + s, format!("killed by signal {s}")),
+        (None, Some(s)) => (255, format!("killed by signal {s}")),
         _ => (1, status.to_string()),
     };
     Err(Failure::new(
