@@ -949,6 +949,15 @@ fn passphrase_protected_identity_made_by_age_decrypts() {
         );
     }
 
+    // Line editing: a backspace removes the last character; ^C cancels like an interrupt.
+    let env = [("SOPS_AGE_KEY_FILE", locked_s)];
+    let (status, text) = ours_on_a_terminal(f.d(), "decrypt s.yaml", &env, "correct horsX\x7fe\n");
+    assert!(status.success(), "{text}");
+    assert!(text.ends_with(&plain), "{text:?}");
+    let (status, text) = ours_on_a_terminal(f.d(), "decrypt s.yaml", &env, "correct\x03");
+    assert!(!status.success(), "{text}");
+    assert!(!text.contains("hunter2"), "{text:?}");
+
     // A wrong passphrase: no key (128), the file named.
     let (status, text) = ours_on_a_terminal(
         f.d(),

@@ -19,13 +19,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "\
+#[command(
+    override_usage = "nix-sops exec-env [OPTIONS] FILE COMMAND",
+    after_help = "\
 Examples:
   nix-sops exec-env secrets.yaml 'psql \"$DATABASE_URL\"'
   nix-sops exec-env --pristine secrets.env 'env'
 
 Each top-level key becomes a variable (nested maps and lists are an error, as in sops). The
-command runs under /bin/sh -c; nix-sops exits with its exit code.")]
+command runs under /bin/sh -c; nix-sops exits with its exit code."
+)]
 pub struct ExecEnvArgs {
     /// Accepted for compatibility; deprecated in sops: start the command and do not wait.
     #[arg(long)]
@@ -45,19 +48,22 @@ pub struct ExecEnvArgs {
     #[command(flatten)]
     pub keys: crate::cli::KeyArgs,
     /// FILE COMMAND: the SOPS file and the shell command to run.
-    #[arg(value_name = "FILE COMMAND", num_args = 0.., allow_hyphen_values = true)]
+    #[arg(value_name = "ARGS", num_args = 0.., allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "\
+#[command(
+    override_usage = "nix-sops exec-file [OPTIONS] FILE COMMAND",
+    after_help = "\
 Examples:
   nix-sops exec-file secrets.yaml 'app --config {}'
   nix-sops exec-file --no-fifo --filename config.json --output-type json secrets.yaml 'app -c {}'
 
 `{}` in the command is replaced by the path of the plaintext. The command runs under /bin/sh -c;
 nix-sops exits with its exit code. The FIFO can be read once; use --no-fifo for a command that
-reads the file twice.")]
+reads the file twice."
+)]
 pub struct ExecFileArgs {
     /// Accepted for compatibility; deprecated in sops (the file would be gone at once).
     #[arg(long)]
@@ -76,7 +82,7 @@ pub struct ExecFileArgs {
     #[command(flatten)]
     pub keys: crate::cli::KeyArgs,
     /// FILE COMMAND: the SOPS file and the shell command to run.
-    #[arg(value_name = "FILE COMMAND", num_args = 0.., allow_hyphen_values = true)]
+    #[arg(value_name = "ARGS", num_args = 0.., allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
 

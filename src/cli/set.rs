@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 pub const INVALID_SET_FORMAT: u8 = 7;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "\
+#[command(
+    override_usage = "nix-sops set [OPTIONS] FILE INDEX [VALUE]",
+    after_help = "\
 Examples:
   nix-sops set secrets.yaml '[\"db\"][\"password\"]' '\"hunter2\"'
   nix-sops set secrets.yaml '[\"ports\"][0]' 8080
@@ -24,7 +26,8 @@ Examples:
 
 VALUE is JSON, as for sops: a string needs its quotes. --value-stdin and --value-file keep the
 value out of the process list. The file is rewritten with the same data key and keys; with
---idempotent it is left alone when the value is already there. Exit 7 for a bad index or value.")]
+--idempotent it is left alone when the value is already there. Exit 7 for a bad index or value."
+)]
 pub struct SetArgs {
     #[command(flatten)]
     pub types: crate::cli::FormatArgs,
@@ -46,17 +49,20 @@ pub struct SetArgs {
     #[command(flatten)]
     pub keys: crate::cli::KeyArgs,
     /// FILE INDEX [VALUE]: the SOPS file, the path ('["a"]["b"][0]') and the JSON value.
-    #[arg(value_name = "FILE INDEX [VALUE]", num_args = 0.., allow_hyphen_values = true)]
+    #[arg(value_name = "ARGS", num_args = 0.., allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "\
+#[command(
+    override_usage = "nix-sops unset [OPTIONS] FILE INDEX",
+    after_help = "\
 Examples:
   nix-sops unset secrets.yaml '[\"old_token\"]'
   nix-sops unset --idempotent secrets.yaml '[\"users\"][2]'
 
-Exit 1 when the index does not exist (0 with --idempotent), 7 for a bad index.")]
+Exit 1 when the index does not exist (0 with --idempotent), 7 for a bad index."
+)]
 pub struct UnsetArgs {
     #[command(flatten)]
     pub types: crate::cli::FormatArgs,
@@ -72,7 +78,7 @@ pub struct UnsetArgs {
     #[command(flatten)]
     pub keys: crate::cli::KeyArgs,
     /// FILE INDEX: the SOPS file and the path ('["a"]["b"][0]').
-    #[arg(value_name = "FILE INDEX", num_args = 0..)]
+    #[arg(value_name = "ARGS", num_args = 0..)]
     pub args: Vec<String>,
 }
 
