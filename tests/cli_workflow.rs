@@ -782,6 +782,58 @@ fn exec_file_removes_the_plaintext_when_killed() {
     }
 }
 
+#[test]
+fn exec_file_keeps_plaintext_files_off_disks() {
+    // In a private mount namespace, /dev/shm is made a directory on a disk (the test checks)
+    // and $XDG_RUNTIME_DIR points at a disk too: a FIFO may then live in $TMPDIR, a plaintext
+    // file (--no-fifo) may not.
+    common::require("unshare");
+    let f = Fixture::new();
+    f.sops_file("s.yaml", YAML.as_bytes());
+    // Under the target directory: on a disk even where /tmp is a tmpfs.
+    let disk_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let disk = disk_dir.path().to_path_buf();
+    let fs = Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(&disk)
+        .output()
+        .unwrap();
+    assert_ne!(
+        String::from_utf8_lossy(&fs.stdout).trim(),
+        "tmpfs",
+        "needs a disk under the target directory"
+    );
+    let run = |flags: &str| {
+        let script = format!(
+            "mount --bind '{disk}' /dev/shm && exec '{bin}' exec-file {flags} s.yaml 'echo {{}}; cat {{}}'",
+            disk = disk.display(),
+            bin = env!("CARGO_BIN_EXE_nix-sops"),
+        );
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .current_dir(f.d())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", f.d())
+            .env("TMPDIR", &disk)
+            .env("XDG_RUNTIME_DIR", &disk)
+            .env("SOPS_AGE_KEY_FILE", &f.key_file)
+            .output()
+            .unwrap()
+    };
+    let out = run("--no-fifo");
+    assert_eq!(out.status.code(), Some(1), "{}", err(&out));
+    assert!(err(&out).contains("RAM-backed"), "{}", err(&out));
+    assert!(out.stdout.is_empty());
+    let out = run("");
+    assert!(out.status.success(), "{}", err(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let path = text.lines().next().unwrap();
+    assert!(path.starts_with(disk.to_str().unwrap()), "{text}");
+    assert!(text.ends_with(&f.sops_plain("s.yaml")), "{text}");
+    assert_eq!(std::fs::read_dir(&disk).unwrap().count(), 0, "left behind");
+}
+
 // ---------------------------------------------------------------------------------------------
 // filestatus
 

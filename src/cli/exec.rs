@@ -4,8 +4,9 @@
 //! `exec-env` puts the top-level values into the command's environment. `exec-file` hands the
 //! command a path (`{}` in the command) to a FIFO (the default: the plaintext goes through a
 //! kernel pipe, once) or, with `--no-fifo`, to a file; either lives in a fresh 0700 directory on
-//! a RAM-backed file system (`$XDG_RUNTIME_DIR`, else `/dev/shm`), removed whatever way the
-//! command ends: its exit, an error, or SIGTERM/SIGHUP/SIGINT sent to nix-sops.
+//! a RAM-backed file system (`$XDG_RUNTIME_DIR`, else `/dev/shm`; a FIFO alone may fall back to
+//! `$TMPDIR`), removed whatever way the command ends: its exit, an error, or SIGTERM/SIGHUP
+//! (passed on to the command) or SIGINT/SIGQUIT sent to nix-sops.
 
 use crate::cli::exit::{self, Failure};
 use crate::cli::set::{open, Opened};
@@ -236,14 +237,22 @@ fn ram_backed(dir: &Path) -> bool {
 
 impl RamDir {
     /// A fresh 0700 directory under `$XDG_RUNTIME_DIR` or `/dev/shm`, whichever is RAM-backed.
-    pub fn new() -> Result<RamDir, Failure> {
+    /// `fifo_only`: it will hold only a FIFO, whose data never reaches the file system, so
+    /// `$TMPDIR` will do when no RAM-backed directory exists.
+    pub fn new(fifo_only: bool) -> Result<RamDir, Failure> {
         use rand::Rng;
         let bases = [
             std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
             Some(PathBuf::from("/dev/shm")),
         ];
-        for base in bases.into_iter().flatten() {
-            if !base.is_dir() || !ram_backed(&base) {
+        let fallback = fifo_only.then(std::env::temp_dir);
+        for (base, ram) in bases
+            .into_iter()
+            .flatten()
+            .map(|b| (b, true))
+            .chain(fallback.map(|b| (b, false)))
+        {
+            if !base.is_dir() || (ram && !ram_backed(&base)) {
                 continue;
             }
             let tag: u64 = rand::thread_rng().gen();
@@ -254,8 +263,14 @@ impl RamDir {
         }
         Err(Failure::new(
             exit::GENERIC,
-            "no RAM-backed directory for the plaintext: neither $XDG_RUNTIME_DIR nor /dev/shm \
-             is a writable tmpfs (set XDG_RUNTIME_DIR to one)",
+            if fifo_only {
+                "no directory for the FIFO: neither $XDG_RUNTIME_DIR, /dev/shm nor $TMPDIR is \
+                 writable"
+            } else {
+                "no RAM-backed directory for the plaintext: neither $XDG_RUNTIME_DIR nor \
+                 /dev/shm is a writable tmpfs (set XDG_RUNTIME_DIR to one, or leave out \
+                 --no-fifo)"
+            },
         ))
     }
 
@@ -345,7 +360,7 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
     signals
         .thread_block()
         .map_err(|e| Failure::new(exit::GENERIC, format!("cannot block signals: {e}")))?;
-    let dir = RamDir::new()?;
+    let dir = RamDir::new(!args.no_fifo)?;
     let path = dir.path().join(&name);
     let chown = |p: &Path| -> Result<(), Failure> {
         if let Some((uid, gid)) = user {
