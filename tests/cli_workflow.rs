@@ -178,6 +178,23 @@ fn set_matches_sops_on_yaml() {
         &["set", "{}", r#"["db"]"#, "[1, 2]"],
         &["set", "{}", r#"["db"]"#],
         &["set", "missing.yaml", r#"["db"]"#, "1"],
+        // --decryption-order: a valid one works, a repeated type is 112.
+        &[
+            "set",
+            "--decryption-order",
+            "pgp,age",
+            "{}",
+            r#"["o"]"#,
+            "1",
+        ],
+        &[
+            "set",
+            "--decryption-order",
+            "age,age",
+            "{}",
+            r#"["o"]"#,
+            "1",
+        ],
     ];
     for case in cases {
         same_as_sops(&f, "s.yaml", case);
@@ -408,6 +425,7 @@ fn rotate_gives_a_new_data_key_and_the_same_plaintext_as_sops() {
         &["rotate", "missing.yaml"],
         &["rotate", "-i", "--output", "x.yaml", "s.yaml"],
         &["rotate", "--add-age", &f.key.recipient, "missing.yaml"],
+        &["rotate", "--decryption-order", "age,pgp,age", "s.yaml"],
     ] {
         let (s, o) = (f.sops(args), f.ours(args));
         assert_eq!(

@@ -8,6 +8,7 @@ pub const ERROR_DECRYPTING_TREE: u8 = 25;
 pub const MAC_MISMATCH: u8 = 51;
 pub const INVALID_TREE_PATH_FORMAT: u8 = 91;
 pub const NO_FILE_SPECIFIED: u8 = 100;
+pub const DUPLICATE_DECRYPTION_KEY_TYPE: u8 = 112;
 pub const COULD_NOT_RETRIEVE_KEY: u8 = 128;
 
 /// An error on its way to the user: the message (already naming the culprit) and the exit code.

@@ -86,6 +86,7 @@ fn regroup(
     threshold: usize,
     change: impl FnOnce(&mut Vec<crate::sops::KeyGroup>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
+    keys.key_args().check_decryption_order()?;
     let format: Format = crate::cli::input_format(input_type, file)?;
     let shown = file.display();
     let mut encrypted = load_file(file, format)?;

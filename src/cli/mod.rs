@@ -27,17 +27,43 @@ pub struct KeyArgs {
     /// X25519 identity as ssh-to-age does; may be repeated.
     #[arg(long = "ssh-key", value_name = "FILE")]
     pub ssh_keys: Vec<std::path::PathBuf>,
+    /// Key types in the order to try them within a key group, comma-separated (default
+    /// age,pgp); overrides $SOPS_DECRYPTION_ORDER.
+    #[arg(long, value_name = "TYPES")]
+    pub decryption_order: Option<String>,
 }
 
 impl KeyArgs {
     /// Every identity source sops knows, plus these flags. A passphrase-encrypted identity file
     /// (`age -p`) asks for its passphrase on the terminal.
     pub fn keyring(&self) -> crate::keys::Keyring {
-        crate::keys::sources::from_sops_env_prompting(
+        let mut ring = crate::keys::sources::from_sops_env_prompting(
             &self.identities,
             &self.ssh_keys,
             tty::ask_passphrase,
-        )
+        );
+        if let Some(order) = &self.decryption_order {
+            match crate::keys::parse_decryption_order(order) {
+                Ok(o) => ring.decryption_order = o,
+                Err(e) => ring.load_errors.push(format!("--decryption-order: {e}")),
+            }
+        }
+        ring
+    }
+
+    /// sops refuses a `--decryption-order` that names a type twice, before anything else.
+    pub fn check_decryption_order(&self) -> Result<(), exit::Failure> {
+        match self
+            .decryption_order
+            .as_deref()
+            .map(crate::keys::parse_decryption_order)
+        {
+            Some(Err(e)) => Err(exit::Failure::new(
+                exit::DUPLICATE_DECRYPTION_KEY_TYPE,
+                format!("--decryption-order: {e}"),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

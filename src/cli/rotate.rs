@@ -63,6 +63,10 @@ pub struct LongKeyArgs {
     /// An SSH private key to decrypt with; may be repeated.
     #[arg(long = "ssh-key", value_name = "FILE")]
     pub ssh_keys: Vec<PathBuf>,
+    /// Key types in the order to try them within a key group, comma-separated (default
+    /// age,pgp); overrides $SOPS_DECRYPTION_ORDER.
+    #[arg(long, value_name = "TYPES")]
+    pub decryption_order: Option<String>,
 }
 
 impl LongKeyArgs {
@@ -70,6 +74,7 @@ impl LongKeyArgs {
         crate::cli::KeyArgs {
             identities: self.identities.clone(),
             ssh_keys: self.ssh_keys.clone(),
+            decryption_order: self.decryption_order.clone(),
         }
     }
 }

@@ -97,6 +97,7 @@ pub fn open(
     keys: &crate::cli::KeyArgs,
     ignore_mac: bool,
 ) -> Result<Opened, Failure> {
+    keys.check_decryption_order()?;
     if let Err(e) = std::fs::metadata(file) {
         return Err(Failure::new(
             exit::COULD_NOT_READ_INPUT_FILE,
