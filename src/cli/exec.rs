@@ -172,7 +172,7 @@ pub fn run_env(args: ExecEnvArgs) -> Result<(), Failure> {
     let (file, command) = file_and_command(&args.args)?;
     if args.background && args.same_process {
         return Err(Failure::new(
-            8,
+            exit::CONFLICTING_PARAMETERS,
             "Error: The --same-process flag cannot be used with --background",
         ));
     }

@@ -9,11 +9,6 @@ use crate::sops::{DataKey, KeyGroup, MasterKey};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// sops' exit codes for `rotate`.
-const COULD_NOT_WRITE_OUTPUT_FILE: u8 = 3;
-const CONFLICTING_PARAMETERS: u8 = 8;
-const CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE: u8 = 49;
-
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
@@ -184,12 +179,12 @@ pub fn deliver(
 ) -> Result<(), Failure> {
     if let Some(path) = in_place {
         return crate::cli::write_replacing(path, out)
-            .map_err(|f| Failure::new(COULD_NOT_WRITE_OUTPUT_FILE, f.message));
+            .map_err(|f| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, f.message));
     }
     if let Some(path) = output {
         return std::fs::write(path, out).map_err(|e| {
             Failure::new(
-                COULD_NOT_WRITE_OUTPUT_FILE,
+                exit::COULD_NOT_WRITE_OUTPUT_FILE,
                 format!(
                     "{}: could not open output file for writing: {e}",
                     path.display()
@@ -213,7 +208,7 @@ pub fn run(args: RotateArgs) -> Result<(), Failure> {
     };
     if args.in_place && args.output.is_some() {
         return Err(Failure::new(
-            CONFLICTING_PARAMETERS,
+            exit::CONFLICTING_PARAMETERS,
             "Error: cannot operate on both --output and --in-place",
         ));
     }
@@ -222,7 +217,7 @@ pub fn run(args: RotateArgs) -> Result<(), Failure> {
         .any(|v| v.as_deref().is_some_and(|s| !s.is_empty()));
     if changes_keys && !file.exists() {
         return Err(Failure::new(
-            CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
+            exit::CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
             format!(
                 "Error: cannot add or remove keys on non-existent file {:?}, use the `edit` subcommand instead.",
                 file.display().to_string()

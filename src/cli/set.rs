@@ -11,8 +11,7 @@ use crate::sops::{stores, DataKey, DecryptOptions, Format, Metadata, PlainTree};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// sops' exit code for a bad index or value (`ErrorInvalidSetFormat`).
-pub const INVALID_SET_FORMAT: u8 = 7;
+use crate::cli::exit::INVALID_SET_FORMAT;
 
 #[derive(clap::Args, Debug)]
 #[command(
