@@ -551,6 +551,43 @@ fn rotate_adds_and_removes_pgp_keys_as_sops_does() {
 }
 
 #[test]
+fn groups_exit_codes_as_sops() {
+    let f = Fixture::new();
+    f.sops_file("s.yaml", YAML.as_bytes());
+    let other = AgeKey::generate();
+    let other_file = other.write(f.d(), "other.txt");
+    for args in [
+        &["groups", "delete", "-f", "missing.yaml", "0"][..],
+        &[
+            "groups",
+            "add",
+            "-f",
+            "missing.yaml",
+            "--age",
+            &other.recipient,
+        ],
+        &["groups", "delete", "-f", "s.yaml", "x"],
+        &["groups", "delete", "-f", "s.yaml"],
+        &["groups", "delete", "s.yaml", "0"],
+    ] {
+        let (s, o) = (f.sops(args), f.ours(args));
+        assert_eq!(
+            o.status.code(),
+            s.status.code(),
+            "{args:?}: {} / {}",
+            err(&s),
+            err(&o)
+        );
+    }
+    // No key for the file: 1 here (not 128 as for decrypt), in both.
+    let args = ["groups", "add", "-f", "s.yaml", "--age", &other.recipient];
+    let s = common::sops(f.d(), &args, &keyed(&other_file));
+    let o = ours(f.d(), &args, &keyed(&other_file));
+    assert_eq!(s.status.code(), Some(1), "{}", err(&s));
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+}
+
+#[test]
 fn groups_add_and_delete_as_sops() {
     let f = Fixture::new();
     let b = AgeKey::generate();

@@ -25,7 +25,7 @@ Examples:
 pub struct AddArgs {
     /// The SOPS file.
     #[arg(short = 'f', long, value_name = "FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     /// PGP fingerprints of the new group; may be repeated.
     #[arg(long, value_name = "FINGERPRINT")]
     pub pgp: Vec<String>,
@@ -56,7 +56,7 @@ Examples:
 pub struct DeleteArgs {
     /// The SOPS file.
     #[arg(short = 'f', long, value_name = "FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     /// Write the result over the file instead of stdout.
     #[arg(short = 'i', long)]
     pub in_place: bool,
@@ -73,13 +73,14 @@ pub struct DeleteArgs {
     #[command(flatten)]
     pub keys: LongKeyArgs,
     /// The index of the group to delete (0 is the first).
-    pub index: usize,
+    #[arg(value_name = "INDEX", num_args = 0..)]
+    pub index: Vec<String>,
 }
 
 /// Loads `file`, changes its groups with `change`, wraps the same data key for the result and
 /// writes it.
 fn regroup(
-    file: &std::path::Path,
+    file: Option<&std::path::Path>,
     input_type: Option<&str>,
     keys: &LongKeyArgs,
     in_place: bool,
@@ -87,11 +88,25 @@ fn regroup(
     change: impl FnOnce(&mut Vec<crate::sops::KeyGroup>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     keys.key_args().check_decryption_order()?;
+    let Some(file) = file else {
+        return Err(Failure::new(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            "Error reading file: no file given (--file FILE)",
+        ));
+    };
     let format: Format = crate::cli::input_format(input_type, file)?;
     let shown = file.display();
+    if let Err(e) = std::fs::metadata(file) {
+        return Err(Failure::new(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            format!("Error reading file {shown}: {e}"),
+        ));
+    }
     let mut encrypted = load_file(file, format)?;
     let ring = keys.key_args().keyring();
-    let key = data_key(file, &encrypted, &ring)?;
+    // sops' groups commands fail with its generic code when no key fits (not 128).
+    let key =
+        data_key(file, &encrypted, &ring).map_err(|f| Failure::new(exit::GENERIC, f.message))?;
     drop(ring);
     let meta = &mut encrypted.metadata;
     change(&mut meta.key_groups)?;
@@ -146,7 +161,7 @@ pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
                 ));
             }
             regroup(
-                &a.file,
+                a.file.as_deref(),
                 a.input_type.as_deref(),
                 &a.keys,
                 a.in_place,
@@ -157,27 +172,39 @@ pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
                 },
             )
         }
-        GroupsCommand::Delete(d) => regroup(
-            &d.file,
-            d.input_type.as_deref(),
-            &d.keys,
-            d.in_place,
-            d.shamir_threshold,
-            |groups| {
-                if d.index >= groups.len() {
-                    return Err(Failure::new(
-                        exit::GENERIC,
-                        format!(
-                            "{}: there is no key group {} (the file has {}, numbered from 0)",
-                            d.file.display(),
-                            d.index,
-                            groups.len()
-                        ),
-                    ));
-                }
-                groups.remove(d.index);
-                Ok(())
-            },
-        ),
+        GroupsCommand::Delete(d) => {
+            let [index] = d.index.as_slice() else {
+                return Err(Failure::new(
+                    exit::GENERIC,
+                    "error: exactly one positional argument (index) required",
+                ));
+            };
+            let index: usize = index.parse::<u32>().map(|i| i as usize).map_err(|e| {
+                Failure::new(
+                    exit::GENERIC,
+                    format!("failed to parse [index] argument {index:?}: {e}"),
+                )
+            })?;
+            regroup(
+                d.file.as_deref(),
+                d.input_type.as_deref(),
+                &d.keys,
+                d.in_place,
+                d.shamir_threshold,
+                |groups| {
+                    if index >= groups.len() {
+                        return Err(Failure::new(
+                            exit::GENERIC,
+                            format!(
+                                "there is no key group {index} (the file has {}, numbered from 0)",
+                                groups.len()
+                            ),
+                        ));
+                    }
+                    groups.remove(index);
+                    Ok(())
+                },
+            )
+        }
     }
 }
