@@ -259,6 +259,31 @@ fn set_and_unset_match_sops_on_multi_document_yaml_ini_and_binary() {
 }
 
 #[test]
+fn set_unset_and_rotate_keep_the_files_crypt_rule() {
+    let f = Fixture::new();
+    let enc = common::sops_encrypt(
+        f.d(),
+        "plain-r.yaml",
+        YAML.as_bytes(),
+        &["--age", &f.key.recipient, "--encrypted-regex", "^(db|new)$"],
+    );
+    std::fs::write(f.d().join("r.yaml"), enc).unwrap();
+    for case in [
+        &["set", "{}", r#"["new"]"#, r#"{"x": "y"}"#][..],
+        &["set", "{}", r#"["flag"]"#, "false"],
+        &["unset", "{}", r#"["db"]["user"]"#],
+        &["rotate", "-i", "{}"],
+    ] {
+        same_as_sops(&f, "r.yaml", case);
+        // Only the selected keys are encrypted, as in sops' result.
+        let ours = String::from_utf8(f.read("by-us.yaml")).unwrap();
+        assert!(ours.contains("flag: "), "{ours}");
+        assert!(!ours.contains("flag: ENC["), "{ours}");
+        assert!(ours.contains("encrypted_regex: ^(db|new)$"), "{ours}");
+    }
+}
+
+#[test]
 fn set_value_from_stdin_and_file_and_idempotent() {
     let f = Fixture::new();
     f.sops_file("s.yaml", YAML.as_bytes());
