@@ -1127,6 +1127,55 @@ fn passphrase_protected_identity_made_by_age_decrypts() {
     assert!(e.contains(locked_s) && e.contains("/dev/tty"), "{e}");
 }
 
+#[test]
+fn activation_never_asks_for_a_passphrase() {
+    // The installer, on a terminal (`script`) with an `age -p` key file: it must fail at once,
+    // naming the file, and never prompt (activation has nobody to answer).
+    let f = Fixture::new();
+    f.sops_file("s.yaml", b"token: t0k3n\n");
+    let locked = f.d().join("key.age");
+    age_passphrase_encrypt(&f.key_file, &locked, "correct horse");
+    let run_dir = f.d().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    let manifest = serde_json::json!({
+        "secrets": [{
+            "name": "token", "key": "token", "path": "%r/t/secrets/token", "format": "yaml",
+            "mode": "0400", "owner": null, "uid": 0, "group": null, "gid": 0,
+            "sopsFile": f.d().join("s.yaml"), "sopsFileHash": "", "restartUnits": [],
+            "reloadUnits": [], "neededForUsers": false
+        }],
+        "templates": [], "placeholderBySecretName": {},
+        "secretsMountPoint": "%r/t/secrets.d", "symlinkPath": "%r/t/secrets",
+        "keepGenerations": 1, "gnupgHome": null, "sshKeyPaths": [], "ageKeyFile": locked,
+        "ageSshKeyPaths": [], "useTmpfs": false, "userMode": true,
+        "logging": { "keyImport": true, "secretChanges": true }
+    });
+    std::fs::write(f.d().join("m.json"), manifest.to_string()).unwrap();
+    let cmd = format!(
+        "{} {}",
+        env!("CARGO_BIN_EXE_sops-install-secrets"),
+        f.d().join("m.json").display()
+    );
+    let start = std::time::Instant::now();
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(f.d())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", f.d())
+        .env("XDG_RUNTIME_DIR", &run_dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(start.elapsed().as_secs() < 30, "took {:?}", start.elapsed());
+    assert!(!text.contains("Type passphrase"), "prompted: {text}");
+    assert!(text.contains(locked.to_str().unwrap()), "{text}");
+    assert!(text.contains("cannot ask for the passphrase"), "{text}");
+    assert!(!run_dir.join("t/secrets/token").exists());
+}
+
 // ---------------------------------------------------------------------------------------------
 // completions
 
