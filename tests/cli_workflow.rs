@@ -444,6 +444,27 @@ fn rotate_gives_a_new_data_key_and_the_same_plaintext_as_sops() {
         .success());
     assert_eq!(f.sops_plain("out.yaml"), plain);
 
+    // --filename-override: the types come from that name, not the file's.
+    f.copy("s.yaml", "s.data");
+    for who in ["sops", "ours"] {
+        let out_name = format!("{who}-override.yaml");
+        let args = [
+            "rotate",
+            "--filename-override",
+            "x.yaml",
+            "--output",
+            &out_name,
+            "s.data",
+        ];
+        let out = if who == "sops" {
+            f.sops(&args)
+        } else {
+            f.ours(&args)
+        };
+        assert!(out.status.success(), "{who}: {}", err(&out));
+        assert_eq!(f.sops_plain(&out_name), plain, "{who}");
+    }
+
     // Exit codes: no file 100, a missing file 2, --output with -i 8, keys on a missing file 49.
     for args in [
         &["rotate"][..],
