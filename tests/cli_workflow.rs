@@ -952,6 +952,20 @@ fn filestatus_prints_what_sops_prints() {
     std::fs::write(f.d().join("p.ini"), "[a]\nb = c\n").unwrap();
     std::fs::write(f.d().join("broken.yaml"), "a: [\n").unwrap();
     std::fs::write(f.d().join("p.txt"), "just text\n").unwrap();
+    // A sops block without a MAC, or with an empty version, is not "encrypted"; one that is
+    // not a map is an error.
+    let enc = String::from_utf8(f.read("s.yaml")).unwrap();
+    let keep = |l: &str| !l.contains("mac:");
+    let no_mac: String = enc
+        .lines()
+        .filter(|l| keep(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(f.d().join("no-mac.yaml"), no_mac).unwrap();
+    let no_version = enc.replace("    version: 3.11.0\n", "    version: \"\"\n");
+    assert_ne!(no_version, enc);
+    std::fs::write(f.d().join("no-version.yaml"), no_version).unwrap();
+    std::fs::write(f.d().join("bad-sops.yaml"), "a: 1\nsops: hello\n").unwrap();
     let mut cases: Vec<Vec<&str>> = [
         "s.yaml",
         "s.json",
@@ -965,6 +979,9 @@ fn filestatus_prints_what_sops_prints() {
         "broken.yaml",
         "p.txt",
         "missing.yaml",
+        "no-mac.yaml",
+        "no-version.yaml",
+        "bad-sops.yaml",
     ]
     .iter()
     .map(|n| vec!["filestatus", *n])
