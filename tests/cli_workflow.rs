@@ -172,6 +172,9 @@ fn set_matches_sops_on_yaml() {
         &["set", "{}", r#"["flag"]["sub"]"#, r#""x""#],
         &["set", "{}", r#"["list"][2]["three"]"#, "-4"],
         &["set", "{}", r#"["ratio"]"#, "1e3"],
+        // An index on a map adds nothing (yet rewrites the file), as in sops.
+        &["set", "{}", r#"["db"][0]"#, "1"],
+        &["set", "{}", r#"["list"][1][2]"#, r#""x""#],
         // Errors: bad index (7), bad JSON (7), an array (7), too few arguments (100).
         &["set", "{}", "db", "1"],
         &["set", "{}", r#"["db"]"#, "notjson"],
@@ -378,6 +381,7 @@ fn unset_matches_sops() {
         // Missing: 1; with --idempotent: 0 and nothing written.
         &["unset", "{}", r#"["nope"]"#],
         &["unset", "{}", r#"["list"][7]"#],
+        &["unset", "{}", r#"["db"][0]"#],
         &["unset", "--idempotent", "{}", r#"["nope"]"#],
         // Through a scalar: an error that --idempotent does not hide.
         &["unset", "--idempotent", "{}", r#"["flag"]["x"]"#],
