@@ -1,7 +1,7 @@
-//! `nix-sops`: the user's side of nix-sops (decrypt, and more to come). Thin: parse, call the
-//! library, map errors to sops' exit codes.
+//! `nix-sops`: the user's side of nix-sops (the sops workflow: decrypt, encrypt, edit, set,
+//! rotate, exec-env, …). Thin: parse, call the library, map errors to sops' exit codes.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use nix_sops::cli;
 use std::process::ExitCode;
 
@@ -32,6 +32,23 @@ enum Command {
     Updatekeys(cli::updatekeys::UpdateKeysArgs),
     /// Install the secrets of a sops-nix manifest (what `sops-install-secrets` does).
     Install(cli::install::InstallArgs),
+    /// Generate a new data key and re-encrypt every value with it, as `sops rotate` does.
+    Rotate(cli::rotate::RotateArgs),
+    /// Set one value or branch in an encrypted file, as `sops set` does (VALUE is JSON).
+    Set(cli::set::SetArgs),
+    /// Remove one value or branch from an encrypted file, as `sops unset` does.
+    Unset(cli::set::UnsetArgs),
+    /// Add or delete key groups of a file, as `sops groups` does.
+    #[command(subcommand)]
+    Groups(cli::groups::GroupsCommand),
+    /// Run a command with the top-level secrets in its environment, as `sops exec-env` does.
+    ExecEnv(cli::exec::ExecEnvArgs),
+    /// Run a command with the plaintext in a temporary FIFO or file, as `sops exec-file` does.
+    ExecFile(cli::exec::ExecFileArgs),
+    /// Print whether a file is encrypted ({"encrypted":true}), as `sops filestatus` does.
+    Filestatus(cli::filestatus::FileStatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +65,14 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cli::keygen::run(args),
         Command::SshToAge(args) => cli::ssh_to_age::run(args),
         Command::Updatekeys(args) => cli::updatekeys::run(args),
+        Command::Rotate(args) => cli::rotate::run(args),
+        Command::Set(args) => cli::set::run_set(args),
+        Command::Unset(args) => cli::set::run_unset(args),
+        Command::Groups(cmd) => cli::groups::run(cmd),
+        Command::ExecEnv(args) => cli::exec::run_env(args),
+        Command::ExecFile(args) => cli::exec::run_file(args),
+        Command::Filestatus(args) => cli::filestatus::run(args),
+        Command::Completions(args) => cli::completions::run(args, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

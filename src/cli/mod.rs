@@ -1,30 +1,69 @@
 //! The `nix-sops` command line: one module per subcommand, each a thin layer over the library.
 
+pub mod completions;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
+pub mod exec;
 pub mod exit;
+pub mod filestatus;
+pub mod groups;
 pub mod install;
 pub mod keygen;
+pub mod rotate;
+pub mod set;
 pub mod ssh_to_age;
+pub mod tty;
 pub mod updatekeys;
 
 /// The identities a command may decrypt with, beyond the SOPS environment sources.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct KeyArgs {
-    /// An age identity file (AGE-SECRET-KEY-1… lines); may be repeated.
+    /// An age identity file (AGE-SECRET-KEY-1… lines, or encrypted with `age -p`: the
+    /// passphrase is asked on the terminal); may be repeated.
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<std::path::PathBuf>,
     /// An SSH private key: used as an age ssh identity and, for ed25519, converted to an age
     /// X25519 identity as ssh-to-age does; may be repeated.
     #[arg(long = "ssh-key", value_name = "FILE")]
     pub ssh_keys: Vec<std::path::PathBuf>,
+    /// Key types in the order to try them within a key group, comma-separated (default
+    /// age,pgp); overrides $SOPS_DECRYPTION_ORDER.
+    #[arg(long, value_name = "TYPES")]
+    pub decryption_order: Option<String>,
 }
 
 impl KeyArgs {
-    /// Every identity source sops knows, plus these flags.
+    /// Every identity source sops knows, plus these flags. A passphrase-encrypted identity file
+    /// (`age -p`) asks for its passphrase on the terminal.
     pub fn keyring(&self) -> crate::keys::Keyring {
-        crate::keys::sources::from_sops_env(&self.identities, &self.ssh_keys)
+        let mut ring = crate::keys::sources::from_sops_env_prompting(
+            &self.identities,
+            &self.ssh_keys,
+            tty::ask_passphrase,
+        );
+        if let Some(order) = &self.decryption_order {
+            match crate::keys::parse_decryption_order(order) {
+                Ok(o) => ring.decryption_order = o,
+                Err(e) => ring.load_errors.push(format!("--decryption-order: {e}")),
+            }
+        }
+        ring
+    }
+
+    /// sops refuses a `--decryption-order` that names a type twice, before anything else.
+    pub fn check_decryption_order(&self) -> Result<(), exit::Failure> {
+        match self
+            .decryption_order
+            .as_deref()
+            .map(crate::keys::parse_decryption_order)
+        {
+            Some(Err(e)) => Err(exit::Failure::new(
+                exit::DUPLICATE_DECRYPTION_KEY_TYPE,
+                format!("--decryption-order: {e}"),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

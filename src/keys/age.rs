@@ -181,7 +181,10 @@ fn parse_encrypted(source: &str, bytes: &[u8], callbacks: &Callbacks) -> Result<
         })?;
     let file = encrypted.decrypt(Some(source)).map_err(|e| match e {
         ::age::DecryptError::KeyDecryptionFailed => {
-            format!("{source}: wrong or missing passphrase for the encrypted identity file")
+            format!(
+                "{source}: wrong or missing passphrase for the encrypted identity file (nix-sops \
+                 asks on the terminal, /dev/tty; without one, decrypt it with `age -d` first)"
+            )
         }
         other => format!("{source}: cannot decrypt the identity file: {other}"),
     })?;

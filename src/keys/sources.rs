@@ -362,7 +362,24 @@ impl Keyring {
 /// What `nix-sops decrypt` loads: every SOPS source ([`Keyring::from_env`]), then the explicit
 /// `--identity` files and `--ssh-key` keys.
 pub fn from_sops_env(identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
-    let mut ring = Keyring::from_env();
+    from_sops_env_inner(Keyring::new(), identities, ssh_keys)
+}
+
+/// [`from_sops_env`] for a person at a terminal: passphrase-encrypted identity files (`age -p`)
+/// and protected SSH keys ask `prompt` for their passphrase while they load. Only the CLI uses
+/// this; activation never prompts.
+pub fn from_sops_env_prompting(
+    identities: &[PathBuf],
+    ssh_keys: &[PathBuf],
+    prompt: impl Fn(&str) -> Option<SecretString> + Send + Sync + 'static,
+) -> Keyring {
+    let mut ring = Keyring::new();
+    ring.set_passphrase_callback(prompt);
+    from_sops_env_inner(ring, identities, ssh_keys)
+}
+
+fn from_sops_env_inner(mut ring: Keyring, identities: &[PathBuf], ssh_keys: &[PathBuf]) -> Keyring {
+    ring.load_env(&ProcessEnv);
     for f in identities {
         let _ = ring.add_identity_file(f);
     }

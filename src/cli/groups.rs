@@ -1,0 +1,210 @@
+//! `nix-sops groups add|delete`: key groups (Shamir secret sharing) of a file, as `sops groups`.
+//! The data key stays; it is split again over the new set of groups. Values, MAC and
+//! `lastmodified` are left as they are (sops does not touch them either).
+
+use crate::cli::decrypt::{data_key, load_file};
+use crate::cli::exit::{self, Failure};
+use crate::cli::rotate::{deliver, rewrap, LongKeyArgs};
+use crate::sops::encrypt::emit_encrypted;
+use crate::sops::{Format, MasterKey};
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum GroupsCommand {
+    /// Add a new key group to a SOPS file.
+    Add(AddArgs),
+    /// Delete a key group (by its index, from 0) from a SOPS file.
+    Delete(DeleteArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  nix-sops groups add -i -f secrets.yaml --age age1… --age age1…
+  nix-sops groups add -f secrets.yaml --pgp FINGERPRINT --shamir-secret-sharing-threshold 2")]
+pub struct AddArgs {
+    /// The SOPS file.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// PGP fingerprints of the new group; may be repeated.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub pgp: Vec<String>,
+    /// age recipients of the new group (comma-separated); may be repeated.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub age: Vec<String>,
+    /// Write the result over the file instead of stdout.
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// The number of key groups needed to decrypt (0: keep the file's).
+    #[arg(
+        long = "shamir-secret-sharing-threshold",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    pub shamir_threshold: usize,
+    /// Input format; by default from the file extension.
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    #[command(flatten)]
+    pub keys: LongKeyArgs,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  nix-sops groups delete -i -f secrets.yaml 1")]
+pub struct DeleteArgs {
+    /// The SOPS file.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Write the result over the file instead of stdout.
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// The number of key groups needed to decrypt (0: keep the file's).
+    #[arg(
+        long = "shamir-secret-sharing-threshold",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    pub shamir_threshold: usize,
+    /// Input format; by default from the file extension.
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    #[command(flatten)]
+    pub keys: LongKeyArgs,
+    /// The index of the group to delete (0 is the first).
+    #[arg(value_name = "INDEX", num_args = 0..)]
+    pub index: Vec<String>,
+}
+
+/// Loads `file`, changes its groups with `change`, wraps the same data key for the result and
+/// writes it.
+fn regroup(
+    file: Option<&std::path::Path>,
+    input_type: Option<&str>,
+    keys: &LongKeyArgs,
+    in_place: bool,
+    threshold: usize,
+    change: impl FnOnce(&mut Vec<crate::sops::KeyGroup>) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    keys.key_args().check_decryption_order()?;
+    let Some(file) = file else {
+        return Err(Failure::new(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            "Error reading file: no file given (--file FILE)",
+        ));
+    };
+    let format: Format = crate::cli::input_format(input_type, file)?;
+    let shown = file.display();
+    if let Err(e) = std::fs::metadata(file) {
+        return Err(Failure::new(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            format!("Error reading file {shown}: {e}"),
+        ));
+    }
+    let mut encrypted = load_file(file, format)?;
+    let ring = keys.key_args().keyring();
+    // sops' groups commands fail with its generic code when no key fits (not 128).
+    let key =
+        data_key(file, &encrypted, &ring).map_err(|f| Failure::new(exit::GENERIC, f.message))?;
+    drop(ring);
+    let meta = &mut encrypted.metadata;
+    change(&mut meta.key_groups)?;
+    if threshold != 0 {
+        meta.shamir_threshold = threshold;
+    }
+    if meta.key_groups.len() < meta.shamir_threshold {
+        return Err(Failure::new(
+            exit::GENERIC,
+            format!(
+                "{shown}: the Shamir threshold is {}, but only {} key groups would be left: \
+                 lower it with --shamir-secret-sharing-threshold",
+                meta.shamir_threshold,
+                meta.key_groups.len()
+            ),
+        ));
+    }
+    rewrap(&key, &mut meta.key_groups, &mut meta.shamir_threshold)
+        .map_err(|f| Failure::new(f.code, format!("{shown}: {}", f.message)))?;
+    let out = emit_encrypted(&encrypted)
+        .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
+    deliver(&out, in_place.then_some(file), None)
+}
+
+pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
+    match cmd {
+        GroupsCommand::Add(a) => {
+            let mut group = Vec::new();
+            for fp in &a.pgp {
+                group.push(MasterKey::Pgp {
+                    fingerprint: fp.clone(),
+                    created_at: crate::sops::gofmt::now_rfc3339(),
+                    enc: String::new(),
+                });
+            }
+            for r in a.age.iter().flat_map(|v| v.split(',')).map(str::trim) {
+                if !(r.starts_with("age1") || r.starts_with("ssh-")) {
+                    return Err(Failure::new(
+                        exit::GENERIC,
+                        format!("{r:?} is not an age recipient (age1…) or an SSH public key"),
+                    ));
+                }
+                group.push(MasterKey::Age {
+                    recipient: r.to_owned(),
+                    enc: String::new(),
+                });
+            }
+            if group.is_empty() {
+                return Err(Failure::new(
+                    exit::GENERIC,
+                    "the new group has no keys: give --age and/or --pgp",
+                ));
+            }
+            regroup(
+                a.file.as_deref(),
+                a.input_type.as_deref(),
+                &a.keys,
+                a.in_place,
+                a.shamir_threshold,
+                |groups| {
+                    groups.push(group);
+                    Ok(())
+                },
+            )
+        }
+        GroupsCommand::Delete(d) => {
+            let [index] = d.index.as_slice() else {
+                return Err(Failure::new(
+                    exit::GENERIC,
+                    "error: exactly one positional argument (index) required",
+                ));
+            };
+            let index: usize = index.parse::<u32>().map(|i| i as usize).map_err(|e| {
+                Failure::new(
+                    exit::GENERIC,
+                    format!("failed to parse [index] argument {index:?}: {e}"),
+                )
+            })?;
+            regroup(
+                d.file.as_deref(),
+                d.input_type.as_deref(),
+                &d.keys,
+                d.in_place,
+                d.shamir_threshold,
+                |groups| {
+                    if index >= groups.len() {
+                        return Err(Failure::new(
+                            exit::GENERIC,
+                            format!(
+                                "there is no key group {index} (the file has {}, numbered from 0)",
+                                groups.len()
+                            ),
+                        ));
+                    }
+                    groups.remove(index);
+                    Ok(())
+                },
+            )
+        }
+    }
+}
