@@ -149,6 +149,7 @@ fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes
 }
 
 pub fn run(args: DecryptArgs) -> Result<(), Failure> {
+    args.keys.check_decryption_order()?;
     let (input, output) = args.types.resolve(&args.file)?;
     let keyring = args.keys.keyring();
     let plain = decrypt_file(
