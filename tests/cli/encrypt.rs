@@ -1,7 +1,7 @@
 //! `nix-sops encrypt`: files we write must be read by the real sops 3.11 exactly as it reads its
 //! own (we never check our encrypt only against our decrypt).
 
-mod common;
+use crate::common;
 
 use common::AgeKey;
 use std::path::Path;

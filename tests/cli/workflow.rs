@@ -3,7 +3,7 @@
 //! the real sops 3.11: the files we write must decrypt (with sops) to what sops' own command
 //! gives, sops' files must go through ours, and exit codes must match.
 
-mod common;
+use crate::common;
 
 use common::AgeKey;
 use std::path::{Path, PathBuf};

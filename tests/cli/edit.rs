@@ -1,6 +1,6 @@
 //! `nix-sops edit` with a scripted editor, checked with the real sops.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,6 @@
 //! `nix-sops keygen` against the real age tools.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

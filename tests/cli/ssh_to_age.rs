@@ -1,6 +1,6 @@
 //! `nix-sops ssh-to-age` against the real ssh-keygen, age-keygen and sops.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

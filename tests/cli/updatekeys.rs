@@ -1,6 +1,6 @@
 //! `nix-sops updatekeys` on files made by the real sops, read back by the real sops.
 
-mod common;
+use crate::common;
 
 use common::AgeKey;
 use std::path::Path;
