@@ -5,11 +5,13 @@
 //! - [`manifest`]: sops-nix's manifest JSON, the contract with the Nix module.
 //! - [`install`]: `sops-install-secrets`: plan every secret, then mount, write, switch, prune.
 //! - [`config`]: `.sops.yaml` creation rules (which keys a new file is encrypted to).
-//! - [`cli`]: the subcommands of `nix-sops`, thin layers over the above.
 //! - [`secret`]: zeroizing containers every plaintext lives in.
 //! - [`parallel`]: a second core for large files; [`filebytes`]: large inputs mapped, not copied.
+//!
+//! The binaries are thin: `sops-install-secrets` (Go-style flags) calls [`install::main`];
+//! `nix-sops` (clap subcommands, in `src/bin/nix-sops/`) calls the layers above. The library
+//! itself does not depend on clap.
 
-pub mod cli;
 pub mod config;
 pub mod filebytes;
 pub mod install;

@@ -1,8 +1,7 @@
 //! sops-nix's activation installer, with Go `flag` syntax:
 //! `sops-install-secrets [-check-mode=manifest|sopsfile|off] [-ignore-passwd] manifest.json`.
 
-use nix_sops::cli::install::{run_with, PROG};
-use nix_sops::install::{CheckMode, Options};
+use nix_sops::install::{CheckMode, Options, PROG};
 use std::process::ExitCode;
 
 fn usage(opts: &getopts::Options) -> String {
@@ -73,7 +72,7 @@ fn main() -> ExitCode {
         eprintln!("{PROG}: exactly one manifest is required\n{}", usage(&o));
         return ExitCode::from(2);
     }
-    run_with(
+    nix_sops::install::main(
         std::path::Path::new(&m.free[0]),
         Options {
             check_mode,

@@ -33,7 +33,8 @@ use anyhow::{anyhow, Context, Result};
 use owners::Policy;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `-check-mode`: validate instead of installing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckMode {
     Off,
     Manifest,
@@ -152,6 +153,23 @@ impl Env {
             runtime_dir: RuntimeDir::from_process(),
             prog: prog.to_owned(),
             systemctl: PathBuf::from("systemctl"),
+        }
+    }
+}
+
+/// Program name used in messages and import log lines (sops-nix's VM tests match it).
+pub const PROG: &str = "sops-install-secrets";
+
+/// What both binaries run: hardens the process, reads the environment, installs, and maps the
+/// result to sops-nix's exit codes: 0, or 1 with `sops-install-secrets: <message>` on stderr.
+pub fn main(manifest: &Path, opts: Options) -> std::process::ExitCode {
+    crate::secret::harden_process();
+    let env = Env::from_process(PROG);
+    match install(manifest, &opts, &env) {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{PROG}: {e:#}");
+            std::process::ExitCode::from(1)
         }
     }
 }

@@ -156,7 +156,7 @@ fn encode_newlines(out: &mut Vec<u8>, v: &[u8]) {
 }
 
 /// sops' `stores.ValToString`, used by dotenv and INI for values that are not strings.
-pub(crate) fn val_to_string(out: &mut Vec<u8>, v: &Value) {
+pub fn val_to_string(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Str(s) => out.extend_from_slice(s.expose().as_bytes()),
         Value::Bytes(b) => out.extend_from_slice(b.expose()),

@@ -4,15 +4,15 @@
 use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
 use crate::cli::encrypt::{encrypt_bytes, EncryptArgs};
 use crate::cli::exit::{self, Failure};
-use crate::secret::SecretBytes;
-use crate::sops::encrypt::{emit_encrypted, seal};
-use crate::sops::{stores, DecryptOptions, PlainTree};
 use nix::fcntl::{FcntlArg, OFlag};
 use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use nix_sops::secret::SecretBytes;
+use nix_sops::sops::encrypt::{emit_encrypted, seal};
+use nix_sops::sops::{stores, DecryptOptions, PlainTree};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

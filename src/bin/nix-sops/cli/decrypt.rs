@@ -1,10 +1,10 @@
 //! `nix-sops decrypt`: `sops decrypt` with the same output and exit codes.
 
 use crate::cli::exit::{self, Failure};
-use crate::keys::Keyring;
-use crate::secret::SecretBytes;
-use crate::sops::path::{self, Found};
-use crate::sops::{
+use nix_sops::keys::Keyring;
+use nix_sops::secret::SecretBytes;
+use nix_sops::sops::path::{self, Found};
+use nix_sops::sops::{
     self, stores, DecryptError, DecryptOptions, EmitError, Format, PlainTree, Tree, Value,
 };
 use std::io::Write;
@@ -49,7 +49,7 @@ pub fn load_file(file: &Path, format: Format) -> Result<sops::EncryptedFile, Fai
             format!("{shown}: cannot operate on non-existent file"),
         ));
     }
-    let bytes = crate::filebytes::FileBytes::read(file).map_err(|e| {
+    let bytes = nix_sops::filebytes::FileBytes::read(file).map_err(|e| {
         Failure::new(
             exit::COULD_NOT_READ_INPUT_FILE,
             format!("{shown}: cannot read: {e}"),

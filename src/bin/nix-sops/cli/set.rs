@@ -3,11 +3,11 @@
 
 use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
 use crate::cli::exit::{self, Failure};
-use crate::secret::{SecretBytes, SecretString};
-use crate::sops::encrypt::{emit_encrypted, seal};
-use crate::sops::path::{parse_extract, Component};
-use crate::sops::tree::{ListItem, Map, MapItem, Value};
-use crate::sops::{stores, DataKey, DecryptOptions, Format, Metadata, PlainTree};
+use nix_sops::secret::{SecretBytes, SecretString};
+use nix_sops::sops::encrypt::{emit_encrypted, seal};
+use nix_sops::sops::path::{parse_extract, Component};
+use nix_sops::sops::tree::{ListItem, Map, MapItem, Value};
+use nix_sops::sops::{stores, DataKey, DecryptOptions, Format, Metadata, PlainTree};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -312,7 +312,7 @@ pub fn unset_in_map(map: &mut Map, path: &[Component]) -> Result<(), UnsetError>
 }
 
 fn unset_in_value(current: &mut Value, path: &[Component]) -> Result<(), UnsetError> {
-    let shown = crate::sops::path::render(&path[..1]);
+    let shown = nix_sops::sops::path::render(&path[..1]);
     match (current, &path[0]) {
         (Value::Map(m), _) => unset_in_map(m, path),
         (Value::List(l), Component::Index(pos)) => {

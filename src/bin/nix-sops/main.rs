@@ -2,7 +2,8 @@
 //! rotate, exec-env, …). Thin: parse, call the library, map errors to sops' exit codes.
 
 use clap::{CommandFactory, Parser, Subcommand};
-use nix_sops::cli;
+
+mod cli;
 use std::process::ExitCode;
 
 #[derive(Parser)]

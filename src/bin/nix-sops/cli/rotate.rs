@@ -3,9 +3,9 @@
 
 use crate::cli::exit::{self, Failure};
 use crate::cli::set::{open, seal_to_bytes, Opened};
-use crate::keys::wrap;
-use crate::secret::SecretBytes;
-use crate::sops::{DataKey, KeyGroup, MasterKey};
+use nix_sops::keys::wrap;
+use nix_sops::secret::SecretBytes;
+use nix_sops::sops::{DataKey, KeyGroup, MasterKey};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -88,7 +88,7 @@ fn master_keys(age: &Option<String>, pgp: &Option<String>) -> Result<Vec<MasterK
     for fp in split(pgp) {
         out.push(MasterKey::Pgp {
             fingerprint: fp,
-            created_at: crate::sops::gofmt::now_rfc3339(),
+            created_at: nix_sops::sops::gofmt::now_rfc3339(),
             enc: String::new(),
         });
     }
@@ -135,7 +135,7 @@ pub fn rewrap(
         if *threshold == 0 {
             *threshold = groups.len();
         }
-        crate::keys::shamir::split(whole.expose(), groups.len(), *threshold).map_err(|e| {
+        nix_sops::keys::shamir::split(whole.expose(), groups.len(), *threshold).map_err(|e| {
             fail(format!(
                 "could not split data key into parts for Shamir ({} groups, threshold {threshold}): {e}",
                 groups.len()

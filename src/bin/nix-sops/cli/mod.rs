@@ -36,14 +36,14 @@ pub struct KeyArgs {
 impl KeyArgs {
     /// Every identity source sops knows, plus these flags. A passphrase-encrypted identity file
     /// (`age -p`) asks for its passphrase on the terminal.
-    pub fn keyring(&self) -> crate::keys::Keyring {
-        let mut ring = crate::keys::sources::from_sops_env_prompting(
+    pub fn keyring(&self) -> nix_sops::keys::Keyring {
+        let mut ring = nix_sops::keys::sources::from_sops_env_prompting(
             &self.identities,
             &self.ssh_keys,
             tty::ask_passphrase,
         );
         if let Some(order) = &self.decryption_order {
-            match crate::keys::parse_decryption_order(order) {
+            match nix_sops::keys::parse_decryption_order(order) {
                 Ok(o) => ring.decryption_order = o,
                 Err(e) => ring.load_errors.push(format!("--decryption-order: {e}")),
             }
@@ -56,7 +56,7 @@ impl KeyArgs {
         match self
             .decryption_order
             .as_deref()
-            .map(crate::keys::parse_decryption_order)
+            .map(nix_sops::keys::parse_decryption_order)
         {
             Some(Err(e)) => Err(exit::Failure::new(
                 exit::DUPLICATE_DECRYPTION_KEY_TYPE,
@@ -72,23 +72,23 @@ impl KeyArgs {
 pub fn creation_rule(
     config: Option<&std::path::Path>,
     file: &std::path::Path,
-) -> Result<crate::config::CreationRule, exit::Failure> {
+) -> Result<nix_sops::config::CreationRule, exit::Failure> {
     let fail = |m: String| exit::Failure::new(exit::GENERIC, m);
     let path = match config {
         Some(p) => p.to_path_buf(),
         None => {
             let cwd = std::env::current_dir()
                 .map_err(|e| fail(format!("cannot read the current directory: {e}")))?;
-            crate::config::find(&cwd).ok_or_else(|| {
+            nix_sops::config::find(&cwd).ok_or_else(|| {
                 fail("no .sops.yaml found in this directory or above: create one with creation_rules, or pass the keys as flags".into())
             })?
         }
     };
     let bytes =
         std::fs::read(&path).map_err(|e| fail(format!("{}: cannot read: {e}", path.display())))?;
-    let tree = crate::sops::stores::parse_plain(crate::sops::Format::Yaml, &bytes)
+    let tree = nix_sops::sops::stores::parse_plain(nix_sops::sops::Format::Yaml, &bytes)
         .map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    crate::config::rule_for(&path, &tree, file).map_err(|e| fail(e.to_string()))
+    nix_sops::config::rule_for(&path, &tree, file).map_err(|e| fail(e.to_string()))
 }
 
 /// `--input-type` and `--output-type`, as `decrypt` and `encrypt` take them.
@@ -107,7 +107,7 @@ impl FormatArgs {
     pub fn resolve(
         &self,
         file: &std::path::Path,
-    ) -> Result<(crate::sops::Format, crate::sops::Format), exit::Failure> {
+    ) -> Result<(nix_sops::sops::Format, nix_sops::sops::Format), exit::Failure> {
         let input = input_format(self.input_type.as_deref(), file)?;
         let output = format_arg("--output-type", self.output_type.as_deref(), input)?;
         Ok((input, output))
@@ -118,11 +118,11 @@ impl FormatArgs {
 pub fn input_format(
     input_type: Option<&str>,
     file: &std::path::Path,
-) -> Result<crate::sops::Format, exit::Failure> {
+) -> Result<nix_sops::sops::Format, exit::Failure> {
     format_arg(
         "--input-type",
         input_type,
-        crate::sops::Format::from_path(file),
+        nix_sops::sops::Format::from_path(file),
     )
 }
 
@@ -130,11 +130,11 @@ pub fn input_format(
 pub fn format_arg(
     flag: &str,
     value: Option<&str>,
-    default: crate::sops::Format,
-) -> Result<crate::sops::Format, exit::Failure> {
+    default: nix_sops::sops::Format,
+) -> Result<nix_sops::sops::Format, exit::Failure> {
     match value {
         None => Ok(default),
-        Some(name) => crate::sops::Format::from_name(name).ok_or_else(|| {
+        Some(name) => nix_sops::sops::Format::from_name(name).ok_or_else(|| {
             exit::Failure::new(
                 exit::GENERIC,
                 format!("{flag} {name:?} is not one of yaml, json, dotenv, ini, binary"),

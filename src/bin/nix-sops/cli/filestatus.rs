@@ -2,8 +2,8 @@
 //! `{"encrypted":false}` as `sops filestatus` does (pre-commit hooks parse it).
 
 use crate::cli::exit::{self, Failure};
-use crate::secret::SecretBytes;
-use crate::sops::{self, LoadError};
+use nix_sops::secret::SecretBytes;
+use nix_sops::sops::{self, LoadError};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]

@@ -2,12 +2,12 @@
 //! file, with keys from the flags or the matching `.sops.yaml` creation rule.
 
 use crate::cli::exit::{self, Failure};
-use crate::config;
-use crate::keys::wrap::{self, Recipient};
-use crate::secret::SecretBytes;
-use crate::sops::encrypt::{emit_encrypted, seal};
-use crate::sops::tree::{MapItem, Tree};
-use crate::sops::{stores, CryptRule, Format, Metadata, PlainTree};
+use nix_sops::config;
+use nix_sops::keys::wrap::{self, Recipient};
+use nix_sops::secret::SecretBytes;
+use nix_sops::sops::encrypt::{emit_encrypted, seal};
+use nix_sops::sops::tree::{MapItem, Tree};
+use nix_sops::sops::{stores, CryptRule, Format, Metadata, PlainTree};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,8 @@
 //! pipe must not be mistaken for a person). Used for `age -p` identity files and protected SSH
 //! keys by the CLI only; activation never asks.
 
-use crate::secret::SecretString;
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices};
+use nix_sops::secret::SecretString;
 use std::io::{Read, Write};
 
 /// Prints `description` on the controlling terminal and reads one line with echo off. `None`

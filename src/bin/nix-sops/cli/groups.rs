@@ -5,8 +5,8 @@
 use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, Failure};
 use crate::cli::rotate::{deliver, rewrap, LongKeyArgs};
-use crate::sops::encrypt::emit_encrypted;
-use crate::sops::{Format, MasterKey};
+use nix_sops::sops::encrypt::emit_encrypted;
+use nix_sops::sops::{Format, MasterKey};
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]
@@ -85,7 +85,7 @@ fn regroup(
     keys: &LongKeyArgs,
     in_place: bool,
     threshold: usize,
-    change: impl FnOnce(&mut Vec<crate::sops::KeyGroup>) -> Result<(), Failure>,
+    change: impl FnOnce(&mut Vec<nix_sops::sops::KeyGroup>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     keys.key_args().check_decryption_order()?;
     let Some(file) = file else {
@@ -138,7 +138,7 @@ pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
             for fp in &a.pgp {
                 group.push(MasterKey::Pgp {
                     fingerprint: fp.clone(),
-                    created_at: crate::sops::gofmt::now_rfc3339(),
+                    created_at: nix_sops::sops::gofmt::now_rfc3339(),
                     enc: String::new(),
                 });
             }

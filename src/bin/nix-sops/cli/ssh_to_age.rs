@@ -1,7 +1,7 @@
 //! `nix-sops ssh-to-age`: Mic92/ssh-to-age's conversion, for `.sops.yaml` recipients of hosts.
 
 use crate::cli::exit::{self, Failure};
-use crate::keys::ssh_to_age;
+use nix_sops::keys::ssh_to_age;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 

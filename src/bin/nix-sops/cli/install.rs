@@ -1,17 +1,14 @@
 //! `nix-sops install`: the same code path as `sops-install-secrets`, with clap flags.
 
-use crate::install::{self, CheckMode, Env, Options};
-use std::path::{Path, PathBuf};
+use nix_sops::install::{self, CheckMode, Options};
+use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Program name used in messages and import log lines (sops-nix's VM tests match it).
-pub const PROG: &str = "sops-install-secrets";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct InstallArgs {
     /// Validate without installing: `manifest` checks the manifest, `sopsfile` also proves every
     /// key exists in its sops file (no keys needed).
-    #[arg(long, value_enum, default_value = "off")]
+    #[arg(long, default_value = "off", value_parser = |s: &str| s.parse::<CheckMode>())]
     pub check_mode: CheckMode,
     /// Don't look up users or groups: everything is owned by root.
     #[arg(long)]
@@ -26,7 +23,7 @@ pub struct InstallArgs {
 /// Runs an install and maps the result to sops-nix's exit codes: 0, or 1 with
 /// `sops-install-secrets: <message>` on stderr.
 pub fn run(args: InstallArgs) -> ExitCode {
-    run_with(
+    install::main(
         &args.manifest,
         Options {
             check_mode: args.check_mode,
@@ -34,16 +31,4 @@ pub fn run(args: InstallArgs) -> ExitCode {
             dry_run: args.dry_run,
         },
     )
-}
-
-pub fn run_with(manifest: &Path, opts: Options) -> ExitCode {
-    crate::secret::harden_process();
-    let env = Env::from_process(PROG);
-    match install::install(manifest, &opts, &env) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{PROG}: {e:#}");
-            ExitCode::from(1)
-        }
-    }
 }

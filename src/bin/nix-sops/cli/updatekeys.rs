@@ -7,10 +7,10 @@
 
 use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, Failure};
-use crate::config::CreationRule;
-use crate::keys::wrap::{self, Recipient};
-use crate::sops::encrypt::emit_encrypted;
-use crate::sops::{EncryptedFile, Format, MasterKey};
+use nix_sops::config::CreationRule;
+use nix_sops::keys::wrap::{self, Recipient};
+use nix_sops::sops::encrypt::emit_encrypted;
+use nix_sops::sops::{EncryptedFile, Format, MasterKey};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,7 @@ fn describe(groups: &[Vec<Recipient>]) -> Vec<String> {
     out
 }
 
-fn current(groups: &[crate::sops::KeyGroup]) -> Vec<Vec<Recipient>> {
+fn current(groups: &[nix_sops::sops::KeyGroup]) -> Vec<Vec<Recipient>> {
     groups
         .iter()
         .map(|g| {
@@ -145,7 +145,7 @@ fn files(args: &UpdateKeysArgs) -> Result<Vec<PathBuf>, Failure> {
             let format = Format::from_path(&f);
             let is_sops = std::fs::read(&f)
                 .ok()
-                .is_some_and(|b| crate::sops::load(format, &b).is_ok());
+                .is_some_and(|b| nix_sops::sops::load(format, &b).is_ok());
             if is_sops {
                 out.push(f);
             }
