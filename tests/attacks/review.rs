@@ -45,3 +45,75 @@ cat /run/err
         "u1 could open the lock file: {out}"
     );
 }
+
+fn template(name: &str, file: &str, owner: &str) -> serde_json::Value {
+    json!({
+        "name": name, "content": "", "file": file, "path": format!("/run/secrets/rendered/{name}"),
+        "mode": "0400", "owner": owner, "uid": 0, "group": null, "gid": 0,
+        "restartUnits": [], "reloadUnits": []
+    })
+}
+
+/// A template's `file` was opened `O_NOFOLLOW` on its last component only: its *parent* was
+/// still followed. `u1`, who owns the directory of their template's source, points it at a
+/// directory holding a root-only file of the same name and gets that file rendered into a
+/// template they can read. The parents are now walked as a custom path's are: a symlink only
+/// root could have made is followed, a user's is refused, naming the file.
+#[test]
+fn a_template_files_parent_symlink_is_not_followed() {
+    let f = Fixture::new();
+    let v = f.encrypt("v.yaml", "a: x\n");
+    let m = f.manifest(
+        "m.json",
+        json!([secret("a", &v, json!({}))]),
+        json!({
+            "templates": [template("t", "/home/u1/tpl/app.conf", "u1")],
+            "placeholderBySecretName": {"a": "<A>"}
+        }),
+    );
+    let run = sandbox(&format!(
+        r#"user u1
+mkdir -m 0700 /run/private
+echo 'ROOT-ONLY-TEXT' >/run/private/app.conf
+chmod 0600 /run/private/app.conf
+# A symlink root made in a root-only directory is followed, as for custom paths.
+mkdir -p /run/real && echo 'pw=<A>' >/run/real/app.conf && ln -s /run/real /run/rootlink
+as u1 'ln -s /run/private /home/u1/tpl'
+if $BIN {m} >/dev/null 2>/run/err; then echo "EXIT 0"; else echo "EXIT $?"; fi
+cat /run/secrets/rendered/t 2>/dev/null || true
+cat /run/err
+"#,
+        m = m.display()
+    ));
+    let out = run.ok();
+    assert!(
+        !out.contains("ROOT-ONLY-TEXT"),
+        "a root-only file was rendered: {out}"
+    );
+    assert!(
+        out.contains("EXIT 1")
+            && out.contains("template t")
+            && out.contains("/home/u1/tpl/app.conf")
+            && out.contains("symlink"),
+        "the error names the template, the file and why: {out}"
+    );
+    // Through a root-made link (`/etc/static` style) the file is still read.
+    let m = f.manifest(
+        "m2.json",
+        json!([secret("a", &v, json!({}))]),
+        json!({
+            "templates": [template("t", "/run/rootlink/app.conf", "u1")],
+            "placeholderBySecretName": {"a": "<A>"}
+        }),
+    );
+    let out = sandbox(&format!(
+        r#"user u1
+mkdir -p /run/real && echo 'pw=<A>' >/run/real/app.conf && ln -s /run/real /run/rootlink
+$BIN {m} >/dev/null
+cat /run/secrets/rendered/t
+"#,
+        m = m.display()
+    ))
+    .ok();
+    assert_eq!(out, "pw=x\n");
+}
