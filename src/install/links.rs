@@ -20,10 +20,10 @@ use super::changes::Link;
 use super::fsutil;
 use super::plan::Entry;
 use nix::errno::Errno;
-use nix::fcntl::{openat, readlinkat, renameat, AtFlags};
+use nix::fcntl::{openat, readlinkat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, mkdirat, FileStat, Mode};
 use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
@@ -363,22 +363,46 @@ pub fn make(w: &Want<'_>) -> Result<Made, LinkError> {
         refuse(path, why)
     };
     if let Some((u, g)) = w.owner {
-        fchownat(
-            &dir,
-            tmp.as_os_str(),
-            Some(Uid::from_raw(u)),
-            Some(Gid::from_raw(g)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| {
+        chown_link(&dir, &tmp, w.target, u, g).map_err(|why| {
             fail(format!(
-                "cannot change the owner of the new link to {u}:{g}: {e}"
+                "cannot change the owner of the new link to {u}:{g}: {why}"
             ))
         })?;
     }
     renameat(&dir, tmp.as_os_str(), &dir, name)
         .map_err(|e| fail(format!("cannot move the new link into place: {e}")))?;
     Ok(made)
+}
+
+/// Gives the symlink `name` in `dir` (a directory the secret's owner may control) its owner.
+/// By name, `fchownat(AT_SYMLINK_NOFOLLOW)` chowns whatever that owner put at the name in the
+/// meantime: a hard link to `/etc/shadow` on a machine without `fs.protected_hardlinks` makes it
+/// theirs. So the link is opened `O_PATH|O_NOFOLLOW`, checked to still be the symlink we made
+/// (type and target), and chowned through that descriptor (as sops-nix's `SecureSymlinkChown`).
+fn chown_link(dir: &OwnedFd, name: &OsStr, target: &Path, u: u32, g: u32) -> Result<(), String> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open it: {e}"))?;
+    let st = fstat(&fd).map_err(|e| format!("cannot stat it: {e}"))?;
+    if !fsutil::is_symlink(&st) || readlinkat(&fd, "").ok().as_deref() != Some(target.as_os_str()) {
+        return Err(format!(
+            "it was replaced by {} while being made (someone is racing nix-sops in that \
+             directory); nothing was changed there",
+            describe(&st)
+        ));
+    }
+    fchownat(
+        &fd,
+        "",
+        Some(Uid::from_raw(u)),
+        Some(Gid::from_raw(g)),
+        AtFlags::AT_EMPTY_PATH,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// `symlinkat` under a fresh random name in `dir`, retried when the name is taken (a planted
@@ -444,4 +468,41 @@ pub fn wanted(entries: &[Entry], chown: bool) -> Vec<(Want<'_>, &Entry)> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// What a racing directory owner can leave at the temporary name is refused and keeps its
+    /// owner; only the symlink we made, with our target, is chowned.
+    #[test]
+    fn chown_link_changes_only_the_symlink_it_made() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = fsutil::open_dir(d.path()).unwrap();
+        let target = Path::new("/run/secrets/x");
+        // As root, a uid nobody has; otherwise our own (the only chown allowed).
+        let me = nix::unistd::geteuid().as_raw();
+        let (u, g) = if me == 0 {
+            (4321, 8765)
+        } else {
+            (me, nix::unistd::getegid().as_raw())
+        };
+        std::os::unix::fs::symlink(target, d.path().join("ours")).unwrap();
+        chown_link(&dir, OsStr::new("ours"), target, u, g).unwrap();
+        let md = std::fs::symlink_metadata(d.path().join("ours")).unwrap();
+        assert_eq!((md.uid(), md.gid()), (u, g));
+
+        // A regular file (a hard link to a root file, say) and a symlink elsewhere.
+        std::fs::write(d.path().join("file"), "root's").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", d.path().join("other")).unwrap();
+        for name in ["file", "other"] {
+            let before = std::fs::symlink_metadata(d.path().join(name)).unwrap();
+            let e = chown_link(&dir, OsStr::new(name), target, u, g).unwrap_err();
+            assert!(e.contains("was replaced by"), "{name}: {e}");
+            let after = std::fs::symlink_metadata(d.path().join(name)).unwrap();
+            assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+        }
+    }
 }

@@ -117,3 +117,32 @@ cat /run/secrets/rendered/t
     .ok();
     assert_eq!(out, "pw=x\n");
 }
+
+/// The link at a custom path gets the secret's owner, as sops-nix's `SecureSymlinkChown` gives
+/// it; the chown now goes through an `O_PATH` descriptor of the link just made (by name, a
+/// racing owner of the directory could have had a hard link chowned instead).
+#[test]
+fn a_custom_path_link_gets_the_secrets_owner() {
+    let f = Fixture::new();
+    let v = f.encrypt("v.yaml", "a: x\n");
+    let m = f.manifest(
+        "m.json",
+        json!([secret(
+            "a",
+            &v,
+            json!({"owner": "u1", "group": "u1", "path": "/home/u1/cfg/a"})
+        )]),
+        json!({}),
+    );
+    let out = sandbox(&format!(
+        r#"user u1
+as u1 'mkdir /home/u1/cfg'
+$BIN {m} >/dev/null
+stat -c '%F %U:%G' /home/u1/cfg/a
+ls -A /home/u1/cfg
+"#,
+        m = m.display()
+    ))
+    .ok();
+    assert_eq!(out, "symbolic link u1:u1\na\n");
+}
