@@ -146,3 +146,61 @@ ls -A /home/u1/cfg
     .ok();
     assert_eq!(out, "symbolic link u1:u1\na\n");
 }
+
+/// `nix-sops edit` made its plaintext directory under a predictable name,
+/// `nix-sops-edit-<pid>`, in `/dev/shm` (or `$XDG_RUNTIME_DIR`): another user who creates that
+/// name first (the pid is easy to guess) sent the plaintext to the next candidate, `$TMPDIR`,
+/// which may be on disk. The name is now random, retried on a collision.
+#[test]
+fn edit_plaintext_stays_on_the_ram_backed_directory_when_its_name_is_taken() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, key, key_file) = crate::peers::dir_with_key("key.txt");
+    let d = dir.path();
+    let enc = crate::peers::sops_encrypt(d, "s.yaml", b"pw: hunter2\n", &["--age", &key.recipient]);
+    std::fs::write(d.join("s.yaml"), &enc).unwrap();
+    // A shared, sticky directory as /dev/shm is; and a "disk" TMPDIR.
+    let shm = d.join("shm");
+    let disk = d.join("disk");
+    for p in [&shm, &disk] {
+        std::fs::create_dir(p).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let editor = d.join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nprintf '%s' \"$1\" > \"$MARK\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The squatter takes the name nix-sops will compute: the pid of the shell that execs it.
+    // In a private mount namespace with its own /dev/shm, so the machine's is never touched.
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-euc"])
+        .arg(
+            r#"mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mkdir -m 0777 "$XDG_RUNTIME_DIR/nix-sops-edit-$$" /dev/shm/nix-sops-edit-$$
+exec "$NIX_SOPS" edit s.yaml"#,
+        )
+        .current_dir(d)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", d)
+        .env("NIX_SOPS", env!("CARGO_BIN_EXE_nix-sops"))
+        .env("XDG_RUNTIME_DIR", &shm)
+        .env("TMPDIR", &disk)
+        .env("SOPS_AGE_KEY_FILE", &key_file)
+        .env("EDITOR", &editor)
+        .env("MARK", d.join("scratch-path"))
+        .output()
+        .unwrap();
+    // Unchanged: sops' exit code 200.
+    assert_eq!(
+        o.status.code(),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let scratch = std::fs::read_to_string(d.join("scratch-path")).unwrap();
+    assert!(
+        scratch.starts_with(&format!("{}/nix-sops-edit-", shm.display())),
+        "the plaintext went to {scratch}"
+    );
+    assert!(!std::path::Path::new(&scratch).exists());
+    assert_eq!(std::fs::read_dir(&disk).unwrap().count(), 0);
+}
