@@ -241,9 +241,22 @@ pub fn resolve(path: &Path) -> Option<PathBuf> {
 pub fn preflight(entries: &[Entry], mount_point: &Path, symlink_path: &Path) -> anyhow::Result<()> {
     let mount = resolve_dir(mount_point);
     let link = resolve(symlink_path).unwrap_or_else(|| symlink_path.to_owned());
+    // A link made at the lock file would replace it and fail every later run.
+    let lock = super::lock::lock_path(mount_point)?;
+    let lock = resolve(&lock).unwrap_or(lock);
     for e in entries {
         let Some(p) = &e.link else { continue };
         let Some(r) = resolve(p) else { continue };
+        if r == lock {
+            anyhow::bail!(
+                "path {} of {} {} resolves to {}, the lock file of sops-install-secrets; choose \
+                 another path",
+                p.display(),
+                e.kind.word(),
+                e.name,
+                r.display()
+            );
+        }
         if r.starts_with(&mount) || r.starts_with(&link) {
             anyhow::bail!(
                 "path {} of {} {} resolves to {}, inside {}; a custom path must be outside the \

@@ -204,3 +204,38 @@ exec "$NIX_SOPS" edit s.yaml"#,
     assert!(!std::path::Path::new(&scratch).exists());
     assert_eq!(std::fs::read_dir(&disk).unwrap().count(), 0);
 }
+
+/// A custom `path` at the installer's lock file (here through `/var/run` → `/run`) replaced it
+/// with a link, and every later activation failed on it: a configuration mistake that blocked
+/// every secret. It is refused before anything is touched, as a path into the mount point is.
+#[test]
+fn a_path_at_the_lock_file_is_refused_before_anything_is_touched() {
+    let f = Fixture::new();
+    let v = f.encrypt("v.yaml", "a: x\nb: y\n");
+    let m = f.manifest(
+        "m.json",
+        json!([
+            secret("a", &v, json!({"path": "/var/run/.secrets.d.lock"})),
+            secret("b", &v, json!({}))
+        ]),
+        json!({}),
+    );
+    let out = sandbox(&format!(
+        r#"[ -L /var/run ] || {{ echo "no /var/run link on this machine" >&2; exit 1; }}
+for run in 1 2; do
+  if $BIN {m} >/dev/null 2>/run/err; then echo "EXIT 0"; else echo "EXIT $?"; fi
+done
+[ -e /run/secrets ] && echo "TOUCHED"
+[ -L /run/.secrets.d.lock ] && echo "LOCK IS A LINK"
+cat /run/err
+"#,
+        m = m.display()
+    ))
+    .ok();
+    assert!(!out.contains("LOCK IS A LINK"), "{out}");
+    assert!(!out.contains("TOUCHED") && out.contains("EXIT 1"), "{out}");
+    assert!(
+        out.contains("secret a") && out.contains("/run/.secrets.d.lock"),
+        "{out}"
+    );
+}
