@@ -65,9 +65,15 @@ pub enum Lookup {
     },
 }
 
-/// Only root (or `me`, when the installer runs as that user) can change entries of this directory.
+/// Only root (or `me`, when the installer runs as that user) can change the entries of this
+/// directory that root (or `me`) owns: nobody else can write to it, or only a group can and it
+/// is sticky (`/nix/store` is `1775 root:nixbld`), where an entry can be renamed or removed only
+/// by its owner, the directory's owner and root. A world-writable sticky directory (`/tmp`) is
+/// not trusted: where hard links are not protected, anyone could link a root-owned symlink
+/// there and have it look like root's.
 fn is_trusted_dir(st: &FileStat, me: u32) -> bool {
-    (st.st_uid == 0 || st.st_uid == me) && st.st_mode & 0o022 == 0
+    let sticky_group_only = st.st_mode & libc::S_ISVTX != 0 && st.st_mode & 0o002 == 0;
+    (st.st_uid == 0 || st.st_uid == me) && (st.st_mode & 0o022 == 0 || sticky_group_only)
 }
 
 fn describe(st: &FileStat) -> &'static str {

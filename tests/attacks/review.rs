@@ -239,3 +239,58 @@ cat /run/err
         "{out}"
     );
 }
+
+/// The parent walk (custom paths, and now template files) refused every symlink in a directory
+/// others can write to, even a sticky one like `/nix/store` (`1775 root:nixbld`), where only
+/// root can replace a root-owned entry: a template whose `file` is inside a store path that is
+/// itself a symlink no longer rendered. A root-owned link in a sticky root directory that only a
+/// group can write is followed; a user's own link there is still refused, and so is a root-owned
+/// link in a world-writable sticky directory (`/tmp`: without protected hard links, anyone can
+/// make a root symlink appear there).
+#[test]
+fn root_links_in_a_sticky_directory_are_followed_users_are_not() {
+    let f = Fixture::new();
+    let v = f.encrypt("v.yaml", "a: x\n");
+    let manifest = |name: &str, file: &str| {
+        f.manifest(
+            name,
+            json!([secret("a", &v, json!({}))]),
+            json!({
+                "templates": [template("t", file, "u1")],
+                "placeholderBySecretName": {"a": "<A>"}
+            }),
+        )
+    };
+    let root_link = manifest("m1.json", "/run/store/linked/app.conf");
+    let user_link = manifest("m2.json", "/run/store/users/app.conf");
+    let tmp_link = manifest("m3.json", "/run/shared/linked/app.conf");
+    let out = sandbox(&format!(
+        r#"user u1
+# A store-like directory: sticky, writable by a group of builders.
+mkdir -m 1775 /run/store && chgrp u1 /run/store
+mkdir /run/store/real && echo 'pw=<A>' >/run/store/real/app.conf
+ln -s /run/store/real /run/store/linked
+as u1 'mkdir /run/store/mine && echo "pw=<A> by u1" >/run/store/mine/app.conf && ln -s /run/store/mine /run/store/users'
+$BIN {root_link} >/dev/null
+cat /run/secrets/rendered/t
+if $BIN {user_link} >/dev/null 2>/run/err; then echo "EXIT 0"; else echo "EXIT $?"; fi
+cat /run/err
+mkdir /run/shared && chmod 1777 /run/shared && ln -s /run/store/real /run/shared/linked
+if $BIN {tmp_link} >/dev/null 2>/run/err; then echo "TMP EXIT 0"; else echo "TMP EXIT $?"; fi
+cat /run/err
+"#,
+        root_link = root_link.display(),
+        user_link = user_link.display(),
+        tmp_link = tmp_link.display()
+    ))
+    .ok();
+    assert!(out.starts_with("pw=x\n"), "{out}");
+    assert!(
+        out.contains("\nEXIT 1") && out.contains("/run/store/users") && !out.contains("by u1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("TMP EXIT 1") && out.contains("/run/shared/linked is a symlink"),
+        "{out}"
+    );
+}
