@@ -294,3 +294,40 @@ cat /run/err
         "{out}"
     );
 }
+
+/// A secret's owner owns its file in the live generation, so they can `chmod u+w` it and make it
+/// as large as they like: on ramfs `truncate -s 1T` costs nothing. The next activation read the
+/// whole old file to compare it (a buffer of its size: a 1 TiB allocation aborts), so one user
+/// stopped every later activation. A file whose size differs is now known to differ unread, and
+/// a same-size file is read into a buffer of the planned size only.
+#[test]
+fn a_secrets_owner_growing_their_live_file_never_blocks_activation() {
+    let f = Fixture::new();
+    let v1 = f.encrypt("v1.yaml", "a: x\nb: y\n");
+    let v2 = f.encrypt("v2.yaml", "a: x2\nb: y2\n");
+    let s = |file| {
+        json!([
+            secret("a", file, json!({"owner": "u1"})),
+            secret("b", file, json!({}))
+        ])
+    };
+    let m1 = f.manifest("m1.json", s(&v1), json!({}));
+    let m2 = f.manifest("m2.json", s(&v2), json!({}));
+    let out = sandbox(&format!(
+        r#"user u1
+$BIN {m1} >/dev/null
+as u1 'chmod u+w /run/secrets/a && truncate -s 1T /run/secrets/a'
+# Bounded memory whatever the installer does (this machine is shared), and the 1 TiB file is
+# never read here either.
+if (ulimit -v 4000000; $BIN {m2} >/run/out 2>/run/err); then echo "EXIT 0"; else echo "EXIT $?"; fi
+echo "a=$(head -c 16 /run/secrets/a) b=$(head -c 16 /run/secrets/b)"
+cat /run/out /run/err
+"#,
+        m1 = m1.display(),
+        m2 = m2.display()
+    ))
+    .ok();
+    assert!(out.contains("EXIT 0"), "{out}");
+    assert!(out.contains("a=x2 b=y2"), "{out}");
+    assert!(out.contains("modifying secrets: a, b"), "{out}");
+}
