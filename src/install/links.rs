@@ -6,7 +6,9 @@
 //! - the parent directory is reached by a walk from `/`, one `openat(O_NOFOLLOW|O_DIRECTORY)` per
 //!   component; a symlink on the way is followed only when only root could have made it (owned by
 //!   root, in a directory only root can write, like `/var/run` → `/run`); missing parents are
-//!   created root-owned, `0777` under the umask (as sops-nix's `MkdirAll(os.ModePerm)`);
+//!   created root-owned, `0755` under the umask (sops-nix's `MkdirAll(os.ModePerm)` without the
+//!   group and other write bits, which a umask of 000 or 002 would leave: a writable directory in
+//!   `/etc` that the link check then refuses);
 //! - a parent writable by anyone but root and the secret's owner is refused (another user could
 //!   swap the link the owner's program reads);
 //! - the link is made under a random name (`symlinkat`, retried on `EEXIST`), given its owner
@@ -90,7 +92,7 @@ fn describe(st: &FileStat) -> &'static str {
 
 /// Walks to directory `dir_path` (absolute) from `/` without following any symlink that a user
 /// other than root could have made. With `create`, missing components are made (owned by the
-/// installer, `0777` under the umask); without, the walk stops at the first missing one.
+/// installer, `0755` under the umask); without, the walk stops at the first missing one.
 ///
 /// `me` is the uid the installer runs as: root for system installs; in user mode the user's own
 /// symlinks are followed too (the writes are the user's own then). `for_path` is the link the
@@ -119,7 +121,8 @@ pub fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Lookup, Li
         let st = match fsutil::lstat_at(&cur, c.as_os_str()) {
             Ok(Some(st)) => st,
             Ok(None) if create => {
-                match mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o777)) {
+                // Never group/other-writable, whatever the umask (see the module doc).
+                match mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o755)) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => {
                         return Err(refuse(

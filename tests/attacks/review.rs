@@ -331,3 +331,33 @@ cat /run/out /run/err
     assert!(out.contains("a=x2 b=y2"), "{out}");
     assert!(out.contains("modifying secrets: a, b"), "{out}");
 }
+
+/// Missing parents of a custom path were made `0777` under the umask: run with umask 000 (or
+/// 002), the installer left a world-writable (or group-writable) directory in `/etc`, where
+/// anyone could plant files, and then refused its own directory for the link. They are now
+/// never writable by group or others, whatever the umask.
+#[test]
+fn parents_made_for_a_link_are_never_writable_by_others() {
+    let f = Fixture::new();
+    let v = f.encrypt("v.yaml", "a: x\n");
+    let m = f.manifest(
+        "m.json",
+        json!([secret("a", &v, json!({"path": "/etc/app-review/conf/a"}))]),
+        json!({}),
+    );
+    let out = sandbox(&format!(
+        r#"umask 000
+if $BIN {m} >/dev/null 2>/run/err; then echo "EXIT 0"; else echo "EXIT $?"; fi
+stat -c '%n %a %U' /etc/app-review /etc/app-review/conf
+readlink /etc/app-review/conf/a
+cat /run/err
+"#,
+        m = m.display()
+    ))
+    .ok();
+    assert!(out.contains("EXIT 0"), "{out}");
+    assert!(
+        out.contains("/etc/app-review 755 root\n/etc/app-review/conf 755 root\n/run/secrets/a\n"),
+        "{out}"
+    );
+}
