@@ -16,6 +16,7 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, Flock, FlockArg, OFlag};
 use nix::sys::stat::{fstat, Mode};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,11 @@ pub fn lock_path(mount_point: &Path) -> Result<PathBuf> {
 fn open_lock_file(path: &Path) -> Result<OwnedFd> {
     let parent = path.parent().expect("lock_path has a parent");
     let name = path.file_name().expect("lock_path has a name");
-    std::fs::create_dir_all(parent)
+    // 0755 whatever the umask: in a parent others could write, anyone could plant the lock file.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(parent)
         .with_context(|| format!("cannot create directory {}", parent.display()))?;
     let dir = fsutil::open_dir(parent)
         .with_context(|| format!("cannot open {} to create the lock file", parent.display()))?;

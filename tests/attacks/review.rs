@@ -361,3 +361,27 @@ cat /run/err
         "{out}"
     );
 }
+
+/// The same for the parents of the mount point (made for the lock file before the mount) and of
+/// the symlink path: `create_dir_all` under umask 000 made them world-writable, so anyone could
+/// plant the lock file (or rename the symlink path) in them.
+#[test]
+fn parents_of_the_mount_point_and_symlink_path_are_never_writable_by_others() {
+    let f = Fixture::new();
+    let v = f.encrypt("v.yaml", "a: x\n");
+    let m = f.manifest(
+        "m.json",
+        json!([secret("a", &v, json!({"path": "/run/deep-link/secrets/a"}))]),
+        json!({"secretsMountPoint": "/run/deep-mount/secrets.d", "symlinkPath": "/run/deep-link/secrets"}),
+    );
+    let out = sandbox(&format!(
+        r#"umask 000
+$BIN {m} >/dev/null
+stat -c '%n %a' /run/deep-mount /run/deep-link
+cat /run/deep-link/secrets/a
+"#,
+        m = m.display()
+    ))
+    .ok();
+    assert_eq!(out, "/run/deep-mount 755\n/run/deep-link 755\nx");
+}
