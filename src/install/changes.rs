@@ -6,11 +6,14 @@
 use super::fsutil;
 use super::plan::{Entry, Kind};
 use crate::manifest::{RENDERED_DIR, STATE_DIR};
+use anyhow::Context;
 use anyhow::Result;
+use nix::sys::stat::{fstat, FileStat, Mode};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+use zeroize::Zeroizing;
 
 pub const CHANGES_FILE: &str = "changes.json";
 
@@ -76,7 +79,7 @@ pub fn diff<Fd: AsFd>(entries: &[Entry], live: Option<Fd>) -> Result<Record> {
             Kind::Template => &mut rec.templates,
         };
         let old = match &live {
-            Some(d) => fsutil::read_at(d, &e.rel)?,
+            Some(d) => compare_live(d, &e.rel, e.data.expose())?,
             None => None,
         };
         let changed = match old {
@@ -84,10 +87,10 @@ pub fn diff<Fd: AsFd>(entries: &[Entry], live: Option<Fd>) -> Result<Record> {
                 section.added.push(e.name.clone());
                 true
             }
-            Some((data, st)) => {
+            Some((same, st)) => {
                 let m = Modified {
                     name: e.name.clone(),
-                    content: data.expose() != e.data.expose(),
+                    content: !same,
                     owner: e.owner.known && (st.st_uid, st.st_gid) != (e.owner.uid, e.owner.gid),
                     mode: (st.st_mode & 0o7777) != e.mode,
                 };
@@ -145,6 +148,63 @@ pub fn diff<Fd: AsFd>(entries: &[Entry], live: Option<Fd>) -> Result<Record> {
     rec.restart_units = super::units::dedup(restart);
     rec.reload_units = super::units::dedup(reload);
     Ok(rec)
+}
+
+/// The live generation's file `rel` (`None` when it is missing or not a regular file, as
+/// [`fsutil::read_at`] has it): whether it holds exactly `new`, and its stat.
+///
+/// A secret's owner owns its file there and can `chmod u+w` it and make it any size (a sparse
+/// 1 TiB file costs nothing on ramfs); reading it whole aborted every later activation. So a
+/// file of another size differs unread, and one of the same size is read into a buffer of that
+/// size (plus one byte, to see it grow), never more.
+fn compare_live<Fd: AsFd>(live: Fd, rel: &str, new: &[u8]) -> Result<Option<(bool, FileStat)>> {
+    use nix::errno::Errno;
+    use nix::fcntl::{openat, OFlag};
+    let (parents, name) = match rel.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, rel),
+    };
+    let gone = |e: Errno| matches!(e, Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP);
+    let mut dir: Option<OwnedFd> = None;
+    for c in parents.into_iter().flat_map(|p| p.split('/')) {
+        let next = match &dir {
+            Some(fd) => fsutil::open_dir_at(fd, c),
+            None => fsutil::open_dir_at(&live, c),
+        };
+        match next {
+            Ok(fd) => dir = Some(fd),
+            Err(e) if gone(e) => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("open {rel}")),
+        }
+    }
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+    let fd = match &dir {
+        Some(d) => openat(d, name, flags, Mode::empty()),
+        None => openat(&live, name, flags, Mode::empty()),
+    };
+    let fd = match fd {
+        Ok(fd) => fd,
+        Err(e) if gone(e) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("open {rel}")),
+    };
+    let st = fstat(&fd).with_context(|| format!("stat {rel}"))?;
+    if !fsutil::is_file(&st) {
+        return Ok(None);
+    }
+    if u64::try_from(st.st_size).ok() != Some(new.len() as u64) {
+        return Ok(Some((false, st)));
+    }
+    let mut buf = Zeroizing::new(vec![0u8; new.len() + 1]);
+    let mut len = 0;
+    while len < buf.len() {
+        match nix::unistd::read(&fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e).with_context(|| format!("read {rel}")),
+        }
+    }
+    Ok(Some((&buf[..len] == new, st)))
 }
 
 /// Every file below `dir` (relative paths), skipping our own state directory.

@@ -24,8 +24,9 @@ pub struct Kind {
     /// What the file is, for messages: "sops file", "ageKeyFile", "template file".
     pub what: &'static str,
     pub max: u64,
-    /// Whether a symlink as the last component is followed (its target must still be regular).
-    /// Host keys may be links (impermanence setups link them); template sources must not be.
+    /// Whether symlinks are followed (the target must still be regular). Host keys may be links
+    /// (impermanence setups link them); template sources must not be, neither the file nor a
+    /// parent a user could have made a link (only root-made links are followed there).
     pub follow: bool,
 }
 
@@ -63,6 +64,12 @@ pub enum ReadError {
         path.display()
     )]
     Symlink { what: &'static str, path: PathBuf },
+    #[error("{what} {} is not read: {reason}", path.display())]
+    Parent {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("{what} {} is {kind}, not a regular file: point it at a regular file", path.display())]
     NotRegular {
         what: &'static str,
@@ -127,6 +134,39 @@ impl fmt::Display for FileKind {
     }
 }
 
+enum Walk {
+    Refused(String),
+    Errno(Errno),
+}
+
+/// Opens `path` without following a symlink a user could have made, in its parents as well as
+/// its last component: `O_NOFOLLOW` alone guards only the last one, and whoever owns a parent
+/// could swap it for a link to a directory holding a root-only file of the same name. The
+/// parents are walked as a custom path's are ([`super::links::walk`]: a link only root could
+/// have made, like `/etc/static`, is followed). The outer result is the walk, the inner the open.
+fn open_no_symlinks(path: &Path, flags: OFlag) -> Result<nix::Result<OwnedFd>, Walk> {
+    let abs = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Walk::Errno(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?
+            .join(path)
+    };
+    let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+        return Err(Walk::Errno(Errno::EISDIR));
+    };
+    match super::links::walk(parent, false, &abs) {
+        Ok(super::links::Lookup::Found(w)) => Ok(nix::fcntl::openat(
+            &w.dir,
+            name,
+            flags | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )),
+        Ok(super::links::Lookup::Missing { .. }) => Err(Walk::Errno(Errno::ENOENT)),
+        Err(e) => Err(Walk::Refused(e.reason)),
+    }
+}
+
 /// Opens `path` as `kind` says and checks that it is a regular file within the bound; returns
 /// it with its size.
 fn open(path: &Path, kind: Kind) -> Result<(OwnedFd, usize), ReadError> {
@@ -136,7 +176,23 @@ fn open(path: &Path, kind: Kind) -> Result<(OwnedFd, usize), ReadError> {
     if !kind.follow {
         flags |= OFlag::O_NOFOLLOW;
     }
-    let fd = nix::fcntl::open(path, flags, Mode::empty()).map_err(|errno| match errno {
+    let opened = if kind.follow {
+        nix::fcntl::open(path, flags, Mode::empty())
+    } else {
+        open_no_symlinks(path, flags).map_err(|e| match e {
+            Walk::Refused(reason) => ReadError::Parent {
+                what: kind.what,
+                path: path.to_owned(),
+                reason,
+            },
+            Walk::Errno(errno) => ReadError::Open {
+                what: kind.what,
+                path: path.to_owned(),
+                errno,
+            },
+        })?
+    };
+    let fd = opened.map_err(|errno| match errno {
         Errno::ELOOP if !kind.follow => ReadError::Symlink {
             what: kind.what,
             path: path.to_owned(),

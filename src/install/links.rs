@@ -6,7 +6,9 @@
 //! - the parent directory is reached by a walk from `/`, one `openat(O_NOFOLLOW|O_DIRECTORY)` per
 //!   component; a symlink on the way is followed only when only root could have made it (owned by
 //!   root, in a directory only root can write, like `/var/run` → `/run`); missing parents are
-//!   created root-owned, `0777` under the umask (as sops-nix's `MkdirAll(os.ModePerm)`);
+//!   created root-owned, `0755` under the umask (sops-nix's `MkdirAll(os.ModePerm)` without the
+//!   group and other write bits, which a umask of 000 or 002 would leave: a writable directory in
+//!   `/etc` that the link check then refuses);
 //! - a parent writable by anyone but root and the secret's owner is refused (another user could
 //!   swap the link the owner's program reads);
 //! - the link is made under a random name (`symlinkat`, retried on `EEXIST`), given its owner
@@ -20,10 +22,10 @@ use super::changes::Link;
 use super::fsutil;
 use super::plan::Entry;
 use nix::errno::Errno;
-use nix::fcntl::{openat, readlinkat, renameat, AtFlags};
+use nix::fcntl::{openat, readlinkat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, mkdirat, FileStat, Mode};
 use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
@@ -65,9 +67,15 @@ pub enum Lookup {
     },
 }
 
-/// Only root (or `me`, when the installer runs as that user) can change entries of this directory.
+/// Only root (or `me`, when the installer runs as that user) can change the entries of this
+/// directory that root (or `me`) owns: nobody else can write to it, or only a group can and it
+/// is sticky (`/nix/store` is `1775 root:nixbld`), where an entry can be renamed or removed only
+/// by its owner, the directory's owner and root. A world-writable sticky directory (`/tmp`) is
+/// not trusted: where hard links are not protected, anyone could link a root-owned symlink
+/// there and have it look like root's.
 fn is_trusted_dir(st: &FileStat, me: u32) -> bool {
-    (st.st_uid == 0 || st.st_uid == me) && st.st_mode & 0o022 == 0
+    let sticky_group_only = st.st_mode & libc::S_ISVTX != 0 && st.st_mode & 0o002 == 0;
+    (st.st_uid == 0 || st.st_uid == me) && (st.st_mode & 0o022 == 0 || sticky_group_only)
 }
 
 fn describe(st: &FileStat) -> &'static str {
@@ -84,7 +92,7 @@ fn describe(st: &FileStat) -> &'static str {
 
 /// Walks to directory `dir_path` (absolute) from `/` without following any symlink that a user
 /// other than root could have made. With `create`, missing components are made (owned by the
-/// installer, `0777` under the umask); without, the walk stops at the first missing one.
+/// installer, `0755` under the umask); without, the walk stops at the first missing one.
 ///
 /// `me` is the uid the installer runs as: root for system installs; in user mode the user's own
 /// symlinks are followed too (the writes are the user's own then). `for_path` is the link the
@@ -113,7 +121,8 @@ pub fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Lookup, Li
         let st = match fsutil::lstat_at(&cur, c.as_os_str()) {
             Ok(Some(st)) => st,
             Ok(None) if create => {
-                match mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o777)) {
+                // Never group/other-writable, whatever the umask (see the module doc).
+                match mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o755)) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => {
                         return Err(refuse(
@@ -241,9 +250,22 @@ pub fn resolve(path: &Path) -> Option<PathBuf> {
 pub fn preflight(entries: &[Entry], mount_point: &Path, symlink_path: &Path) -> anyhow::Result<()> {
     let mount = resolve_dir(mount_point);
     let link = resolve(symlink_path).unwrap_or_else(|| symlink_path.to_owned());
+    // A link made at the lock file would replace it and fail every later run.
+    let lock = super::lock::lock_path(mount_point)?;
+    let lock = resolve(&lock).unwrap_or(lock);
     for e in entries {
         let Some(p) = &e.link else { continue };
         let Some(r) = resolve(p) else { continue };
+        if r == lock {
+            anyhow::bail!(
+                "path {} of {} {} resolves to {}, the lock file of sops-install-secrets; choose \
+                 another path",
+                p.display(),
+                e.kind.word(),
+                e.name,
+                r.display()
+            );
+        }
         if r.starts_with(&mount) || r.starts_with(&link) {
             anyhow::bail!(
                 "path {} of {} {} resolves to {}, inside {}; a custom path must be outside the \
@@ -363,22 +385,46 @@ pub fn make(w: &Want<'_>) -> Result<Made, LinkError> {
         refuse(path, why)
     };
     if let Some((u, g)) = w.owner {
-        fchownat(
-            &dir,
-            tmp.as_os_str(),
-            Some(Uid::from_raw(u)),
-            Some(Gid::from_raw(g)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| {
+        chown_link(&dir, &tmp, w.target, u, g).map_err(|why| {
             fail(format!(
-                "cannot change the owner of the new link to {u}:{g}: {e}"
+                "cannot change the owner of the new link to {u}:{g}: {why}"
             ))
         })?;
     }
     renameat(&dir, tmp.as_os_str(), &dir, name)
         .map_err(|e| fail(format!("cannot move the new link into place: {e}")))?;
     Ok(made)
+}
+
+/// Gives the symlink `name` in `dir` (a directory the secret's owner may control) its owner.
+/// By name, `fchownat(AT_SYMLINK_NOFOLLOW)` chowns whatever that owner put at the name in the
+/// meantime: a hard link to `/etc/shadow` on a machine without `fs.protected_hardlinks` makes it
+/// theirs. So the link is opened `O_PATH|O_NOFOLLOW`, checked to still be the symlink we made
+/// (type and target), and chowned through that descriptor (as sops-nix's `SecureSymlinkChown`).
+fn chown_link(dir: &OwnedFd, name: &OsStr, target: &Path, u: u32, g: u32) -> Result<(), String> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open it: {e}"))?;
+    let st = fstat(&fd).map_err(|e| format!("cannot stat it: {e}"))?;
+    if !fsutil::is_symlink(&st) || readlinkat(&fd, "").ok().as_deref() != Some(target.as_os_str()) {
+        return Err(format!(
+            "it was replaced by {} while being made (someone is racing nix-sops in that \
+             directory); nothing was changed there",
+            describe(&st)
+        ));
+    }
+    fchownat(
+        &fd,
+        "",
+        Some(Uid::from_raw(u)),
+        Some(Gid::from_raw(g)),
+        AtFlags::AT_EMPTY_PATH,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// `symlinkat` under a fresh random name in `dir`, retried when the name is taken (a planted
@@ -444,4 +490,41 @@ pub fn wanted(entries: &[Entry], chown: bool) -> Vec<(Want<'_>, &Entry)> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// What a racing directory owner can leave at the temporary name is refused and keeps its
+    /// owner; only the symlink we made, with our target, is chowned.
+    #[test]
+    fn chown_link_changes_only_the_symlink_it_made() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = fsutil::open_dir(d.path()).unwrap();
+        let target = Path::new("/run/secrets/x");
+        // As root, a uid nobody has; otherwise our own (the only chown allowed).
+        let me = nix::unistd::geteuid().as_raw();
+        let (u, g) = if me == 0 {
+            (4321, 8765)
+        } else {
+            (me, nix::unistd::getegid().as_raw())
+        };
+        std::os::unix::fs::symlink(target, d.path().join("ours")).unwrap();
+        chown_link(&dir, OsStr::new("ours"), target, u, g).unwrap();
+        let md = std::fs::symlink_metadata(d.path().join("ours")).unwrap();
+        assert_eq!((md.uid(), md.gid()), (u, g));
+
+        // A regular file (a hard link to a root file, say) and a symlink elsewhere.
+        std::fs::write(d.path().join("file"), "root's").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", d.path().join("other")).unwrap();
+        for name in ["file", "other"] {
+            let before = std::fs::symlink_metadata(d.path().join(name)).unwrap();
+            let e = chown_link(&dir, OsStr::new(name), target, u, g).unwrap_err();
+            assert!(e.contains("was replaced by"), "{name}: {e}");
+            let after = std::fs::symlink_metadata(d.path().join(name)).unwrap();
+            assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+        }
+    }
 }

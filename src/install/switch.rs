@@ -7,6 +7,7 @@ use nix::errno::Errno;
 use nix::fcntl::renameat;
 use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
 use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 /// Points `link` at `target` atomically. A real directory or file at `link` (not a symlink) is
@@ -16,7 +17,11 @@ pub fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool) -> Res
         .parent()
         .with_context(|| format!("{} has no parent directory", link.display()))?;
     let name = link.file_name().expect("an absolute path with a name");
-    std::fs::create_dir_all(parent)
+    // 0755 whatever the umask: in a parent others could write, anyone could rename the link.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(parent)
         .with_context(|| format!("cannot create directory {}", parent.display()))?;
     let dir = fsutil::open_dir(parent)
         .with_context(|| format!("cannot open directory {}", parent.display()))?;

@@ -7,6 +7,7 @@
 mod input;
 mod links;
 mod lock;
+mod review;
 mod support;
 
 // The input attacks name these at the crate root.

@@ -148,9 +148,16 @@ impl Scratch {
             Some(std::env::temp_dir()),
         ];
         for base in bases.into_iter().flatten().filter(|b| b.is_dir()) {
-            let dir = base.join(format!("nix-sops-edit-{}", std::process::id()));
-            if std::fs::DirBuilder::new().mode(0o700).create(&dir).is_ok() {
-                return Ok(Scratch(dir));
+            // A random name, retried when taken: a predictable one (the pid) in the shared
+            // /dev/shm could be created first by another user, pushing the plaintext on to
+            // $TMPDIR, which may be on disk.
+            for _ in 0..16 {
+                let dir = base.join(format!("nix-sops-edit-{:016x}", rand::random::<u64>()));
+                match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                    Ok(()) => return Ok(Scratch(dir)),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(_) => break,
+                }
             }
         }
         Err(Failure::new(
@@ -165,8 +172,18 @@ impl Drop for Scratch {
         // Overwrite before unlinking: the directory may be on a disk after all.
         if let Ok(entries) = std::fs::read_dir(&self.0) {
             for e in entries.flatten() {
-                if let Ok(len) = e.metadata().map(|m| m.len()) {
-                    let _ = std::fs::write(e.path(), vec![0u8; len as usize]);
+                // Regular files only, opened without following a link: a symlink the editor
+                // left here must not get its target overwritten.
+                let Ok(md) = e.metadata() else { continue };
+                if !md.is_file() {
+                    continue;
+                }
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(e.path())
+                {
+                    let _ = f.write_all(&vec![0u8; md.len() as usize]);
                 }
             }
         }
