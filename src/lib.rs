@@ -7,14 +7,11 @@
 //! - [`config`]: `.sops.yaml` creation rules (which keys a new file is encrypted to).
 //! - [`cli`]: the subcommands of `nix-sops`, thin layers over the above.
 //! - [`secret`]: zeroizing containers every plaintext lives in.
-//! - [`parallel`]: a second core for large files; [`filebytes`]: large inputs mapped, not copied.
 
 pub mod cli;
 pub mod config;
-pub mod filebytes;
 pub mod install;
 pub mod keys;
 pub mod manifest;
-pub mod parallel;
 pub mod secret;
 pub mod sops;

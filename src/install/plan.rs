@@ -66,7 +66,7 @@ pub struct SopsSource {
 
 impl Source for SopsSource {
     fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree> {
-        let bytes = crate::filebytes::FileBytes::read(sops_file)
+        let bytes = std::fs::read(sops_file)
             .with_context(|| format!("failed reading {}", sops_file.display()))?;
         let file = crate::sops::load(format, &bytes)
             .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", sops_file.display()))?;

@@ -5,28 +5,11 @@
 use super::resolve::{plain_kind, Kind};
 use crate::secret::{SecretBytes, SecretString};
 use crate::sops::gofmt::format_float_g;
-use crate::sops::tree::{weight, ListItem, Map, MapItem, Tree, Value};
+use crate::sops::tree::{ListItem, Map, MapItem, Tree, Value};
 use crate::sops::EmitError;
 use base64::Engine;
 
 const INDENT: usize = 4;
-
-/// Below this many values (as [`weight`] counts them) one thread writes the text faster than two.
-const PARALLEL_MIN_WEIGHT: usize = 2048;
-
-/// Where a large map's entries are cut in two halves of about the same weight, if it is large
-/// and there is a second core.
-fn halfway(m: &[MapItem]) -> Option<usize> {
-    let total: usize = m.iter().map(weight).sum();
-    if total < PARALLEL_MIN_WEIGHT || !crate::parallel::second_core() {
-        return None;
-    }
-    let mut seen = 0;
-    (1..m.len()).find(|&k| {
-        seen += weight(&m[k - 1]);
-        2 * seen >= total
-    })
-}
 
 /// go-yaml's "everything else aligns to the chosen indentation": the next multiple of 4.
 fn deeper(indent: usize) -> usize {
@@ -377,7 +360,7 @@ fn scalar(out: &mut String, v: &Value, content_indent: usize) -> bool {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&float(*f)),
-        Value::Time(t) => out.push_str(t),
+        Value::Time(t) => out.push_str(t.expose()),
         Value::Str(s) => return string_scalar(out, s.expose(), false, content_indent),
         Value::Bytes(b) => match std::str::from_utf8(b.expose()) {
             Ok(s) => return string_scalar(out, s, false, content_indent),
@@ -652,8 +635,7 @@ fn document(out: &mut Out, m: &Map) {
 const CHUNK: usize = 64 * 1024;
 
 /// Writes [`emit_tree`]'s text to `w` as it is made, through one reused buffer: there is no
-/// output-sized buffer, whose fresh pages cost more than making the text. A large document's
-/// second half is made on the helper core meanwhile (each top-level entry is written alone).
+/// output-sized buffer, whose fresh pages cost more than making the text.
 pub fn write_tree(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = Chunked {
         out: Out {
@@ -679,21 +661,6 @@ impl Chunked<'_> {
             }
             if !has_entries(branch) {
                 document(&mut self.out, branch);
-            } else if let Some(half) = halfway(branch) {
-                let (first, second) = branch.split_at(half);
-                let (done, second) = crate::parallel::join(
-                    || self.items(first),
-                    || {
-                        let mut own = Out {
-                            buf: String::with_capacity(size_hint(second, 0)),
-                        };
-                        own.map_body(second, 0, false);
-                        SecretString::new(own.buf)
-                    },
-                );
-                done?;
-                self.flush()?;
-                self.w.write_all(second.expose().as_bytes())?;
             } else {
                 self.items(branch)?;
             }
@@ -759,8 +726,8 @@ fn value_size_hint(v: &Value, indent: usize) -> usize {
 /// [`write_tree`]'s text in memory, in a buffer sized for it up front.
 pub fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let hint = tree.branches.iter().map(|b| size_hint(b, 0) + 4).sum();
-    let mut out = SecretBytes::new(Vec::with_capacity(hint));
-    write_tree(tree, out.expose_mut()).map_err(EmitError::Write)?;
+    let mut out = SecretBytes::with_capacity(hint);
+    write_tree(tree, &mut out).map_err(EmitError::Write)?;
     Ok(out)
 }
 

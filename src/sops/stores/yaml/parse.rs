@@ -85,8 +85,9 @@ struct Doc {
     end: usize,
 }
 
-/// Nesting deeper than this is refused rather than risking the stack (go-yaml has a similar
-/// limit).
+/// Nesting deeper than this is refused, as the events are read. go-yaml refuses more than
+/// 10,000 levels; the reader, the walks and the emitter here recurse once per level, and 256
+/// levels stay well within a 2 MiB thread stack (saphyr itself stops flow nesting at 255).
 pub(super) const MAX_DEPTH: usize = 256;
 
 /// Our three scalar styles from saphyr's five.
@@ -137,7 +138,6 @@ struct Builder<'a> {
     chars: Chars<'a>,
     events: std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>,
     next_id: usize,
-    depth: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -146,19 +146,9 @@ impl<'a> Builder<'a> {
         self.next_id
     }
 
+    /// One node and what it contains (the depth was bounded as the events were read).
     fn node(&mut self) -> Result<Node, LoadError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            let at_ = self.events.peek().map(|(_, sp)| Pos::from_span_start(sp));
-            return Err(syntax(format!(
-                "the document nests deeper than {} levels{}",
-                MAX_DEPTH,
-                at_.map(|p| format!(" at {}", at(p))).unwrap_or_default()
-            )));
-        }
-        let r = self.node_inner();
-        self.depth -= 1;
-        r
+        self.node_inner()
     }
 
     fn node_inner(&mut self) -> Result<Node, LoadError> {
@@ -338,71 +328,156 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// go-yaml accepts a flow collection closed at or left of its parent block's indentation (sops
-/// writes `key: {` comment `}` that way); saphyr rejects it. Indenting that bracket keeps the
-/// meaning, so the loader retries with the line indented one more space.
-fn bracket_line_to_fix(src: &str, line: usize) -> bool {
-    src.split('\n')
-        .nth(line.wrapping_sub(1))
-        .is_some_and(|l| l.trim_start_matches(' ').starts_with(['}', ']']))
-}
-
-fn indent_line(src: &str, line: usize) -> String {
-    let mut out = String::with_capacity(src.len() + 1);
-    for (i, l) in src.split('\n').enumerate() {
+/// go-yaml accepts a flow collection closed at or left of the indentation of the block it is
+/// in (sops writes a map holding only comments as `key: {`, the comments, then `}` at the
+/// key's column); saphyr rejects it. Before parsing, each line that starts with a closing
+/// bracket inside a flow collection is indented one column past the line that opened the
+/// collection: inside flow brackets indentation carries no meaning, so the text means the same.
+/// Copied only when such a line exists.
+fn indent_closing_brackets(src: &str) -> std::borrow::Cow<'_, str> {
+    let starts_with_bracket = |l: &str| l.trim_start_matches([' ', '\t']).starts_with([']', '}']);
+    if !src.split('\n').any(starts_with_bracket) {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(src.len() + 64);
+    let mut lex = FlowLexer::default();
+    for (i, line) in src.split('\n').enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        if i + 1 == line {
-            out.push(' ');
-        }
-        out.push_str(l);
-    }
-    out
-}
-
-/// Parses the source, fixing under-indented closing brackets (see [`bracket_line_to_fix`]).
-fn parse_events_lenient(src: &str) -> Result<(std::borrow::Cow<'_, str>, Vec<Doc>), LoadError> {
-    // Copied only when a line has to be fixed.
-    let mut src = std::borrow::Cow::Borrowed(src);
-    let mut first_line = None;
-    for _ in 0..200 {
-        match parse_events(&src) {
-            Ok(docs) => return Ok((src, docs)),
-            Err(EventsError::UnderIndentedBracket(line)) => {
-                first_line.get_or_insert(line);
-                src = indent_line(&src, line).into();
+        let body = line.trim_start_matches(' ');
+        let col = line.len() - body.len();
+        if lex.depth > 0 && lex.quote.is_none() && body.starts_with([']', '}']) {
+            let want = lex.open_indent + 1;
+            if col < want {
+                out.extend(std::iter::repeat_n(' ', want - col));
             }
-            Err(EventsError::Load(e)) => return Err(e),
+        }
+        out.push_str(line);
+        lex.line(line);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Just enough of YAML's lexical structure to know, at each line start, whether the line is
+/// inside flow brackets: quoted scalars (which may span lines), comments, block scalars (whose
+/// lines are text, whatever they start with) and flow indicators.
+#[derive(Default)]
+struct FlowLexer {
+    /// Open flow collections.
+    depth: usize,
+    /// The indentation of the line that opened the outermost open flow collection.
+    open_indent: usize,
+    /// The quote of a quoted scalar still open at the end of the last line.
+    quote: Option<char>,
+    /// The indentation of the header line of the block scalar being read.
+    block_scalar: Option<usize>,
+    /// The last token seen may be followed by a node (not inside a plain scalar).
+    value_start: bool,
+}
+
+impl FlowLexer {
+    fn line(&mut self, line: &str) {
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        if let Some(header) = self.block_scalar {
+            let blank = body.trim_matches([' ', '\t', '\r']).is_empty();
+            if blank || indent > header {
+                return;
+            }
+            self.block_scalar = None;
+        }
+        if self.depth == 0 && self.quote.is_none() {
+            self.value_start = true;
+        }
+        let bytes = line.as_bytes();
+        let mut i = indent;
+        let mut prev_space = true;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if let Some(q) = self.quote {
+                match c {
+                    b'\\' if q == '"' => i += 1,
+                    b'\'' if q == '\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+                    _ if c == q as u8 => {
+                        self.quote = None;
+                        self.value_start = false;
+                    }
+                    _ => {}
+                }
+                i += 1;
+                prev_space = false;
+                continue;
+            }
+            let next_blank = matches!(bytes.get(i + 1), None | Some(b' ' | b'\t' | b'\r'));
+            match c {
+                b' ' | b'\t' | b'\r' => {
+                    prev_space = true;
+                    i += 1;
+                    continue;
+                }
+                b'#' if prev_space => return,
+                b'\'' | b'"' if self.value_start => self.quote = Some(c as char),
+                b'[' | b'{' if self.value_start || self.depth > 0 => {
+                    if self.depth == 0 {
+                        self.open_indent = indent;
+                    }
+                    self.depth += 1;
+                    self.value_start = true;
+                }
+                b']' | b'}' if self.depth > 0 => {
+                    self.depth -= 1;
+                    self.value_start = false;
+                }
+                b',' if self.depth > 0 => self.value_start = true,
+                b':' if next_blank || self.depth > 0 => self.value_start = true,
+                b'-' | b'?' if self.value_start && next_blank => {}
+                b'|' | b'>' if self.value_start && self.depth == 0 => {
+                    self.block_scalar = Some(indent);
+                    return;
+                }
+                // An anchor or a tag before a node: skipped, the node may still start.
+                b'&' | b'!' if self.value_start => {
+                    while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t') {
+                        i += 1;
+                    }
+                    continue;
+                }
+                _ => self.value_start = false,
+            }
+            prev_space = false;
+            i += 1;
         }
     }
-    // Not fixable this way: report the original error.
-    let line = first_line.unwrap_or(0);
-    Err(syntax(format!("invalid indentation at line {line}")))
 }
 
-enum EventsError {
-    Load(LoadError),
-    UnderIndentedBracket(usize),
-}
-
-impl From<LoadError> for EventsError {
-    fn from(e: LoadError) -> Self {
-        EventsError::Load(e)
-    }
-}
-
-fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
+fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
     let mut parser = Parser::new_from_str(src);
     let mut events = Vec::new();
+    // Open collections: checked as the events come, so a deeply nested file is refused before
+    // its events are all held.
+    let mut depth = 0usize;
     while let Some(r) = parser.next_event() {
         match r {
-            Ok(ev) => events.push(ev),
+            Ok(ev) => {
+                match ev.0 {
+                    Event::MappingStart(..) | Event::SequenceStart(..) => {
+                        depth += 1;
+                        if depth > MAX_DEPTH {
+                            let p = Pos::from_span_start(&ev.1);
+                            return Err(syntax(format!(
+                                "exceeded max depth of {MAX_DEPTH} at {}",
+                                at(p)
+                            )));
+                        }
+                    }
+                    Event::MappingEnd | Event::SequenceEnd => depth -= 1,
+                    _ => {}
+                }
+                events.push(ev);
+            }
             Err(e) => {
                 let m = e.marker();
-                if e.info() == "invalid indentation" && bracket_line_to_fix(src, m.line()) {
-                    return Err(EventsError::UnderIndentedBracket(m.line()));
-                }
                 // saphyr quotes the offending character in one message: drop it (it may be
                 // plaintext).
                 let info = e
@@ -411,11 +486,11 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
                     .next()
                     .unwrap_or("")
                     .trim_end_matches([':', ' ']);
-                return Err(EventsError::Load(syntax(format!(
+                return Err(syntax(format!(
                     "{info} at line {}, column {}",
                     m.line(),
                     m.col() + 1
-                ))));
+                )));
             }
         }
     }
@@ -423,7 +498,6 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
         chars: Chars::new(src),
         events: events.into_iter().peekable(),
         next_id: 0,
-        depth: 0,
     };
     let mut docs: Vec<Doc> = Vec::new();
     while let Some((ev, span)) = b.events.next() {
@@ -597,10 +671,59 @@ struct Converter {
     comments: Vec<Comment>,
     next: usize,
     /// Converted anchored nodes (aliases are deep copies, comments included).
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, Anchored>,
+    /// go-yaml's count of the current document's decoded nodes, and of those decoded through
+    /// an alias (see [`Converter::decoded`]).
+    decode_count: u64,
+    alias_count: u64,
+}
+
+/// An anchored node's value and how many nodes decoding it takes, aliases in it expanded.
+struct Anchored {
+    value: Value,
+    nodes: u64,
+}
+
+/// go-yaml v3's `allowedAliasRatio`: the share of decoded nodes that may come from alias
+/// expansion, 99% for documents up to 400,000 nodes, scaled down to 10% at 4,000,000.
+fn allowed_alias_ratio(decode_count: u64) -> f64 {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    match decode_count {
+        ..=LOW => 0.99,
+        HIGH.. => 0.10,
+        n => 0.99 - 0.89 * ((n - LOW) as f64 / (HIGH - LOW) as f64),
+    }
 }
 
 impl Converter {
+    /// Counts `nodes` decoded nodes (`aliased`: through an alias) as go-yaml v3's decoder counts
+    /// them, and refuses the document as it does once aliases make up too much of it (a
+    /// "billion laughs" file: a few kilobytes whose nested aliases expand to billions of
+    /// nodes). Called before an alias is copied, so a refused expansion is never built.
+    fn decoded(&mut self, nodes: u64, aliased: bool) -> Result<(), LoadError> {
+        self.decode_count += nodes;
+        if aliased {
+            self.alias_count += nodes;
+        }
+        // go-yaml checks at every node; within one expansion the share of aliased nodes only
+        // grows and the allowed share only shrinks, so checking at its end is the same.
+        if self.alias_count > 100
+            && self.decode_count > 1000
+            && self.alias_count as f64 / self.decode_count as f64
+                > allowed_alias_ratio(self.decode_count)
+        {
+            return Err(syntax("document contains excessive aliasing".into()));
+        }
+        Ok(())
+    }
+
+    /// Starts counting a new document (go-yaml decodes each with a new decoder).
+    fn start_document(&mut self) {
+        self.decode_count = 1;
+        self.alias_count = 0;
+    }
+
     fn take(&mut self) -> SecretString {
         let text = std::mem::take(&mut self.comments[self.next].text);
         self.next += 1;
@@ -751,14 +874,20 @@ impl Converter {
 
     fn value(&mut self, node: Node) -> Result<Value, LoadError> {
         let anchor = node.anchor;
+        let before = self.decode_count;
+        self.decoded(1, false)?;
         let v = match node.kind {
             Kind::Scalar { text, style, tag } => resolve(&tag, style, text)
                 .map_err(|e| syntax(format!("value at {}: {e}", at(node.start))))?,
-            Kind::Alias(a) => self
-                .anchors
-                .get(&a)
-                .cloned()
-                .ok_or_else(|| syntax(format!("unknown anchor at {}", at(node.start))))?,
+            Kind::Alias(a) => {
+                let nodes = self
+                    .anchors
+                    .get(&a)
+                    .ok_or_else(|| syntax(format!("unknown anchor at {}", at(node.start))))?
+                    .nodes;
+                self.decoded(nodes, true)?;
+                self.anchors[&a].value.clone()
+            }
             Kind::Map { entries, flow } => Value::Map(self.map(
                 node.id,
                 entries,
@@ -771,7 +900,9 @@ impl Converter {
             }
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, v.clone());
+            let nodes = self.decode_count - before;
+            let value = v.clone();
+            self.anchors.insert(anchor, Anchored { value, nodes });
         }
         Ok(v)
     }
@@ -780,7 +911,7 @@ impl Converter {
         let start = node.start;
         match self.value(node)? {
             // The key is not secret: its text leaves the zeroizing wrapper without a copy.
-            Value::Str(mut s) => Ok(std::mem::take(s.expose_mut())),
+            Value::Str(s) => Ok(s.into_public()),
             other => Err(LoadError::Structure(format!(
                 "YAML mapping key at {} is a {}; sops needs string keys (quote it)",
                 at(start),
@@ -902,22 +1033,9 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     })?;
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     check_directives(src)?;
-    // Each checks what it reads: neither handles comments.
-    if let Some(branches) = super::lines::parse_document(src, unique_depth) {
-        return Ok(branches);
-    }
-    if !src.contains('#') {
-        if let Some(branches) = super::stream::parse_documents(src, unique_depth) {
-            return Ok(branches);
-        }
-    }
-    parse_full(src, unique_depth)
-}
-
-/// The full parser: node tree, comments, and every error message.
-pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, LoadError> {
-    let (fixed, docs) = parse_events_lenient(src)?;
+    let fixed = indent_closing_brackets(src);
     let src = fixed.as_ref();
+    let docs = parse_events(src)?;
 
     let mut ranges = Vec::new();
     let mut anchors = Vec::new();
@@ -963,11 +1081,14 @@ pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, Loa
         anchors: HashMap::new(),
         depth: 0,
         unique_depth: 0,
+        decode_count: 0,
+        alias_count: 0,
     };
     let mut branches = Vec::new();
     for (i, d) in docs.into_iter().enumerate() {
         conv.unique_depth = if i == 0 { unique_depth } else { 0 };
         conv.doc_end = d.end;
+        conv.start_document();
         let mut map: Map = Vec::new();
         match d.root {
             None => {}
@@ -976,6 +1097,7 @@ pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, Loa
                 match root.kind {
                     Kind::Map { entries, flow } => {
                         let anchor = root.anchor;
+                        conv.decoded(1, false)?;
                         map = conv.map(
                             root.id,
                             entries,
@@ -984,7 +1106,9 @@ pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, Loa
                             root.indent,
                         )?;
                         if anchor != 0 {
-                            conv.anchors.insert(anchor, Value::Map(map.clone()));
+                            let value = Value::Map(map.clone());
+                            let nodes = conv.decode_count - 1;
+                            conv.anchors.insert(anchor, Anchored { value, nodes });
                         }
                     }
                     Kind::Seq { .. } => {
