@@ -930,3 +930,48 @@ fn closing_brackets_only_moved_inside_flow_collections() {
     // sops closes the nested map at column 0, left of its block.
     assert!(enc.contains("type:comment]\n}\n    k: ENC["), "{enc}");
 }
+
+/// A last document holding only comments: go-yaml gives the first run of comment lines (up to
+/// a blank line) to the document before, the rest stay in the last one; a comment-only
+/// document in the middle, or one ended by `...`, keeps its comments. What `nix-sops encrypt`
+/// writes must decrypt with the real sops to what sops' own file decrypts to.
+#[test]
+fn comment_only_last_document_like_sops() {
+    let env = Env::new();
+    for doc in [
+        "a: 1\n---\nb: 2\n---\n# only a comment\n",
+        "a: 1\n---\nb:\n    c: 2\n---\n# c1\n# c1b\n\n# c2\n",
+        "a: 1\n---\n# mid\n---\nb: 2\n",
+        "a: 1\n---\n# only\n...\n",
+        "a: 1\n--- # on the marker\n# only\n",
+    ] {
+        let theirs_enc = env.encrypt("multi.yaml", doc, &[]);
+        let theirs = env.theirs(&theirs_enc);
+        // Our reading of the plaintext is the tree sops encrypted.
+        assert_eq!(
+            yaml::parse_plain(doc.as_bytes()).unwrap(),
+            env.decrypted(&theirs_enc).tree,
+            "{doc:?}"
+        );
+        // And our encrypted file decrypts with sops to the same text.
+        std::fs::write(env.path().join("plain.yaml"), doc).unwrap();
+        let out = support_run_ours_encrypt(&env, "plain.yaml");
+        assert_eq!(env.theirs(&out), theirs, "{doc:?}");
+    }
+}
+
+/// `nix-sops encrypt --age KEY NAME` in the env's directory; the encrypted text.
+fn support_run_ours_encrypt(env: &Env, name: &str) -> Vec<u8> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nix-sops"))
+        .args(["encrypt", "--age", &env.key.recipient, name])
+        .current_dir(env.path())
+        .env("HOME", env.path())
+        .output()
+        .expect("nix-sops runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

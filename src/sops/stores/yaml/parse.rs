@@ -83,6 +83,8 @@ struct Node {
 struct Doc {
     root: Option<Node>,
     end: usize,
+    /// The 1-based line of its `---` (or of its first token).
+    start_line: usize,
 }
 
 /// Nesting deeper than this is refused, as the events are read. go-yaml refuses more than
@@ -136,7 +138,7 @@ impl<'a> Chars<'a> {
 
 struct Builder<'a> {
     chars: Chars<'a>,
-    events: std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>,
+    events: std::iter::Peekable<Events<'a>>,
     next_id: usize,
 }
 
@@ -451,30 +453,39 @@ impl FlowLexer {
     }
 }
 
-fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
-    let mut parser = Parser::new_from_str(src);
-    let mut events = Vec::new();
-    // Open collections: checked as the events come, so a deeply nested file is refused before
-    // its events are all held.
-    let mut depth = 0usize;
-    while let Some(r) = parser.next_event() {
-        match r {
+/// saphyr's events, read as the node tree is built (never all held at once), with the depth
+/// bounded. The first error ends the stream and is kept for [`parse_events`] to report.
+struct Events<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    /// Open collections.
+    depth: usize,
+    error: std::rc::Rc<std::cell::RefCell<Option<LoadError>>>,
+}
+
+impl<'a> Iterator for Events<'a> {
+    type Item = (Event<'a>, Span);
+
+    fn next(&mut self) -> Option<(Event<'a>, Span)> {
+        if self.error.borrow().is_some() {
+            return None;
+        }
+        match self.parser.next_event()? {
             Ok(ev) => {
                 match ev.0 {
                     Event::MappingStart(..) | Event::SequenceStart(..) => {
-                        depth += 1;
-                        if depth > MAX_DEPTH {
+                        self.depth += 1;
+                        if self.depth > MAX_DEPTH {
                             let p = Pos::from_span_start(&ev.1);
-                            return Err(syntax(format!(
-                                "exceeded max depth of {MAX_DEPTH} at {}",
-                                at(p)
-                            )));
+                            let e =
+                                syntax(format!("exceeded max depth of {MAX_DEPTH} at {}", at(p)));
+                            *self.error.borrow_mut() = Some(e);
+                            return None;
                         }
                     }
-                    Event::MappingEnd | Event::SequenceEnd => depth -= 1,
+                    Event::MappingEnd | Event::SequenceEnd => self.depth -= 1,
                     _ => {}
                 }
-                events.push(ev);
+                Some(ev)
             }
             Err(e) => {
                 let m = e.marker();
@@ -486,19 +497,39 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
                     .next()
                     .unwrap_or("")
                     .trim_end_matches([':', ' ']);
-                return Err(syntax(format!(
+                let e = syntax(format!(
                     "{info} at line {}, column {}",
                     m.line(),
                     m.col() + 1
-                )));
+                ));
+                *self.error.borrow_mut() = Some(e);
+                None
             }
         }
     }
+}
+
+fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
+    let error = std::rc::Rc::new(std::cell::RefCell::new(None));
     let mut b = Builder {
         chars: Chars::new(src),
-        events: events.into_iter().peekable(),
+        events: Events {
+            parser: Parser::new_from_str(src),
+            depth: 0,
+            error: error.clone(),
+        }
+        .peekable(),
         next_id: 0,
     };
+    let docs = build_docs(&mut b);
+    // saphyr's error, if any, comes first: it is why the tree ended early.
+    if let Some(e) = error.take() {
+        return Err(e);
+    }
+    docs
+}
+
+fn build_docs(b: &mut Builder<'_>) -> Result<Vec<Doc>, LoadError> {
     let mut docs: Vec<Doc> = Vec::new();
     while let Some((ev, span)) = b.events.next() {
         match ev {
@@ -513,6 +544,7 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
                 docs.push(Doc {
                     root,
                     end: usize::MAX,
+                    start_line: span.start.line(),
                 });
             }
             Event::StreamEnd => {
@@ -545,6 +577,11 @@ fn scan_comments(src: &str, mut covered: Vec<(usize, usize)>) -> Vec<Comment> {
     let mut ci = 0usize; // char index
     let mut cov = 0usize;
     for (lineno, line) in src.split('\n').enumerate() {
+        // Most lines (every encrypted value's) hold no comment: skipped whole.
+        if !line.contains('#') {
+            ci += line.chars().count() + 1;
+            continue;
+        }
         let mut prev_blank = true;
         let mut content_before = false;
         for (col, (bi, c)) in line.char_indices().enumerate() {
@@ -697,6 +734,21 @@ fn allowed_alias_ratio(decode_count: u64) -> f64 {
 }
 
 impl Converter {
+    /// A last document that holds only comments (`---`, then comment lines, then the end of
+    /// the input): go-yaml makes the first run of those lines (up to a blank line) the foot of
+    /// the document before, as sops 3.11 shows; the rest stay in the last document. Not when
+    /// the first comment is on the `---` line.
+    fn comments_to_previous(&mut self, doc_end: usize, start_line: usize, previous: &mut Map) {
+        let mut line = start_line;
+        while let Some(c) = self.comments.get(self.next) {
+            if c.at.index >= doc_end || c.at.line != line + 1 {
+                break;
+            }
+            line = c.at.line;
+            previous.push(MapItem::Comment(self.take()));
+        }
+    }
+
     /// Counts `nodes` decoded nodes (`aliased`: through an alias) as go-yaml v3's decoder counts
     /// them, and refuses the document as it does once aliases make up too much of it (a
     /// "billion laughs" file: a few kilobytes whose nested aliases expand to billions of
@@ -1000,6 +1052,13 @@ impl Converter {
     }
 }
 
+/// Whether a line after 1-based `start_line` is a document end marker (`...`).
+fn explicit_end(src: &str, start_line: usize) -> bool {
+    src.split('\n')
+        .skip(start_line)
+        .any(|l| l.trim_end_matches([' ', '\t', '\r']) == "...")
+}
+
 /// Parses every document into a branch (a map with comments).
 /// go-yaml only reads YAML 1.1 documents (`%YAML 1.1` or no directive).
 fn check_directives(src: &str) -> Result<(), LoadError> {
@@ -1039,12 +1098,18 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
 
     let mut ranges = Vec::new();
     let mut anchors = Vec::new();
-    for d in &docs {
+    // Without a `#` there is no comment to place.
+    let has_comments = src.contains('#');
+    for d in docs.iter().filter(|_| has_comments) {
         if let Some(root) = &d.root {
             collect(root, None, false, &mut ranges, &mut anchors);
         }
     }
-    let mut comments = scan_comments(src, ranges);
+    let mut comments = if has_comments {
+        scan_comments(src, ranges)
+    } else {
+        Vec::new()
+    };
     // Inline comments: attach to the last node that ends before them on their line.
     anchors.sort_by_key(|a| a.end);
     for c in comments.iter_mut().filter(|c| c.target.is_some()) {
@@ -1084,8 +1149,15 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
         decode_count: 0,
         alias_count: 0,
     };
-    let mut branches = Vec::new();
+    let mut branches: Vec<Map> = Vec::new();
+    let n_docs = docs.len();
     for (i, d) in docs.into_iter().enumerate() {
+        let empty = d.root.as_ref().is_none_or(|n| {
+            matches!(&n.kind, Kind::Scalar { text, style: Style::Plain, tag } if text.is_empty() && tag.is_empty())
+        });
+        if empty && i > 0 && i + 1 == n_docs && !explicit_end(src, d.start_line) {
+            conv.comments_to_previous(d.end, d.start_line, &mut branches[i - 1]);
+        }
         conv.unique_depth = if i == 0 { unique_depth } else { 0 };
         conv.doc_end = d.end;
         conv.start_document();
