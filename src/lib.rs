@@ -7,6 +7,11 @@
 //! - [`config`]: `.sops.yaml` creation rules (which keys a new file is encrypted to).
 //! - [`cli`]: the subcommands of `nix-sops`, thin layers over the above.
 //! - [`secret`]: zeroizing containers every plaintext lives in.
+//!
+//! No `unsafe` code: denied here, and the one exception (`flock` in [`install`], to become
+//! `nix::fcntl::Flock`) says so where it is.
+
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod config;

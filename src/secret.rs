@@ -106,6 +106,12 @@ impl SecretBytes {
         }
     }
 
+    /// The bytes without the wipe, for content known not to be secret (an encrypted file's
+    /// text): no copy is made.
+    pub fn into_public(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
+
     /// Converts to a string if the bytes are UTF-8; otherwise gives the bytes back.
     pub fn into_text(mut self) -> Result<SecretString, SecretBytes> {
         let bytes = std::mem::take(&mut self.0);

@@ -1,6 +1,8 @@
 //! `nix-sops`: the user's side of nix-sops (decrypt, and more to come). Thin: parse, call the
 //! library, map errors to sops' exit codes.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 use nix_sops::cli;
 use std::process::ExitCode;

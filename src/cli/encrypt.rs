@@ -5,7 +5,7 @@ use crate::cli::exit::{self, Failure};
 use crate::config;
 use crate::keys::wrap::{self, Recipient};
 use crate::secret::SecretBytes;
-use crate::sops::encrypt::{emit_encrypted, seal};
+use crate::sops::encrypt::{emit_encrypted_owned, seal};
 use crate::sops::tree::{MapItem, Tree};
 use crate::sops::{stores, CryptRule, Format, Metadata, PlainTree};
 use std::io::Write;
@@ -157,7 +157,7 @@ pub fn encrypt_bytes(
         &key,
     )
     .map_err(|e| fail(exit::GENERIC, format!("{shown}: {e}")))?;
-    emit_encrypted(&file).map_err(|e| fail(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))
+    emit_encrypted_owned(file).map_err(|e| fail(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))
 }
 
 pub fn run(args: EncryptArgs) -> Result<(), Failure> {

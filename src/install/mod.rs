@@ -351,6 +351,7 @@ pub fn install_bytes(
     })
 }
 
+#[allow(unsafe_code)]
 fn lock(fd: &std::os::fd::OwnedFd, path: &Path) -> Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a descriptor we own; no memory is passed.

@@ -63,6 +63,9 @@ enum Kind {
         items: Vec<Node>,
         flow: bool,
     },
+    /// A document's top-level block mapping, converted entry by entry as it was read (see
+    /// [`build_docs`]).
+    Converted(Map),
 }
 
 struct Node {
@@ -91,6 +94,21 @@ struct Doc {
 /// 10,000 levels; the reader, the walks and the emitter here recurse once per level, and 256
 /// levels stay well within a 2 MiB thread stack (saphyr itself stops flow nesting at 255).
 pub(super) const MAX_DEPTH: usize = 256;
+
+/// `text` in a buffer of its size when saphyr's has room to spare (it reserves 128 more bytes
+/// for every plain scalar: most of a short key's buffer, a fifth of an `ENC[…]` value's). The old buffer is wiped: the
+/// text may be plaintext.
+fn fitted(mut text: String) -> String {
+    if text.capacity() - text.len() < 32 {
+        return text;
+    }
+    let exact = text.as_str().to_owned();
+    // An `ENC[…]` value is ciphertext: nothing to wipe.
+    if !text.starts_with("ENC[") {
+        zeroize::Zeroize::zeroize(&mut text);
+    }
+    exact
+}
 
 /// Our three scalar styles from saphyr's five.
 pub(super) fn style_of(style: ScalarStyle) -> Style {
@@ -182,7 +200,7 @@ impl<'a> Builder<'a> {
                     .map(|t| short_tag(&t.handle, &t.suffix))
                     .unwrap_or_default();
                 let kind = Kind::Scalar {
-                    text: text.into_owned(),
+                    text: fitted(text.into_owned()),
                     style,
                     tag,
                 };
@@ -219,6 +237,47 @@ impl<'a> Builder<'a> {
             end,
             indent,
             cover,
+        })
+    }
+
+    /// A top-level block mapping, each entry converted by `conv` as soon as it is read.
+    fn converted_map(&mut self, conv: &mut Converter) -> Result<Node, LoadError> {
+        let (ev, span) = self.events.next().expect("peeked");
+        let Event::MappingStart(anchor, _) = ev else {
+            unreachable!("peeked a mapping start")
+        };
+        let start = Pos::from_span_start(&span);
+        let id = self.id();
+        conv.start_document();
+        conv.decoded(1, false)?;
+        let mut map = conv.map_begin(id, start.index, None);
+        // At most one entry per line: sized once, a large document's top level is not copied
+        // as it grows (room that is never used is never touched).
+        let lines = conv.blank.len();
+        map.out.reserve(lines);
+        map.entry_at.reserve(lines);
+        let end = loop {
+            if let Some((Event::MappingEnd, sp)) = self.events.peek() {
+                let end = Pos::from_span_start(sp);
+                self.events.next();
+                break end;
+            }
+            let (k, v) = (self.node()?, self.node()?);
+            if map.indent.is_none() {
+                map.indent = Some(k.start.col);
+            }
+            conv.map_entry(&mut map, k, v)?;
+        };
+        let indent = map.indent.unwrap_or(start.col);
+        let map = conv.map_end(map, false, end);
+        Ok(Node {
+            kind: Kind::Converted(map),
+            id,
+            anchor,
+            start,
+            end,
+            indent,
+            cover: None,
         })
     }
 
@@ -509,7 +568,7 @@ impl<'a> Iterator for Events<'a> {
     }
 }
 
-fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
+fn parse_events(src: &str, eager: Option<(&mut Converter, usize)>) -> Result<Vec<Doc>, LoadError> {
     let error = std::rc::Rc::new(std::cell::RefCell::new(None));
     let mut b = Builder {
         chars: Chars::new(src),
@@ -521,7 +580,7 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
         .peekable(),
         next_id: 0,
     };
-    let docs = build_docs(&mut b);
+    let docs = build_docs(&mut b, eager);
     // saphyr's error, if any, comes first: it is why the tree ended early.
     if let Some(e) = error.take() {
         return Err(e);
@@ -529,7 +588,13 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, LoadError> {
     docs
 }
 
-fn build_docs(b: &mut Builder<'_>) -> Result<Vec<Doc>, LoadError> {
+/// Builds each document's node tree. With `eager` (a file without comments: nothing to place
+/// between nodes), a top-level block mapping is converted entry by entry as it is read, so the
+/// node tree of a large document is never held whole.
+fn build_docs(
+    b: &mut Builder<'_>,
+    mut eager: Option<(&mut Converter, usize)>,
+) -> Result<Vec<Doc>, LoadError> {
     let mut docs: Vec<Doc> = Vec::new();
     while let Some((ev, span)) = b.events.next() {
         match ev {
@@ -537,8 +602,19 @@ fn build_docs(b: &mut Builder<'_>) -> Result<Vec<Doc>, LoadError> {
                 if let Some(prev) = docs.last_mut() {
                     prev.end = span.start.index();
                 }
-                let root = match b.events.peek() {
-                    Some((Event::DocumentEnd, _)) => None,
+                let block_map = match b.events.peek() {
+                    Some((Event::MappingStart(..), sp)) => {
+                        let sp = *sp;
+                        !b.source_char_is_flow_start(&sp)
+                    }
+                    _ => false,
+                };
+                let root = match (b.events.peek(), eager.as_mut()) {
+                    (Some((Event::DocumentEnd, _)), _) => None,
+                    (_, Some((conv, unique_depth))) if block_map => {
+                        conv.unique_depth = if docs.is_empty() { *unique_depth } else { 0 };
+                        Some(b.converted_map(conv)?)
+                    }
                     _ => Some(b.node()?),
                 };
                 docs.push(Doc {
@@ -671,6 +747,8 @@ fn collect(
             push_anchor(anchors, node.end);
         }
         Kind::Alias(_) => push_anchor(anchors, node.end),
+        // Only without comments: nothing to collect.
+        Kind::Converted(_) => {}
         Kind::Map { entries, flow } => {
             if *flow {
                 anchors.push(flow_anchor(node, role, in_list));
@@ -713,6 +791,59 @@ struct Converter {
     /// an alias (see [`Converter::decoded`]).
     decode_count: u64,
     alias_count: u64,
+}
+
+/// A mapping being converted (see [`Converter::map_begin`]).
+struct MapConversion {
+    out: Map,
+    /// The container id comments target.
+    id: usize,
+    /// The column of its keys (known once the first key is read).
+    indent: Option<usize>,
+    /// Whether repeated keys are refused at this level.
+    check: bool,
+    /// Keys seen so far, by 32 bits of their hash (the text is compared on a hit): the
+    /// entry's ordinal. Small, as a large file's top level holds 100,000s of keys.
+    seen: HashMap<u32, u32>,
+    hasher: std::collections::hash_map::RandomState,
+    /// Per entry: where it is in `out`, and its line.
+    entry_at: Vec<(u32, u32)>,
+    indentless_end: Option<usize>,
+    entries: usize,
+}
+
+impl MapConversion {
+    /// The line of an earlier entry with key `text`, or `None` after noting this one (at
+    /// `line`, about to be pushed). Keys are found by hash, so the text is not copied.
+    fn repeated(&mut self, text: &str, line: usize) -> Option<usize> {
+        use std::hash::BuildHasher;
+        fn key_at(out: &Map, i: usize) -> &str {
+            match &out[i] {
+                MapItem::Entry(k, _) => k,
+                MapItem::Comment(_) => "",
+            }
+        }
+        // Truncated: a collision only costs a comparison of every key.
+        let hash = self.hasher.hash_one(text) as u32;
+        if let Some(&n) = self.seen.get(&hash) {
+            let (i, first) = self.entry_at[n as usize];
+            if key_at(&self.out, i as usize) == text {
+                return Some(first as usize);
+            }
+            if let Some(&(_, first)) = self
+                .entry_at
+                .iter()
+                .find(|(i, _)| key_at(&self.out, *i as usize) == text)
+            {
+                return Some(first as usize);
+            }
+        } else {
+            self.seen.insert(hash, self.entry_at.len() as u32);
+        }
+        // Files are far below 4 GiB (lines and entries fit in 32 bits).
+        self.entry_at.push((self.out.len() as u32, line as u32));
+        None
+    }
 }
 
 /// An anchored node's value and how many nodes decoding it takes, aliases in it expanded.
@@ -950,6 +1081,7 @@ impl Converter {
             Kind::Seq { items, flow } => {
                 Value::List(self.list(node.id, items, flow, node.end, node.indent)?)
             }
+            Kind::Converted(m) => Value::Map(m),
         };
         if anchor != 0 {
             let nodes = self.decode_count - before;
@@ -980,54 +1112,74 @@ impl Converter {
         (start, end): (usize, Pos),
         indent: usize,
     ) -> Result<Map, LoadError> {
+        let mut map = self.map_begin(id, start, Some(indent));
+        for (k, v) in entries {
+            self.map_entry(&mut map, k, v)?;
+        }
+        Ok(self.map_end(map, flow, end))
+    }
+
+    /// Starts converting a mapping: the comments before it are heads of what it contains.
+    fn map_begin(&mut self, id: usize, start: usize, indent: Option<usize>) -> MapConversion {
         let mut out: Map = Vec::new();
-        let empty = entries.is_empty();
-        // Comments before the collection itself are heads of what it contains.
         self.flush_before(start, id, |c| out.push(MapItem::Comment(c)));
         self.depth += 1;
-        let check = self.depth <= self.unique_depth;
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        MapConversion {
+            out,
+            id,
+            indent,
+            check: self.depth <= self.unique_depth,
+            seen: HashMap::new(),
+            hasher: Default::default(),
+            entry_at: Vec::new(),
+            indentless_end: None,
+            entries: 0,
+        }
+    }
+
+    /// Converts one entry of the mapping `map_begin` started. After an error the conversion
+    /// is abandoned.
+    fn map_entry(&mut self, m: &mut MapConversion, k: Node, v: Node) -> Result<(), LoadError> {
+        m.entries += 1;
         // The end of the last value when it is an indentless block sequence (`k:` then `- x`
         // at the key's column): go-yaml gives it no level of its own.
-        let mut indentless_end = None;
-        for (k, v) in entries {
-            indentless_end = match v.kind {
-                Kind::Seq { flow: false, .. } if v.indent == indent => Some(v.end.index),
-                _ => None,
-            };
-            self.flush_before(k.start.index, id, |c| out.push(MapItem::Comment(c)));
-            if check {
-                if let Kind::Scalar { text, .. } = &k.kind {
-                    if let Some(first) = seen.insert(text.clone(), k.start.line) {
-                        self.depth -= 1;
-                        return Err(LoadError::Structure(format!(
-                            "YAML mapping key {text:?} at line {} is already defined at line {first}",
-                            k.start.line
-                        )));
-                    }
+        m.indentless_end = match v.kind {
+            Kind::Seq { flow: false, .. } if Some(v.indent) == m.indent => Some(v.end.index),
+            _ => None,
+        };
+        let out = &mut m.out;
+        self.flush_before(k.start.index, m.id, |c| out.push(MapItem::Comment(c)));
+        if m.check {
+            if let Kind::Scalar { text, .. } = &k.kind {
+                if let Some(first) = m.repeated(text, k.start.line) {
+                    return Err(LoadError::Structure(format!(
+                        "YAML mapping key {text:?} at line {} is already defined at line {first}",
+                        k.start.line
+                    )));
                 }
             }
-            let key = self.key(k);
-            let value = key.and_then(|k| Ok((k, self.value(v)?)));
-            let (key, value) = match value {
-                Ok(kv) => kv,
-                Err(e) => {
-                    self.depth -= 1;
-                    return Err(e);
-                }
-            };
-            out.push(MapItem::Entry(key, value));
         }
+        let key = self.key(k)?;
+        let value = self.value(v)?;
+        m.out.push(MapItem::Entry(key, value));
+        Ok(())
+    }
+
+    /// Ends the mapping: its foot comments (block) or last comments (flow).
+    fn map_end(&mut self, m: MapConversion, flow: bool, end: Pos) -> Map {
+        let mut out = m.out;
         self.depth -= 1;
         if flow {
-            self.flush_flow_end(id, end.index, !empty, |c| out.push(MapItem::Comment(c)));
+            let keep = m.entries > 0;
+            self.flush_flow_end(m.id, end.index, keep, |c| out.push(MapItem::Comment(c)));
         } else {
-            let skip_level = indentless_end == Some(end.index);
+            let skip_level = m.indentless_end == Some(end.index);
+            let indent = m.indent.unwrap_or(0);
             self.flush_foot(end, indent, skip_level, false, |c| {
                 out.push(MapItem::Comment(c))
             });
         }
-        Ok(out)
+        out
     }
 
     fn list(
@@ -1094,12 +1246,31 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     check_directives(src)?;
     let fixed = indent_closing_brackets(src);
     let src = fixed.as_ref();
-    let docs = parse_events(src)?;
+    let mut blank = vec![true];
+    blank.extend(
+        src.split('\n')
+            .map(|l| l.trim_matches([' ', '\t', '\r']).is_empty()),
+    );
+    let mut conv = Converter {
+        blank,
+        src_end: src.chars().count(),
+        doc_end: usize::MAX,
+        last_foot_end: None,
+        comments: Vec::new(),
+        next: 0,
+        anchors: HashMap::new(),
+        depth: 0,
+        unique_depth: 0,
+        decode_count: 0,
+        alias_count: 0,
+    };
+    // Without a `#` there is no comment to place.
+    let has_comments = src.contains('#');
+    let eager = (!has_comments).then_some((&mut conv, unique_depth));
+    let docs = parse_events(src, eager)?;
 
     let mut ranges = Vec::new();
     let mut anchors = Vec::new();
-    // Without a `#` there is no comment to place.
-    let has_comments = src.contains('#');
     for d in docs.iter().filter(|_| has_comments) {
         if let Some(root) = &d.root {
             collect(root, None, false, &mut ranges, &mut anchors);
@@ -1130,25 +1301,8 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
         }
     }
     comments.sort_by_key(|c| c.pos);
+    conv.comments = comments;
 
-    let mut blank = vec![true];
-    blank.extend(
-        src.split('\n')
-            .map(|l| l.trim_matches([' ', '\t', '\r']).is_empty()),
-    );
-    let mut conv = Converter {
-        blank,
-        src_end: src.chars().count(),
-        doc_end: usize::MAX,
-        last_foot_end: None,
-        comments,
-        next: 0,
-        anchors: HashMap::new(),
-        depth: 0,
-        unique_depth: 0,
-        decode_count: 0,
-        alias_count: 0,
-    };
     let mut branches: Vec<Map> = Vec::new();
     let n_docs = docs.len();
     for (i, d) in docs.into_iter().enumerate() {
@@ -1167,6 +1321,7 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
             Some(root) => {
                 let start = root.start;
                 match root.kind {
+                    Kind::Converted(m) => map = m,
                     Kind::Map { entries, flow } => {
                         let anchor = root.anchor;
                         conv.decoded(1, false)?;
