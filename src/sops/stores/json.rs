@@ -61,7 +61,8 @@ pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
 /// The whole document as `sops decrypt` prints it: indented with tabs, trailing newline.
 pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let branch = first_branch(tree);
-    let mut out = SecretBytes::new(Vec::new());
+    // Sized up front: growing would copy the plaintext into a new buffer each time.
+    let mut out = SecretBytes::with_capacity(map_size_hint(branch, 0));
     write_map(&mut out, branch, 0)?;
     out.push(b'\n');
     Ok(out)
@@ -429,6 +430,37 @@ pub(crate) fn push_lossy(out: &mut SecretString, mut bytes: &[u8]) {
 fn indent(out: &mut SecretBytes, depth: usize) {
     out.push(b'\n');
     out.extend(std::iter::repeat_n(b'\t', depth));
+}
+
+/// About the length of [`write_map`]'s text (an eighth more for escapes).
+fn map_size_hint(map: &Map, depth: usize) -> usize {
+    let items: usize = map
+        .iter()
+        .map(|item| match item {
+            MapItem::Entry(k, v) => depth + 1 + k.len() + 6 + value_size_hint(v, depth + 1),
+            MapItem::Comment(_) => 0,
+        })
+        .sum();
+    items + depth + 4
+}
+
+fn value_size_hint(v: &Value, depth: usize) -> usize {
+    match v {
+        Value::Str(s) => s.len() + s.len() / 8 + 2,
+        Value::Bytes(b) => b.len() + b.len() / 8 + 2,
+        Value::Map(m) => map_size_hint(m, depth),
+        Value::List(l) => {
+            l.iter()
+                .map(|item| match item {
+                    ListItem::Value(v) => depth + 3 + value_size_hint(v, depth + 1),
+                    ListItem::Comment(_) => 0,
+                })
+                .sum::<usize>()
+                + depth
+                + 4
+        }
+        _ => 32,
+    }
 }
 
 fn write_map(out: &mut SecretBytes, map: &Map, depth: usize) -> Result<(), EmitError> {
