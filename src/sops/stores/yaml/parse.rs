@@ -96,8 +96,8 @@ struct Doc {
 pub(super) const MAX_DEPTH: usize = 256;
 
 /// `text` in a buffer of its size when saphyr's has room to spare (it reserves 128 more bytes
-/// for every plain scalar: most of a short key's buffer, a fifth of an `ENC[…]` value's). The old buffer is wiped: the
-/// text may be plaintext.
+/// for every plain scalar: most of a short key's buffer, a fifth of an `ENC[…]` value's). The
+/// old buffer is wiped: the text may be plaintext.
 fn fitted(mut text: String) -> String {
     if text.capacity() - text.len() < 32 {
         return text;
@@ -252,10 +252,11 @@ impl<'a> Builder<'a> {
         conv.decoded(1, false)?;
         let mut map = conv.map_begin(id, start.index, None);
         // At most one entry per line: sized once, a large document's top level is not copied
-        // as it grows (room that is never used is never touched).
+        // as it grows (room that is never used is never touched). Only a wish: where address
+        // space is limited, the vectors grow as usual.
         let lines = conv.blank.len();
-        map.out.reserve(lines);
-        map.entry_at.reserve(lines);
+        let _ = map.out.try_reserve(lines);
+        let _ = map.entry_at.try_reserve(lines);
         let end = loop {
             if let Some((Event::MappingEnd, sp)) = self.events.peek() {
                 let end = Pos::from_span_start(sp);
