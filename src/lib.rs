@@ -6,17 +6,19 @@
 //! - [`install`]: `sops-install-secrets`: plan every secret, then mount, write, switch, prune.
 //! - [`config`]: `.sops.yaml` creation rules (which keys a new file is encrypted to).
 //! - [`secret`]: zeroizing containers every plaintext lives in.
-//! - [`parallel`]: a second core for large files; [`filebytes`]: large inputs mapped, not copied.
 //!
 //! The binaries are thin: `sops-install-secrets` (Go-style flags) calls [`install::main`];
 //! `nix-sops` (clap subcommands, in `src/bin/nix-sops/`) calls the layers above. The library
 //! itself does not depend on clap.
+//!
+//! No `unsafe` code: denied here; the one exception is [`sys`], each call with its `SAFETY`.
+
+#![deny(unsafe_code)]
 
 pub mod config;
-pub mod filebytes;
 pub mod install;
 pub mod keys;
 pub mod manifest;
-pub mod parallel;
 pub mod secret;
 pub mod sops;
+pub mod sys;

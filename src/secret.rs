@@ -5,25 +5,20 @@
 //! on drop.
 
 use std::fmt;
-
-/// Wipes a whole allocation, spare capacity included (a buffer may have held longer plaintext
-/// before it was cleared or reused). `explicit_bzero` is a memset the compiler may not remove:
-/// as sure as the `zeroize` crate's volatile byte loop, and many times faster on the megabytes
-/// of a large file's values.
-fn wipe(buf: &mut Vec<u8>) {
-    if buf.capacity() > 0 {
-        // SAFETY: writes within the vector's own allocation; the bytes stay initialised (0).
-        unsafe { libc::explicit_bzero(buf.as_mut_ptr().cast(), buf.capacity()) };
-    }
-}
+use zeroize::Zeroize;
 
 /// Plaintext bytes (a decrypted value, a data key, a key file's content).
+///
+/// The buffer only grows through the methods below, which move the content into a larger
+/// buffer and wipe the old one (`Vec`'s own growth would leave a copy in freed memory); the
+/// whole allocation, spare capacity included, is wiped on drop.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretBytes(Vec<u8>);
 
 impl Drop for SecretBytes {
     fn drop(&mut self) {
-        wipe(&mut self.0);
+        // `Vec`'s `zeroize` wipes the whole capacity, not only the bytes in use.
+        self.0.zeroize();
     }
 }
 
@@ -31,10 +26,15 @@ impl SecretBytes {
     pub fn new(bytes: Vec<u8>) -> Self {
         SecretBytes(bytes)
     }
+    /// An empty buffer with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        SecretBytes(Vec::with_capacity(capacity))
+    }
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
-    pub fn expose_mut(&mut self) -> &mut Vec<u8> {
+    /// The bytes, to change in place (their number stays).
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.0
     }
     pub fn len(&self) -> usize {
@@ -43,25 +43,73 @@ impl SecretBytes {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    /// Appends `bytes`. When the buffer is full, moves to one twice as large and wipes the old
-    /// one: `Vec`'s own growth would leave a copy of the content in freed memory.
-    pub fn extend_wiping(&mut self, bytes: &[u8]) {
-        let need = self.0.len() + bytes.len();
+
+    /// Makes room for `additional` more bytes: when the buffer is too small, the content moves
+    /// to one at least twice as large and the old one is wiped.
+    pub fn reserve(&mut self, additional: usize) {
+        let need = self.0.len().saturating_add(additional);
         if need > self.0.capacity() {
             let mut bigger = Vec::with_capacity(need.max(2 * self.0.capacity()).max(64));
             bigger.extend_from_slice(&self.0);
-            wipe(&mut std::mem::replace(&mut self.0, bigger));
+            std::mem::replace(&mut self.0, bigger).zeroize();
         }
+    }
+
+    /// Appends `bytes` (see [`SecretBytes::reserve`]).
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
         self.0.extend_from_slice(bytes);
     }
 
-    /// Makes room for `additional` more bytes as [`SecretBytes::extend_wiping`] does.
-    pub fn reserve_wiping(&mut self, additional: usize) {
-        if self.0.len() + additional > self.0.capacity() {
-            let mut bigger = Vec::with_capacity(self.0.len() + additional);
-            bigger.extend_from_slice(&self.0);
-            wipe(&mut std::mem::replace(&mut self.0, bigger));
+    pub fn push(&mut self, byte: u8) {
+        self.reserve(1);
+        self.0.push(byte);
+    }
+
+    /// Sets the length to `len`: new bytes are zero, dropped bytes are wiped.
+    pub fn resize(&mut self, len: usize) {
+        if len <= self.0.len() {
+            self.truncate(len);
+        } else {
+            self.reserve(len - self.0.len());
+            self.0.resize(len, 0);
         }
+    }
+
+    /// Keeps the first `len` bytes and wipes the rest.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.0.len() {
+            self.0[len..].zeroize();
+            self.0.truncate(len);
+        }
+    }
+
+    /// Wipes the content; the buffer keeps its capacity.
+    pub fn clear(&mut self) {
+        self.0.zeroize();
+    }
+
+    /// Appends everything `r` gives until its end, through a wiped stack buffer.
+    pub fn read_to_end(&mut self, r: &mut impl std::io::Read) -> std::io::Result<usize> {
+        let mut chunk = zeroize::Zeroizing::new([0u8; 8192]);
+        let mut total = 0;
+        loop {
+            match r.read(&mut chunk[..]) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    self.extend_from_slice(&chunk[..n]);
+                    total += n;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The bytes without the wipe, for content known not to be secret (an encrypted file's
+    /// text): no copy is made.
+    pub fn into_public(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
     }
 
     /// Converts to a string if the bytes are UTF-8; otherwise gives the bytes back.
@@ -70,6 +118,32 @@ impl SecretBytes {
         String::from_utf8(bytes)
             .map(SecretString::new)
             .map_err(|e| SecretBytes::new(e.into_bytes()))
+    }
+}
+
+/// Writing appends, growing as [`SecretBytes::reserve`] does.
+impl std::io::Write for SecretBytes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(buf);
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends, growing as [`SecretBytes::reserve`] does.
+impl Extend<u8> for SecretBytes {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.reserve(iter.size_hint().0);
+        for b in iter {
+            self.push(b);
+        }
     }
 }
 
@@ -85,14 +159,15 @@ impl fmt::Debug for SecretBytes {
     }
 }
 
-/// Plaintext text (a decrypted string value or comment).
+/// Plaintext text (a decrypted string value or comment). Grows and is wiped as
+/// [`SecretBytes`] is.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretString(String);
 
 impl Drop for SecretString {
     fn drop(&mut self) {
-        // SAFETY: only zero bytes are written, which keep the string UTF-8.
-        wipe(unsafe { self.0.as_mut_vec() });
+        // `String`'s `zeroize` wipes its whole buffer, as `Vec`'s does.
+        self.0.zeroize();
     }
 }
 
@@ -103,17 +178,42 @@ impl SecretString {
     pub fn expose(&self) -> &str {
         &self.0
     }
-    pub fn expose_mut(&mut self) -> &mut String {
-        &mut self.0
-    }
     pub fn into_bytes(mut self) -> SecretBytes {
         SecretBytes::new(std::mem::take(&mut self.0).into_bytes())
+    }
+    /// The text without the wipe, for text known not to be secret (a map key, a ciphertext
+    /// that was just decrypted): no copy is made.
+    pub fn into_public(mut self) -> String {
+        std::mem::take(&mut self.0)
     }
     pub fn len(&self) -> usize {
         self.0.len()
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    /// Appends `s`, moving to a larger buffer and wiping the old one when it is full.
+    pub fn push_str(&mut self, s: &str) {
+        let need = self.0.len().saturating_add(s.len());
+        if need > self.0.capacity() {
+            let mut bigger = String::with_capacity(need.max(2 * self.0.capacity()).max(64));
+            bigger.push_str(&self.0);
+            std::mem::replace(&mut self.0, bigger).zeroize();
+        }
+        self.0.push_str(s);
+    }
+
+    pub fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// Wipes the content; the buffer keeps its capacity.
+    pub fn clear(&mut self) {
+        self.0.zeroize();
     }
 }
 
@@ -149,31 +249,45 @@ pub fn harden_process() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wipe_zeroes_the_whole_allocation() {
-        let mut v = Vec::with_capacity(300);
-        v.extend_from_slice(&[0xAB; 300]);
-        v.truncate(10);
-        wipe(&mut v);
-        // SAFETY: all 300 bytes were written (0xAB, then zero by `wipe`).
-        let all = unsafe { std::slice::from_raw_parts(v.as_ptr(), v.capacity()) };
-        assert!(all.iter().all(|&b| b == 0));
-        let mut empty = Vec::new();
-        wipe(&mut empty);
-    }
+    use std::io::Write;
 
     #[test]
     fn growing_keeps_the_content() {
         let mut b = SecretBytes::default();
         for i in 0..1000u32 {
-            b.extend_wiping(&i.to_le_bytes());
+            b.extend_from_slice(&i.to_le_bytes());
         }
-        let want: Vec<u8> = (0..1000u32).flat_map(|i| i.to_le_bytes()).collect();
+        b.push(7);
+        write!(b, "{}", 42).unwrap();
+        let mut want: Vec<u8> = (0..1000u32).flat_map(|i| i.to_le_bytes()).collect();
+        want.push(7);
+        want.extend_from_slice(b"42");
         assert_eq!(b.expose(), &want[..]);
-        b.reserve_wiping(10_000);
-        assert!(b.expose_mut().capacity() >= 14_000);
+        b.reserve(10_000);
         assert_eq!(b.expose(), &want[..]);
+        b.resize(5);
+        assert_eq!(b.expose(), &want[..5]);
+        b.resize(8);
+        assert_eq!(b.expose(), &[0, 0, 0, 0, 1, 0, 0, 0][..]);
+        b.as_mut_slice()[0] = 9;
+        b.truncate(1);
+        assert_eq!(b.expose(), &[9][..]);
+        b.clear();
+        assert!(b.is_empty());
+
+        let mut r = SecretBytes::default();
+        let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+        assert_eq!(r.read_to_end(&mut &data[..]).unwrap(), 20_000);
+        assert_eq!(r.expose(), &data[..]);
+
+        let mut s = SecretString::from("ab");
+        for _ in 0..100 {
+            s.push_str("cd");
+        }
+        assert_eq!(s.len(), 202);
+        assert!(s.expose().starts_with("abcdcd"));
+        s.clear();
+        assert!(s.is_empty() && s.capacity() >= 202);
     }
 
     #[test]

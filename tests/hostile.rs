@@ -601,3 +601,170 @@ fn fifty_megabytes_yaml() {
         took
     );
 }
+
+// ---- YAML bombs ---------------------------------------------------------------------------------
+
+/// A "billion laughs" document: `lol0` is a string, each next level a list of 9 aliases of the
+/// one before, 9 levels deep (9^9 ≈ 387 million strings once expanded). `first` is the text of
+/// `lol0`'s value.
+fn billion_laughs(first: &str) -> String {
+    let mut doc = format!("lol0: &lol0 {first}\n");
+    for level in 1..=9 {
+        let refs = vec![format!("*lol{}", level - 1); 9].join(", ");
+        doc.push_str(&format!("lol{level}: &lol{level} [{refs}]\n"));
+    }
+    doc
+}
+
+/// Runs `nix-sops ARGS` in the scratch with at most 512 MiB of address space, and how long it
+/// took.
+fn ours_bounded(s: &Scratch, args: &[&str]) -> (std::process::Output, std::time::Duration) {
+    let start = Instant::now();
+    let out = std::process::Command::new("prlimit")
+        .arg("--as=536870912")
+        .arg(support::ours_bin())
+        .args(args)
+        .current_dir(s.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", s.path())
+        .env("SOPS_AGE_KEY_FILE", &s.key_file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("prlimit runs nix-sops");
+    (out, start.elapsed())
+}
+
+/// go-yaml v3 (so sops) refuses to encrypt a billion-laughs file with "excessive aliasing";
+/// `nix-sops encrypt` refuses it the same way, at once and in little memory, naming the file.
+#[test]
+fn billion_laughs_plaintext_is_refused_like_sops() {
+    let s = Scratch::new();
+    let doc = billion_laughs("\"lol lol lol lol lol lol lol lol lol\"");
+    let theirs = common::sops_try_encrypt(
+        s.path(),
+        "bomb.yaml",
+        doc.as_bytes(),
+        &["--age", &s.key.recipient],
+    );
+    let their_err = String::from_utf8_lossy(&theirs.stderr);
+    assert!(!theirs.status.success(), "sops encrypted the bomb");
+    assert!(
+        their_err.contains("excessive aliasing"),
+        "sops: {their_err}"
+    );
+
+    s.write("bomb.yaml", doc.as_bytes());
+    let (out, took) = ours_bounded(&s, &["encrypt", "--age", &s.key.recipient, "bomb.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "nix-sops encrypted the bomb");
+    assert!(
+        err.contains("excessive aliasing") && err.contains("bomb.yaml"),
+        "{err}"
+    );
+    assert!(took.as_secs() < 10, "took {took:?}");
+}
+
+/// The same bomb in an encrypted file (anyone with the public recipient can write one, and the
+/// YAML is read before the MAC is checked): `nix-sops decrypt` refuses it with "excessive
+/// aliasing" in little memory. sops does not: it decodes encrypted files into go-yaml nodes and
+/// expands the aliases itself, so it runs out of memory (asserted under a 1 GiB limit).
+#[test]
+fn billion_laughs_encrypted_is_refused() {
+    let (s, enc) = fixture();
+    let bomb = format!(
+        "{}{}",
+        billion_laughs(enc_of(&enc, "password")),
+        &enc[enc.find("\nsops:").unwrap() + 1..]
+    );
+    let err = expect_failure_bounded(&s, "bomb.yaml", bomb.as_bytes());
+    assert!(err.contains("excessive aliasing"), "{err}");
+
+    let theirs = std::process::Command::new("prlimit")
+        .arg("--as=1073741824")
+        .arg(common::sops_bin())
+        .args(["decrypt", "bomb.yaml"])
+        .current_dir(s.path())
+        .env("SOPS_AGE_KEY_FILE", &s.key_file)
+        .output()
+        .expect("prlimit runs sops");
+    assert!(!theirs.status.success(), "sops decrypted the bomb in 1 GiB");
+    assert!(
+        String::from_utf8_lossy(&theirs.stderr).contains("out of memory"),
+        "sops: {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+}
+
+/// `nix-sops decrypt NAME` under [`ours_bounded`]: fails with exit 1 within seconds, the message
+/// names the file and reveals no secret. Returns stderr.
+fn expect_failure_bounded(s: &Scratch, name: &str, bytes: &[u8]) -> String {
+    s.write(name, bytes);
+    let (out, took) = ours_bounded(s, &["decrypt", name]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+    assert!(err.starts_with(&format!("nix-sops: {name}: ")), "{err}");
+    assert_no_secret(name, &err, SECRETS);
+    assert!(took.as_secs() < 10, "{name}: took {took:?}");
+    err
+}
+
+/// Aliases that expand to a few times the document's size are ordinary YAML: below go-yaml's
+/// limit, sops and nix-sops decrypt them to the same text.
+#[test]
+fn modest_aliasing_still_decrypts_like_sops() {
+    let s = Scratch::new();
+    let mut plain = String::from("base: &base\n    user: admin\n    pass: hunter2\n");
+    for i in 0..50 {
+        plain.push_str(&format!("copy{i}: *base\n"));
+    }
+    s.encrypt("a.yaml", plain.as_bytes(), &[]);
+    assert_same(
+        "aliases",
+        Compare::Yaml,
+        &s.ours(&["a.yaml"]),
+        &s.sops(&["a.yaml"]),
+    );
+}
+
+/// Half a million nested brackets: go-yaml stops at 10,000 levels ("exceeded max depth"); the
+/// reader here stops at 256 (flow: saphyr's 255), before holding the rest.
+#[test]
+fn deep_nesting_bomb_is_refused_like_sops() {
+    let n = 500_000;
+    let doc = format!("a: {}{}\n", "[".repeat(n), "]".repeat(n));
+    let s = Scratch::new();
+    let theirs = common::sops_try_encrypt(
+        s.path(),
+        "deep.yaml",
+        doc.as_bytes(),
+        &["--age", &s.key.recipient],
+    );
+    let their_err = String::from_utf8_lossy(&theirs.stderr);
+    assert!(!theirs.status.success(), "sops encrypted the deep file");
+    assert!(
+        their_err.contains("exceeded max depth of 10000"),
+        "sops: {their_err}"
+    );
+
+    s.write("deep.yaml", doc.as_bytes());
+    let (out, took) = ours_bounded(&s, &["encrypt", "--age", &s.key.recipient, "deep.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "nix-sops encrypted the deep file");
+    assert!(
+        err.contains("deep.yaml") && err.contains("recursion limit exceeded"),
+        "{err}"
+    );
+    assert!(took.as_secs() < 10, "took {took:?}");
+
+    // The same depth in an encrypted file, and block nesting (one space per level).
+    let (s, enc) = fixture();
+    let meta = &enc[enc.find("\nsops:").unwrap() + 1..];
+    let err = expect_failure_bounded(&s, "deep.yaml", format!("{doc}{meta}").as_bytes());
+    assert!(err.contains("recursion limit exceeded"), "{err}");
+    let block: String = (0..2000)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .collect();
+    let err = expect_failure_bounded(&s, "block.yaml", format!("{block}{meta}").as_bytes());
+    assert!(err.contains("exceeded max depth of 256"), "{err}");
+}

@@ -1,6 +1,8 @@
 //! sops-nix's activation installer, with Go `flag` syntax:
 //! `sops-install-secrets [-check-mode=manifest|sopsfile|off] [-ignore-passwd] manifest.json`.
 
+#![forbid(unsafe_code)]
+
 use nix_sops::install::{CheckMode, Options, PROG};
 use std::process::ExitCode;
 

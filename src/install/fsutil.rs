@@ -148,14 +148,14 @@ pub fn read_at<Fd: AsFd>(
     }
     // The size is known: read straight into a buffer of that size (plus one byte, in case the
     // file grew), without the extra statx/lseek of `read_to_end`.
-    let mut buf = crate::secret::SecretBytes::new(vec![0; st.st_size as usize + 1]);
+    let mut buf = crate::secret::SecretBytes::default();
+    buf.resize(st.st_size as usize + 1);
     let mut len = 0;
     loop {
         if len == buf.len() {
-            let n = buf.len();
-            buf.expose_mut().resize(n * 2 + 64, 0);
+            buf.resize(len * 2 + 64);
         }
-        match nix::unistd::read(&fd, &mut buf.expose_mut()[len..]) {
+        match nix::unistd::read(&fd, &mut buf.as_mut_slice()[len..]) {
             Ok(0) => break,
             Ok(n) => {
                 len += n;
@@ -169,6 +169,6 @@ pub fn read_at<Fd: AsFd>(
             Err(e) => return Err(e).with_context(|| format!("read {rel}")),
         }
     }
-    buf.expose_mut().truncate(len);
+    buf.truncate(len);
     Ok(Some((buf, st)))
 }

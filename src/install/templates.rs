@@ -71,9 +71,9 @@ pub fn render(
             i += 1;
             continue;
         };
-        out.expose_mut().extend_from_slice(&bytes[last..i]);
+        out.extend_from_slice(&bytes[last..i]);
         if let Some(e) = by_name.get(secret) {
-            out.expose_mut().extend_from_slice(e.data.expose());
+            out.extend_from_slice(e.data.expose());
         } else {
             if !external.contains_key(secret) {
                 let v = read_for_users(for_users, secret).map_err(|why| {
@@ -83,13 +83,12 @@ pub fn render(
                 })?;
                 external.insert(secret, v);
             }
-            out.expose_mut()
-                .extend_from_slice(external[secret].expose());
+            out.extend_from_slice(external[secret].expose());
         }
         i += p.len();
         last = i;
     }
-    out.expose_mut().extend_from_slice(&bytes[last..]);
+    out.extend_from_slice(&bytes[last..]);
     Ok(out)
 }
 

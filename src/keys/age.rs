@@ -3,7 +3,6 @@
 
 use super::AgeIdentity;
 use crate::secret::SecretBytes;
-use std::io::Read;
 use std::sync::Arc;
 
 /// Asks for a passphrase (an encrypted identity file, a plugin PIN). `None` means "cannot ask".
@@ -57,8 +56,8 @@ pub fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretBytes, Stri
             ::age::DecryptError::NoMatchingKeys => "no identity matches".to_owned(),
             other => format!("age decryption failed: {other}"),
         })?;
-    let mut buf = SecretBytes::new(Vec::with_capacity(64));
-    out.read_to_end(buf.expose_mut())
+    let mut buf = SecretBytes::with_capacity(64);
+    buf.read_to_end(&mut out)
         .map_err(|e| format!("age decryption failed: {e}"))?;
     Ok(buf)
 }

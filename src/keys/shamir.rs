@@ -110,7 +110,7 @@ pub fn combine(parts: &[SecretBytes]) -> Result<SecretBytes, ShamirError> {
         for (i, p) in parts.iter().enumerate() {
             ys[i] = p.expose()[idx];
         }
-        secret.expose_mut().push(interpolate(&xs, &ys, 0));
+        secret.push(interpolate(&xs, &ys, 0));
     }
     Ok(secret)
 }
@@ -153,11 +153,11 @@ pub fn split(
             for &c in coefficients.iter().rev() {
                 y = mult(y, x) ^ c;
             }
-            share.expose_mut().push(y);
+            share.push(y);
         }
     }
     for (i, share) in out.iter_mut().enumerate() {
-        share.expose_mut().push((i + 1) as u8);
+        share.push((i + 1) as u8);
     }
     Ok(out)
 }

@@ -111,7 +111,7 @@ pub fn new_data_key(
 ) -> Result<(crate::sops::DataKey, Vec<crate::sops::KeyGroup>), WrapError> {
     use rand::RngCore;
     let mut raw = SecretBytes::new(vec![0u8; 32]);
-    rand::rngs::OsRng.fill_bytes(raw.expose_mut());
+    rand::rngs::OsRng.fill_bytes(raw.as_mut_slice());
     let key = crate::sops::DataKey::from_bytes(raw).expect("32 random bytes");
     let groups = wrap_data_key(&key, groups, threshold)?;
     Ok((key, groups))

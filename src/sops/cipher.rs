@@ -143,6 +143,18 @@ fn decode_into(field: &'static str, v: &str, out: &mut Vec<u8>) -> Result<(), Ci
         .map_err(|_| CipherError::Base64(field))
 }
 
+/// Decodes one base64 field into `out` (its old content wiped), which is then decrypted in
+/// place: sized for the field before decoding, so it does not grow once it holds plaintext.
+fn decode_secret(field: &'static str, v: &str, out: &mut SecretBytes) -> Result<(), CipherError> {
+    out.clear();
+    out.resize(v.len() / 4 * 3 + 3);
+    let n = B64
+        .decode_slice(v, out.as_mut_slice())
+        .map_err(|_| CipherError::Base64(field))?;
+    out.truncate(n);
+    Ok(())
+}
+
 /// The data key's cipher, for the many values of one file: the AES key schedule is computed
 /// once, and the IV and tag are decoded into reused buffers. Gives what [`EncValue::parse`]
 /// then [`EncValue::decrypt`] give, errors included, in the same order.
@@ -151,7 +163,7 @@ pub struct ValueCipher {
     iv: Vec<u8>,
     tag: Vec<u8>,
     /// Where [`ValueCipher::open_scratch`] decrypts: reused, so that small values cost no
-    /// allocation (which two threads would contend for).
+    /// allocation.
     scratch: SecretBytes,
 }
 
@@ -169,22 +181,24 @@ impl ValueCipher {
     pub fn open(&mut self, s: &str, aad: &[u8]) -> Result<(SecretBytes, ValueType), CipherError> {
         let f = self.split_decode(s)?;
         // The ciphertext is decrypted in place: the buffer is the plaintext's from the start.
-        let mut buf = SecretBytes::new(Vec::with_capacity(f.data.len() / 4 * 3 + 3));
-        decode_into("data", f.data, buf.expose_mut())?;
-        gcm_open(&self.gcm, &self.iv, &self.tag, aad, buf.expose_mut())?;
+        let mut buf = SecretBytes::default();
+        decode_secret("data", f.data, &mut buf)?;
+        gcm_open(&self.gcm, &self.iv, &self.tag, aad, buf.as_mut_slice())?;
         Ok((buf, f.ty))
     }
 
     /// [`ValueCipher::open`] into the cipher's own buffer, valid until the next call.
     pub fn open_scratch(&mut self, s: &str, aad: &[u8]) -> Result<(&[u8], ValueType), CipherError> {
         let f = self.split_decode(s)?;
-        self.scratch.expose_mut().clear();
-        // Room first: growing while decoding would leave the last plaintext in freed memory.
-        self.scratch.reserve_wiping(f.data.len() / 4 * 3 + 3);
-        let buf = self.scratch.expose_mut();
-        decode_into("data", f.data, buf)?;
-        gcm_open(&self.gcm, &self.iv, &self.tag, aad, buf)?;
-        Ok((buf, f.ty))
+        decode_secret("data", f.data, &mut self.scratch)?;
+        gcm_open(
+            &self.gcm,
+            &self.iv,
+            &self.tag,
+            aad,
+            self.scratch.as_mut_slice(),
+        )?;
+        Ok((self.scratch.expose(), f.ty))
     }
 
     /// Splits the fields and decodes the tag and the IV (in that order, as SOPS checks them).
@@ -253,7 +267,7 @@ impl EncValue {
     pub fn decrypt(&self, key: &[u8; 32], aad: &[u8]) -> Result<SecretBytes, CipherError> {
         let gcm = SopsGcm::new(GenericArray::from_slice(key));
         let mut buf = SecretBytes::new(self.data.clone());
-        gcm_open(&gcm, &self.iv, &self.tag, aad, buf.expose_mut())?;
+        gcm_open(&gcm, &self.iv, &self.tag, aad, buf.as_mut_slice())?;
         Ok(buf)
     }
 

@@ -121,6 +121,11 @@ pub fn seal(
 
 /// Writes an encrypted file in its store's syntax, metadata included, as sops lays it out.
 pub fn emit_encrypted(file: &EncryptedFile) -> Result<Vec<u8>, EmitError> {
+    emit_encrypted_owned(file.clone())
+}
+
+/// [`emit_encrypted`] of a file that is not needed afterwards: its tree is not copied.
+pub fn emit_encrypted_owned(file: EncryptedFile) -> Result<Vec<u8>, EmitError> {
     let meta = file
         .metadata
         .to_value()
@@ -135,7 +140,7 @@ pub fn emit_encrypted(file: &EncryptedFile) -> Result<Vec<u8>, EmitError> {
             m.retain(|i| !matches!(i, MapItem::Entry(k, _) if k == "unencrypted_suffix"));
         }
     }
-    let mut tree = file.tree.clone();
+    let mut tree = file.tree;
     let out = match file.format {
         Format::Yaml | Format::Json | Format::Binary => {
             if tree.branches.is_empty() {
@@ -175,7 +180,8 @@ pub fn emit_encrypted(file: &EncryptedFile) -> Result<Vec<u8>, EmitError> {
             stores::emit(Format::Ini, &tree)?
         }
     };
-    Ok(out.expose().to_vec())
+    // Ciphertext, and what the crypt rule leaves in the clear on purpose.
+    Ok(out.into_public())
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ fn scalar_text(v: &Value, name: &str) -> Result<Option<String>, MetadataError> {
     Ok(match v {
         Value::Null => None,
         Value::Str(s) => Some(s.expose().to_owned()),
-        Value::Time(t) => Some(t.clone()),
+        Value::Time(t) => Some(t.expose().to_owned()),
         Value::Int(i) => Some(i.to_string()),
         Value::Float(f) => Some(crate::sops::gofmt::format_float_f(*f)),
         Value::Bool(b) => Some(b.to_string()),
@@ -599,7 +599,7 @@ pub fn flatten(value: &Value) -> Vec<(String, String)> {
             Value::Int(i) => out.push((prefix.to_owned(), i.to_string())),
             Value::Float(f) => out.push((prefix.to_owned(), format!("{f:.0}"))),
             Value::Str(s) => out.push((prefix.to_owned(), s.expose().replace('\n', "\\n"))),
-            Value::Time(t) => out.push((prefix.to_owned(), t.clone())),
+            Value::Time(t) => out.push((prefix.to_owned(), t.expose().to_owned())),
             Value::Bytes(b) => out.push((
                 prefix.to_owned(),
                 String::from_utf8_lossy(b.expose()).replace('\n', "\\n"),

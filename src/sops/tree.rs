@@ -34,8 +34,8 @@ pub enum Value {
     Float(f64),
     Str(SecretString),
     /// A go `time.Time`, kept as its `MarshalText` form (RFC 3339 with nanoseconds, trailing zeros
-    /// trimmed, original offset).
-    Time(String),
+    /// trimmed, original offset). A decrypted value, so kept in the wiping type.
+    Time(SecretString),
     /// Raw bytes that need not be UTF-8 (the binary store's plaintext).
     Bytes(SecretBytes),
     Map(Map),
@@ -98,16 +98,6 @@ pub fn map_remove(map: &mut Map, key: &str) -> Option<Value> {
         _ => true,
     });
     found
-}
-
-/// About how many values a top-level item holds (itself and, for a container, its children):
-/// what the two runs of a large document are balanced by.
-pub(crate) fn weight(item: &MapItem) -> usize {
-    match item {
-        MapItem::Entry(_, Value::Map(m)) => 1 + m.len(),
-        MapItem::Entry(_, Value::List(l)) => 1 + l.len(),
-        _ => 1,
-    }
 }
 
 /// A whole document: one branch per YAML document (every other store has exactly one).

@@ -141,10 +141,7 @@ pub(crate) fn walk_tree<V: Visitor>(
     Ok(tree)
 }
 
-/// Walks a run of a document's top-level items, in place, as [`walk_tree`] walks them. A run
-/// that starts right after an entry (or at the start) is walked exactly as in the whole
-/// document: the path is empty there and the top level's comments were just cleared, so a
-/// document may be cut into such runs that are walked apart (on several threads).
+/// Walks a document's top-level items in place, as [`walk_tree`] walks them.
 pub(crate) fn walk_top_items<V: Visitor>(
     rule: &CryptRule,
     items: &mut [MapItem],

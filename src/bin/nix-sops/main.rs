@@ -1,6 +1,8 @@
 //! `nix-sops`: the user's side of nix-sops (the sops workflow: decrypt, encrypt, edit, set,
 //! rotate, exec-env, …). Thin: parse, call the library, map errors to sops' exit codes.
 
+#![forbid(unsafe_code)]
+
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod cli;

@@ -6,11 +6,9 @@ use crate::secret::{SecretBytes, SecretString};
 use crate::sops::cipher::{looks_encrypted, EncValue, ValueCipher, ValueType};
 use crate::sops::gofmt::{format_float_f, parse_bool, parse_float, GoTime};
 use crate::sops::tree::Value;
-use crate::sops::walk::{Ctx, Leaf, Visitor};
+use crate::sops::walk::{walk_top_items, Ctx, Leaf, Visitor};
 use crate::sops::{DataKey, DecryptError, EncryptedFile, PlainTree};
 use sha2::{Digest, Sha512};
-
-mod two_cores;
 
 /// SHA-256("sops"): fed to the MAC first when `mac_only_encrypted` is set.
 pub(crate) const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
@@ -45,7 +43,7 @@ impl Mac {
         Mac {
             hash,
             only_encrypted,
-            pending: SecretBytes::new(Vec::with_capacity(MAC_BATCH)),
+            pending: SecretBytes::with_capacity(MAC_BATCH),
         }
     }
 
@@ -55,22 +53,16 @@ impl Mac {
         }
     }
 
-    /// Bytes that a [`MacFeed::Later`] gathered, in order.
-    fn add_gathered(&mut self, bytes: &[u8]) {
-        self.feed(bytes);
-    }
-
     fn feed(&mut self, bytes: &[u8]) {
-        let pending = self.pending.expose_mut();
-        if pending.len() + bytes.len() > MAC_BATCH {
-            self.hash.update(&pending[..]);
-            pending.clear();
+        if self.pending.len() + bytes.len() > MAC_BATCH {
+            self.hash.update(self.pending.expose());
+            self.pending.clear();
         }
         if bytes.len() >= MAC_BATCH {
             self.hash.update(bytes);
         } else {
-            // Within the capacity reserved in `new`: no growth, no copy left behind.
-            pending.extend_from_slice(bytes);
+            // Within the capacity reserved in `new`: no growth.
+            self.pending.extend_from_slice(bytes);
         }
     }
 
@@ -91,52 +83,9 @@ fn with_mac_bytes<R>(value: &Value, f: impl FnOnce(&[u8]) -> R) -> R {
     match value {
         Value::Str(s) => f(s.expose().as_bytes()),
         Value::Bytes(b) => f(b.expose()),
-        Value::Time(t) => f(t.as_bytes()),
+        Value::Time(t) => f(t.expose().as_bytes()),
         // A number's or bool's text is plaintext too: wiped once hashed.
         other => f(SecretBytes::new(to_bytes(other)).expose()),
-    }
-}
-
-/// Where a decryptor's leaves go for the MAC.
-enum MacFeed {
-    /// Hashed as they come: the walk that starts at the beginning of the document.
-    Now(Box<Mac>),
-    /// Gathered, to be hashed after what comes before them, because the walk runs beside the
-    /// one before it: exactly the bytes [`MacFeed::Now`] would hash, in order.
-    Later {
-        only_encrypted: bool,
-        bytes: SecretBytes,
-    },
-}
-
-impl MacFeed {
-    fn add(&mut self, encrypted: bool, value: &Value) {
-        match self {
-            MacFeed::Now(mac) => mac.add(encrypted, value),
-            MacFeed::Later {
-                only_encrypted,
-                bytes,
-            } => {
-                if !*only_encrypted || encrypted {
-                    with_mac_bytes(value, |b| bytes.extend_wiping(b));
-                }
-            }
-        }
-    }
-
-    fn later(only_encrypted: bool) -> MacFeed {
-        MacFeed::Later {
-            only_encrypted,
-            bytes: SecretBytes::default(),
-        }
-    }
-
-    /// What a [`MacFeed::Later`] gathered since the last call.
-    fn take_gathered(&mut self) -> SecretBytes {
-        match self {
-            MacFeed::Later { bytes, .. } => std::mem::take(bytes),
-            MacFeed::Now(_) => SecretBytes::default(),
-        }
     }
 }
 
@@ -144,7 +93,7 @@ struct Decryptor {
     cipher: ValueCipher,
     /// The AAD of the current value (a reused buffer).
     aad: Vec<u8>,
-    mac: MacFeed,
+    mac: Mac,
 }
 
 impl Decryptor {
@@ -188,7 +137,7 @@ impl Visitor for Decryptor {
             self.mac.add(false, &value);
             return Ok(Leaf::Value(value));
         }
-        let mut text = match value {
+        let text = match value {
             Value::Str(s) => s,
             other => {
                 return Err(DecryptError::NotEncrypted {
@@ -205,7 +154,7 @@ impl Visitor for Decryptor {
             // A large value (a whole binary file): decrypted in its own buffer, not copied.
             let (plain, ty) = self.open(ctx, text.expose())?;
             // What decrypted is ciphertext, not a secret: freed without the zeroizing wipe.
-            drop(std::mem::take(text.expose_mut()));
+            drop(text.into_public());
             let leaf = typed_leaf(ctx, Plain::Owned(plain), ty, None)?;
             self.feed(&leaf);
             return Ok(leaf);
@@ -264,10 +213,9 @@ fn into_text(plain: Plain<'_>, reuse: Option<SecretString>) -> Result<SecretStri
                 return Err(plain);
             };
             if let Some(mut buf) = reuse {
-                let out = buf.expose_mut();
-                if out.capacity() >= s.len() {
-                    out.clear();
-                    out.push_str(s);
+                if buf.capacity() >= s.len() {
+                    buf.clear();
+                    buf.push_str(s);
                     return Ok(buf);
                 }
             }
@@ -315,7 +263,9 @@ fn typed_leaf(
         }
         ValueType::Time => {
             let s = zeroize::Zeroizing::new(utf8(plain.bytes())?);
-            Value::Time(GoTime::parse_rfc3339(&s).ok_or_else(bad)?.format(true))
+            Value::Time(SecretString::new(
+                GoTime::parse_rfc3339(&s).ok_or_else(bad)?.format(true),
+            ))
         }
     };
     Ok(Leaf::Value(out))
@@ -339,7 +289,7 @@ pub fn to_bytes(v: &Value) -> Vec<u8> {
         Value::Float(f) => format_float_f(*f).into_bytes(),
         Value::Bool(true) => b"True".to_vec(),
         Value::Bool(false) => b"False".to_vec(),
-        Value::Time(t) => t.as_bytes().to_vec(),
+        Value::Time(t) => t.expose().as_bytes().to_vec(),
         Value::Null | Value::Map(_) | Value::List(_) => Vec::new(),
     }
 }
@@ -363,17 +313,15 @@ pub fn decrypt(
         mut tree,
         metadata,
     } = file;
-    let mut mac = Mac::new(metadata.mac_only_encrypted);
+    let mut decryptor = Decryptor {
+        cipher: ValueCipher::new(key.as_array()),
+        aad: Vec::new(),
+        mac: Mac::new(metadata.mac_only_encrypted),
+    };
     for branch in &mut tree.branches {
-        mac = two_cores::decrypt_branch(
-            &metadata.crypt_rule,
-            key,
-            metadata.mac_only_encrypted,
-            branch,
-            mac,
-        )?;
+        walk_top_items(&metadata.crypt_rule, branch, &mut decryptor)?;
     }
-    let computed = mac.finish();
+    let computed = decryptor.mac.finish();
 
     // `lastmodified` is checked even with --ignore-mac: SOPS parses it when loading.
     let aad = mac_aad(&metadata.lastmodified)?;
@@ -393,22 +341,4 @@ pub fn decrypt(
         return Err(DecryptError::Mac { stored, computed });
     }
     Ok(PlainTree { format, tree })
-}
-
-impl Decryptor {
-    fn new(key: &DataKey, mac: MacFeed) -> Decryptor {
-        Decryptor {
-            cipher: ValueCipher::new(key.as_array()),
-            aad: Vec::new(),
-            mac,
-        }
-    }
-
-    /// The MAC of a decryptor that hashes as it goes.
-    fn into_mac(self) -> Mac {
-        match self.mac {
-            MacFeed::Now(mac) => *mac,
-            MacFeed::Later { .. } => unreachable!("only the first run's decryptor hashes"),
-        }
-    }
 }

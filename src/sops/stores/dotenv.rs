@@ -94,7 +94,7 @@ fn parse_items(bytes: &[u8]) -> Result<Map, LoadError> {
 /// `strings.Replace(v, "\\n", "\n", -1)` over bytes.
 fn decode_newlines(v: &[u8]) -> SecretBytes {
     let mut out = SecretBytes::new(Vec::with_capacity(v.len()));
-    let o = out.expose_mut();
+    let o = &mut out;
     let mut i = 0;
     while i < v.len() {
         if v[i] == b'\\' && v.get(i + 1) == Some(&b'n') {
@@ -111,7 +111,7 @@ fn decode_newlines(v: &[u8]) -> SecretBytes {
 /// The whole document as `sops decrypt` prints it.
 pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let mut out = SecretBytes::new(Vec::new());
-    let o = out.expose_mut();
+    let o = &mut out;
     let Some(branch) = tree.branches.first() else {
         return Ok(out);
     };
@@ -145,7 +145,7 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     Ok(out)
 }
 
-fn encode_newlines(out: &mut Vec<u8>, v: &[u8]) {
+fn encode_newlines(out: &mut SecretBytes, v: &[u8]) {
     for &b in v {
         if b == b'\n' {
             out.extend_from_slice(b"\\n");
@@ -156,7 +156,7 @@ fn encode_newlines(out: &mut Vec<u8>, v: &[u8]) {
 }
 
 /// sops' `stores.ValToString`, used by dotenv and INI for values that are not strings.
-pub fn val_to_string(out: &mut Vec<u8>, v: &Value) {
+pub fn val_to_string(out: &mut SecretBytes, v: &Value) {
     match v {
         Value::Str(s) => out.extend_from_slice(s.expose().as_bytes()),
         Value::Bytes(b) => out.extend_from_slice(b.expose()),
@@ -174,9 +174,9 @@ pub fn val_to_string(out: &mut Vec<u8>, v: &Value) {
         Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         // time.RFC3339: no fractional seconds.
-        Value::Time(t) => match GoTime::parse_rfc3339(t) {
+        Value::Time(t) => match GoTime::parse_rfc3339(t.expose()) {
             Some(gt) => out.extend_from_slice(gt.format(false).as_bytes()),
-            None => out.extend_from_slice(t.as_bytes()),
+            None => out.extend_from_slice(t.expose().as_bytes()),
         },
         Value::Null => out.extend_from_slice(b"<nil>"),
         Value::Map(_) | Value::List(_) => {
@@ -224,9 +224,9 @@ mod tests {
     #[test]
     fn val_to_string_like_go() {
         let s = |v: Value| {
-            let mut o = Vec::new();
+            let mut o = SecretBytes::default();
             val_to_string(&mut o, &v);
-            String::from_utf8(o).unwrap()
+            String::from_utf8(o.expose().to_vec()).unwrap()
         };
         assert_eq!(s(Value::Float(1.0)), "1.0");
         assert_eq!(s(Value::Float(1.5)), "1.5");

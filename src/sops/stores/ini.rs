@@ -400,7 +400,7 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
                             )));
                         }
                         let mut text = SecretBytes::new(Vec::new());
-                        super::dotenv::val_to_string(text.expose_mut(), v);
+                        super::dotenv::val_to_string(&mut text, v);
                         match index.get(k.as_str()) {
                             Some(&i) => {
                                 keys[i].1 = text;
@@ -420,7 +420,7 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     }
 
     let mut out = SecretBytes::new(Vec::new());
-    let o = out.expose_mut();
+    let o = &mut out;
     let last_index = sections.len().saturating_sub(1);
     for (i, (name, comment, keys)) in sections.iter().enumerate() {
         // go-ini does not trim a section comment's plain lines (it does for key comments).
@@ -459,7 +459,7 @@ type OutKey<'a> = (String, SecretBytes, &'a str);
 /// go-ini's multi-line comment writer: each line gets a `; ` unless it already starts with a
 /// comment character, which is then followed by one space. (An empty line makes go-ini panic;
 /// it is written as `; ` here.)
-fn write_comment(o: &mut Vec<u8>, comment: &str, trim_plain: bool) {
+fn write_comment(o: &mut SecretBytes, comment: &str, trim_plain: bool) {
     if comment.is_empty() {
         return;
     }
@@ -493,7 +493,7 @@ fn quote_key(k: &str) -> String {
 
 /// How go-ini writes a value: `"""…"""` for newlines or backticks, backticks for `#`/`;`,
 /// double quotes for surrounding spaces.
-fn write_value(o: &mut Vec<u8>, v: &[u8]) {
+fn write_value(o: &mut SecretBytes, v: &[u8]) {
     let has = |set: &[u8]| v.iter().any(|b| set.contains(b));
     let (open, close): (&[u8], &[u8]) = if has(b"\n`") {
         (b"\"\"\"", b"\"\"\"")
@@ -521,12 +521,12 @@ fn go_trim_len(v: &[u8]) -> usize {
 /// `sops decrypt --extract` of a non-string value: sops' INI store `json.Marshal`s it (compact).
 pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     let mut out = SecretBytes::new(Vec::new());
-    marshal(out.expose_mut(), value)?;
+    marshal(&mut out, value)?;
     Ok(out)
 }
 
 /// `json.Marshal` of a sops value: a map is a Go slice of `TreeItem{Key, Value}` structs.
-fn marshal(o: &mut Vec<u8>, value: &Value) -> Result<(), EmitError> {
+fn marshal(o: &mut SecretBytes, value: &Value) -> Result<(), EmitError> {
     match value {
         Value::Map(items) => marshal_map(o, items)?,
         Value::List(items) => {
@@ -548,13 +548,13 @@ fn marshal(o: &mut Vec<u8>, value: &Value) -> Result<(), EmitError> {
     Ok(())
 }
 
-fn marshal_comment(o: &mut Vec<u8>, c: &SecretString) {
+fn marshal_comment(o: &mut SecretBytes, c: &SecretString) {
     o.extend_from_slice(b"{\"Value\":");
     super::json::write_string(o, c.expose().as_bytes());
     o.push(b'}');
 }
 
-fn marshal_map(o: &mut Vec<u8>, items: &Map) -> Result<(), EmitError> {
+fn marshal_map(o: &mut SecretBytes, items: &Map) -> Result<(), EmitError> {
     o.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {

@@ -61,16 +61,17 @@ pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
 /// The whole document as `sops decrypt` prints it: indented with tabs, trailing newline.
 pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let branch = first_branch(tree);
-    let mut out = SecretBytes::new(Vec::new());
-    write_map(out.expose_mut(), branch, 0)?;
-    out.expose_mut().push(b'\n');
+    // Sized up front: growing would copy the plaintext into a new buffer each time.
+    let mut out = SecretBytes::with_capacity(map_size_hint(branch, 0));
+    write_map(&mut out, branch, 0)?;
+    out.push(b'\n');
     Ok(out)
 }
 
 /// One value as `sops decrypt --extract` prints a non-string: indented, no trailing newline.
 pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     let mut out = SecretBytes::new(Vec::new());
-    write_value(out.expose_mut(), value, 0)?;
+    write_value(&mut out, value, 0)?;
     Ok(out)
 }
 
@@ -204,7 +205,7 @@ impl<'a> Parser<'a> {
                 None => return Err(self.error("unexpected end of input in an object")),
                 Some(_) => return Err(self.error("expected a string object key")),
             }
-            let mut key = self.string()?;
+            let key = self.string()?;
             self.skip_ws();
             match self.peek() {
                 Some(b':') => self.pos += 1,
@@ -213,7 +214,7 @@ impl<'a> Parser<'a> {
             }
             self.skip_ws();
             let value = self.value(depth)?;
-            map.push(MapItem::Entry(std::mem::take(key.expose_mut()), value));
+            map.push(MapItem::Entry(key.into_public(), value));
             if self.closes(b'}', "an object", "an object value")? {
                 return Ok(trimmed(map));
             }
@@ -331,7 +332,7 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<SecretString, LoadError> {
         self.pos += 1;
         let mut out = SecretString::new(String::new());
-        let s = out.expose_mut();
+        let s = &mut out;
         loop {
             // Copy the run of ordinary bytes at once.
             let run_start = self.pos;
@@ -406,7 +407,7 @@ impl<'a> Parser<'a> {
 
 /// Appends bytes as text, each byte of an invalid UTF-8 sequence becoming U+FFFD (Go's rule:
 /// `utf8.DecodeRune` consumes one byte of a bad sequence).
-pub(crate) fn push_lossy(out: &mut String, mut bytes: &[u8]) {
+pub(crate) fn push_lossy(out: &mut SecretString, mut bytes: &[u8]) {
     loop {
         match std::str::from_utf8(bytes) {
             Ok(s) => {
@@ -426,12 +427,43 @@ pub(crate) fn push_lossy(out: &mut String, mut bytes: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-fn indent(out: &mut Vec<u8>, depth: usize) {
+fn indent(out: &mut SecretBytes, depth: usize) {
     out.push(b'\n');
     out.extend(std::iter::repeat_n(b'\t', depth));
 }
 
-fn write_map(out: &mut Vec<u8>, map: &Map, depth: usize) -> Result<(), EmitError> {
+/// About the length of [`write_map`]'s text (an eighth more for escapes).
+fn map_size_hint(map: &Map, depth: usize) -> usize {
+    let items: usize = map
+        .iter()
+        .map(|item| match item {
+            MapItem::Entry(k, v) => depth + 1 + k.len() + 6 + value_size_hint(v, depth + 1),
+            MapItem::Comment(_) => 0,
+        })
+        .sum();
+    items + depth + 4
+}
+
+fn value_size_hint(v: &Value, depth: usize) -> usize {
+    match v {
+        Value::Str(s) => s.len() + s.len() / 8 + 2,
+        Value::Bytes(b) => b.len() + b.len() / 8 + 2,
+        Value::Map(m) => map_size_hint(m, depth),
+        Value::List(l) => {
+            l.iter()
+                .map(|item| match item {
+                    ListItem::Value(v) => depth + 3 + value_size_hint(v, depth + 1),
+                    ListItem::Comment(_) => 0,
+                })
+                .sum::<usize>()
+                + depth
+                + 4
+        }
+        _ => 32,
+    }
+}
+
+fn write_map(out: &mut SecretBytes, map: &Map, depth: usize) -> Result<(), EmitError> {
     // Comments cannot be written in JSON; sops skips them.
     let entries = map.iter().filter_map(|item| match item {
         MapItem::Entry(k, v) => Some((k, v)),
@@ -444,7 +476,7 @@ fn write_map(out: &mut Vec<u8>, map: &Map, depth: usize) -> Result<(), EmitError
     })
 }
 
-fn write_list(out: &mut Vec<u8>, list: &[ListItem], depth: usize) -> Result<(), EmitError> {
+fn write_list(out: &mut SecretBytes, list: &[ListItem], depth: usize) -> Result<(), EmitError> {
     let values = list.iter().filter_map(|item| match item {
         ListItem::Value(v) => Some(v),
         ListItem::Comment(_) => None,
@@ -457,11 +489,11 @@ fn write_list(out: &mut Vec<u8>, list: &[ListItem], depth: usize) -> Result<(), 
 /// `open`, the items one per line indented a level deeper and separated by commas, `close` on
 /// its own line; an empty container is just `open close` (`{}`, `[]`).
 fn write_container<T>(
-    out: &mut Vec<u8>,
+    out: &mut SecretBytes,
     (open, close): (u8, u8),
     items: impl Iterator<Item = T>,
     depth: usize,
-    mut write_item: impl FnMut(&mut Vec<u8>, T) -> Result<(), EmitError>,
+    mut write_item: impl FnMut(&mut SecretBytes, T) -> Result<(), EmitError>,
 ) -> Result<(), EmitError> {
     let mut items = items.peekable();
     out.push(open);
@@ -483,7 +515,7 @@ fn write_container<T>(
     Ok(())
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value, depth: usize) -> Result<(), EmitError> {
+fn write_value(out: &mut SecretBytes, value: &Value, depth: usize) -> Result<(), EmitError> {
     match value {
         Value::Map(m) => write_map(out, m, depth)?,
         Value::List(l) => write_list(out, l, depth)?,
@@ -493,7 +525,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value, depth: usize) -> Result<(), Emi
 }
 
 /// `json.Marshal` of a leaf, compact.
-pub(crate) fn write_scalar(out: &mut Vec<u8>, value: &Value) -> Result<(), EmitError> {
+pub(crate) fn write_scalar(out: &mut SecretBytes, value: &Value) -> Result<(), EmitError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -513,7 +545,7 @@ pub(crate) fn write_scalar(out: &mut Vec<u8>, value: &Value) -> Result<(), EmitE
         // time.Time marshals as its RFC 3339 text, which needs no escaping.
         Value::Time(t) => {
             out.push(b'"');
-            out.extend_from_slice(t.as_bytes());
+            out.extend_from_slice(t.expose().as_bytes());
             out.push(b'"');
         }
         Value::Map(_) | Value::List(_) => unreachable!("containers are written by write_value"),
@@ -522,7 +554,7 @@ pub(crate) fn write_scalar(out: &mut Vec<u8>, value: &Value) -> Result<(), EmitE
 }
 
 /// A string as `json.Marshal` writes it (HTML escaping on).
-pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn write_string(out: &mut SecretBytes, s: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let mut i = 0;

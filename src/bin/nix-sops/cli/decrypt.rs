@@ -49,7 +49,7 @@ pub fn load_file(file: &Path, format: Format) -> Result<sops::EncryptedFile, Fai
             format!("{shown}: cannot operate on non-existent file"),
         ));
     }
-    let bytes = nix_sops::filebytes::FileBytes::read(file).map_err(|e| {
+    let bytes = std::fs::read(file).map_err(|e| {
         Failure::new(
             exit::COULD_NOT_READ_INPUT_FILE,
             format!("{shown}: cannot read: {e}"),

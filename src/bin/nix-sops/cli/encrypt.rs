@@ -5,7 +5,7 @@ use crate::cli::exit::{self, Failure};
 use nix_sops::config;
 use nix_sops::keys::wrap::{self, Recipient};
 use nix_sops::secret::SecretBytes;
-use nix_sops::sops::encrypt::{emit_encrypted, seal};
+use nix_sops::sops::encrypt::{emit_encrypted_owned, seal};
 use nix_sops::sops::tree::{MapItem, Tree};
 use nix_sops::sops::{stores, CryptRule, Format, Metadata, PlainTree};
 use std::io::Write;
@@ -157,7 +157,7 @@ pub fn encrypt_bytes(
         &key,
     )
     .map_err(|e| fail(exit::GENERIC, format!("{shown}: {e}")))?;
-    emit_encrypted(&file).map_err(|e| fail(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))
+    emit_encrypted_owned(file).map_err(|e| fail(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))
 }
 
 pub fn run(args: EncryptArgs) -> Result<(), Failure> {

@@ -157,13 +157,13 @@ pub fn environment(top: &[MapItem]) -> Result<Vec<(String, SecretBytes)>, Failur
                 format!("cannot use keys with '=' in environment: {key}"),
             ));
         }
-        let mut text = zeroize::Zeroizing::new(Vec::new());
+        let mut text = SecretBytes::default();
         match value {
             Value::Str(s) => text.extend_from_slice(s.expose().as_bytes()),
             Value::Bytes(b) => text.extend_from_slice(b.expose()),
             other => nix_sops::sops::stores::dotenv::val_to_string(&mut text, other),
         }
-        env.push((key.clone(), SecretBytes::new(std::mem::take(&mut *text))));
+        env.push((key.clone(), text));
     }
     Ok(env)
 }
@@ -409,18 +409,8 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
 
     let shown_path = path.to_string_lossy();
     let mut cmd = shell(&command.replace("{}", &shown_path), user);
-    // SAFETY: the closure runs between fork and exec and only calls sigprocmask, which is
-    // async-signal-safe. The command must not inherit the mask blocked above (std keeps it).
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::signal::sigprocmask(
-                nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                Some(&SigSet::empty()),
-                None,
-            )
-            .map_err(std::io::Error::from)
-        });
-    }
+    // The command must not inherit the mask blocked above.
+    nix_sops::sys::unblock_signals_in_child(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| Failure::new(exit::GENERIC, format!("cannot run /bin/sh: {e}")))?;

@@ -5,28 +5,11 @@
 use super::resolve::{plain_kind, Kind};
 use crate::secret::{SecretBytes, SecretString};
 use crate::sops::gofmt::format_float_g;
-use crate::sops::tree::{weight, ListItem, Map, MapItem, Tree, Value};
+use crate::sops::tree::{ListItem, Map, MapItem, Tree, Value};
 use crate::sops::EmitError;
 use base64::Engine;
 
 const INDENT: usize = 4;
-
-/// Below this many values (as [`weight`] counts them) one thread writes the text faster than two.
-const PARALLEL_MIN_WEIGHT: usize = 2048;
-
-/// Where a large map's entries are cut in two halves of about the same weight, if it is large
-/// and there is a second core.
-fn halfway(m: &[MapItem]) -> Option<usize> {
-    let total: usize = m.iter().map(weight).sum();
-    if total < PARALLEL_MIN_WEIGHT || !crate::parallel::second_core() {
-        return None;
-    }
-    let mut seen = 0;
-    (1..m.len()).find(|&k| {
-        seen += weight(&m[k - 1]);
-        2 * seen >= total
-    })
-}
 
 /// go-yaml's "everything else aligns to the chosen indentation": the next multiple of 4.
 fn deeper(indent: usize) -> usize {
@@ -65,7 +48,6 @@ fn analyze(s: &str) -> Analysis {
             block_allowed: false,
         };
     }
-    let chars: Vec<char> = s.chars().collect();
     let mut block_ind = s.starts_with("---") || s.starts_with("...");
     let (mut line_breaks, mut special, mut tabs) = (false, false, false);
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
@@ -73,11 +55,13 @@ fn analyze(s: &str) -> Analysis {
     let (mut break_space, mut space_break) = (false, false);
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_ws = true;
-    let n = chars.len();
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_ws =
-            i + 1 >= n || chars[i + 1] == ' ' || chars[i + 1] == '\t' || is_break(chars[i + 1]);
-        if i == 0 {
+    let mut chars = s.chars().peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let last = next.is_none();
+        let followed_ws = next.is_none_or(|d| d == ' ' || d == '\t' || is_break(d));
+        if first {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
                 | '%' | '@' | '`' => block_ind = true,
@@ -97,10 +81,10 @@ fn analyze(s: &str) -> Analysis {
             special = true;
         }
         if c == ' ' {
-            if i == 0 {
+            if first {
                 leading_space = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_space = true;
             }
             if prev_break {
@@ -110,10 +94,10 @@ fn analyze(s: &str) -> Analysis {
             prev_break = false;
         } else if is_break(c) {
             line_breaks = true;
-            if i == 0 {
+            if first {
                 leading_break = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_break = true;
             }
             if prev_space {
@@ -126,6 +110,7 @@ fn analyze(s: &str) -> Analysis {
             prev_break = false;
         }
         preceded_ws = c == ' ' || c == '\t' || is_break(c);
+        first = false;
     }
     let mut a = Analysis {
         block_plain_allowed: true,
@@ -377,7 +362,7 @@ fn scalar(out: &mut String, v: &Value, content_indent: usize) -> bool {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&float(*f)),
-        Value::Time(t) => out.push_str(t),
+        Value::Time(t) => out.push_str(t.expose()),
         Value::Str(s) => return string_scalar(out, s.expose(), false, content_indent),
         Value::Bytes(b) => match std::str::from_utf8(b.expose()) {
             Ok(s) => return string_scalar(out, s, false, content_indent),
@@ -652,8 +637,7 @@ fn document(out: &mut Out, m: &Map) {
 const CHUNK: usize = 64 * 1024;
 
 /// Writes [`emit_tree`]'s text to `w` as it is made, through one reused buffer: there is no
-/// output-sized buffer, whose fresh pages cost more than making the text. A large document's
-/// second half is made on the helper core meanwhile (each top-level entry is written alone).
+/// output-sized buffer, whose fresh pages cost more than making the text.
 pub fn write_tree(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = Chunked {
         out: Out {
@@ -679,21 +663,6 @@ impl Chunked<'_> {
             }
             if !has_entries(branch) {
                 document(&mut self.out, branch);
-            } else if let Some(half) = halfway(branch) {
-                let (first, second) = branch.split_at(half);
-                let (done, second) = crate::parallel::join(
-                    || self.items(first),
-                    || {
-                        let mut own = Out {
-                            buf: String::with_capacity(size_hint(second, 0)),
-                        };
-                        own.map_body(second, 0, false);
-                        SecretString::new(own.buf)
-                    },
-                );
-                done?;
-                self.flush()?;
-                self.w.write_all(second.expose().as_bytes())?;
             } else {
                 self.items(branch)?;
             }
@@ -759,8 +728,8 @@ fn value_size_hint(v: &Value, indent: usize) -> usize {
 /// [`write_tree`]'s text in memory, in a buffer sized for it up front.
 pub fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let hint = tree.branches.iter().map(|b| size_hint(b, 0) + 4).sum();
-    let mut out = SecretBytes::new(Vec::with_capacity(hint));
-    write_tree(tree, out.expose_mut()).map_err(EmitError::Write)?;
+    let mut out = SecretBytes::with_capacity(hint);
+    write_tree(tree, &mut out).map_err(EmitError::Write)?;
     Ok(out)
 }
 

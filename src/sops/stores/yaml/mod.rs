@@ -5,10 +5,8 @@
 //! - [`emit()`] / [`emit_value`]: [`Tree`] → text as `sops decrypt` prints it (module `emit`).
 
 mod emit;
-mod lines;
 mod parse;
 mod resolve;
-mod stream;
 
 use crate::secret::SecretBytes;
 use crate::sops::tree::{map_remove, MapItem, Tree, Value};

@@ -63,6 +63,9 @@ enum Kind {
         items: Vec<Node>,
         flow: bool,
     },
+    /// A document's top-level block mapping, converted entry by entry as it was read (see
+    /// [`build_docs`]).
+    Converted(Map),
 }
 
 struct Node {
@@ -83,11 +86,29 @@ struct Node {
 struct Doc {
     root: Option<Node>,
     end: usize,
+    /// The 1-based line of its `---` (or of its first token).
+    start_line: usize,
 }
 
-/// Nesting deeper than this is refused rather than risking the stack (go-yaml has a similar
-/// limit).
+/// Nesting deeper than this is refused, as the events are read. go-yaml refuses more than
+/// 10,000 levels; the reader, the walks and the emitter here recurse once per level, and 256
+/// levels stay well within a 2 MiB thread stack (saphyr itself stops flow nesting at 255).
 pub(super) const MAX_DEPTH: usize = 256;
+
+/// `text` in a buffer of its size when saphyr's has room to spare (it reserves 128 more bytes
+/// for every plain scalar: most of a short key's buffer, a fifth of an `ENC[…]` value's). The
+/// old buffer is wiped: the text may be plaintext.
+fn fitted(mut text: String) -> String {
+    if text.capacity() - text.len() < 32 {
+        return text;
+    }
+    let exact = text.as_str().to_owned();
+    // An `ENC[…]` value is ciphertext: nothing to wipe.
+    if !text.starts_with("ENC[") {
+        zeroize::Zeroize::zeroize(&mut text);
+    }
+    exact
+}
 
 /// Our three scalar styles from saphyr's five.
 pub(super) fn style_of(style: ScalarStyle) -> Style {
@@ -135,9 +156,8 @@ impl<'a> Chars<'a> {
 
 struct Builder<'a> {
     chars: Chars<'a>,
-    events: std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>,
+    events: std::iter::Peekable<Events<'a>>,
     next_id: usize,
-    depth: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -146,19 +166,9 @@ impl<'a> Builder<'a> {
         self.next_id
     }
 
+    /// One node and what it contains (the depth was bounded as the events were read).
     fn node(&mut self) -> Result<Node, LoadError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            let at_ = self.events.peek().map(|(_, sp)| Pos::from_span_start(sp));
-            return Err(syntax(format!(
-                "the document nests deeper than {} levels{}",
-                MAX_DEPTH,
-                at_.map(|p| format!(" at {}", at(p))).unwrap_or_default()
-            )));
-        }
-        let r = self.node_inner();
-        self.depth -= 1;
-        r
+        self.node_inner()
     }
 
     fn node_inner(&mut self) -> Result<Node, LoadError> {
@@ -190,7 +200,7 @@ impl<'a> Builder<'a> {
                     .map(|t| short_tag(&t.handle, &t.suffix))
                     .unwrap_or_default();
                 let kind = Kind::Scalar {
-                    text: text.into_owned(),
+                    text: fitted(text.into_owned()),
                     style,
                     tag,
                 };
@@ -227,6 +237,48 @@ impl<'a> Builder<'a> {
             end,
             indent,
             cover,
+        })
+    }
+
+    /// A top-level block mapping, each entry converted by `conv` as soon as it is read.
+    fn converted_map(&mut self, conv: &mut Converter) -> Result<Node, LoadError> {
+        let (ev, span) = self.events.next().expect("peeked");
+        let Event::MappingStart(anchor, _) = ev else {
+            unreachable!("peeked a mapping start")
+        };
+        let start = Pos::from_span_start(&span);
+        let id = self.id();
+        conv.start_document();
+        conv.decoded(1, false)?;
+        let mut map = conv.map_begin(id, start.index, None);
+        // At most one entry per line: sized once, a large document's top level is not copied
+        // as it grows (room that is never used is never touched). Only a wish: where address
+        // space is limited, the vectors grow as usual.
+        let lines = conv.blank.len();
+        let _ = map.out.try_reserve(lines);
+        let _ = map.entry_at.try_reserve(lines);
+        let end = loop {
+            if let Some((Event::MappingEnd, sp)) = self.events.peek() {
+                let end = Pos::from_span_start(sp);
+                self.events.next();
+                break end;
+            }
+            let (k, v) = (self.node()?, self.node()?);
+            if map.indent.is_none() {
+                map.indent = Some(k.start.col);
+            }
+            conv.map_entry(&mut map, k, v)?;
+        };
+        let indent = map.indent.unwrap_or(start.col);
+        let map = conv.map_end(map, false, end);
+        Ok(Node {
+            kind: Kind::Converted(map),
+            id,
+            anchor,
+            start,
+            end,
+            indent,
+            cover: None,
         })
     }
 
@@ -338,71 +390,165 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// go-yaml accepts a flow collection closed at or left of its parent block's indentation (sops
-/// writes `key: {` comment `}` that way); saphyr rejects it. Indenting that bracket keeps the
-/// meaning, so the loader retries with the line indented one more space.
-fn bracket_line_to_fix(src: &str, line: usize) -> bool {
-    src.split('\n')
-        .nth(line.wrapping_sub(1))
-        .is_some_and(|l| l.trim_start_matches(' ').starts_with(['}', ']']))
-}
-
-fn indent_line(src: &str, line: usize) -> String {
-    let mut out = String::with_capacity(src.len() + 1);
-    for (i, l) in src.split('\n').enumerate() {
+/// go-yaml accepts a flow collection closed at or left of the indentation of the block it is
+/// in (sops writes a map holding only comments as `key: {`, the comments, then `}` at the
+/// key's column); saphyr rejects it. Before parsing, each line that starts with a closing
+/// bracket inside a flow collection is indented one column past the line that opened the
+/// collection: inside flow brackets indentation carries no meaning, so the text means the same.
+/// Copied only when such a line exists.
+fn indent_closing_brackets(src: &str) -> std::borrow::Cow<'_, str> {
+    let starts_with_bracket = |l: &str| l.trim_start_matches([' ', '\t']).starts_with([']', '}']);
+    if !src.split('\n').any(starts_with_bracket) {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(src.len() + 64);
+    let mut lex = FlowLexer::default();
+    for (i, line) in src.split('\n').enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        if i + 1 == line {
-            out.push(' ');
-        }
-        out.push_str(l);
-    }
-    out
-}
-
-/// Parses the source, fixing under-indented closing brackets (see [`bracket_line_to_fix`]).
-fn parse_events_lenient(src: &str) -> Result<(std::borrow::Cow<'_, str>, Vec<Doc>), LoadError> {
-    // Copied only when a line has to be fixed.
-    let mut src = std::borrow::Cow::Borrowed(src);
-    let mut first_line = None;
-    for _ in 0..200 {
-        match parse_events(&src) {
-            Ok(docs) => return Ok((src, docs)),
-            Err(EventsError::UnderIndentedBracket(line)) => {
-                first_line.get_or_insert(line);
-                src = indent_line(&src, line).into();
+        let body = line.trim_start_matches(' ');
+        let col = line.len() - body.len();
+        if lex.depth > 0 && lex.quote.is_none() && body.starts_with([']', '}']) {
+            let want = lex.open_indent + 1;
+            if col < want {
+                out.extend(std::iter::repeat_n(' ', want - col));
             }
-            Err(EventsError::Load(e)) => return Err(e),
+        }
+        out.push_str(line);
+        lex.line(line);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Just enough of YAML's lexical structure to know, at each line start, whether the line is
+/// inside flow brackets: quoted scalars (which may span lines), comments, block scalars (whose
+/// lines are text, whatever they start with) and flow indicators.
+#[derive(Default)]
+struct FlowLexer {
+    /// Open flow collections.
+    depth: usize,
+    /// The indentation of the line that opened the outermost open flow collection.
+    open_indent: usize,
+    /// The quote of a quoted scalar still open at the end of the last line.
+    quote: Option<char>,
+    /// The indentation of the header line of the block scalar being read.
+    block_scalar: Option<usize>,
+    /// The last token seen may be followed by a node (not inside a plain scalar).
+    value_start: bool,
+}
+
+impl FlowLexer {
+    fn line(&mut self, line: &str) {
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        if let Some(header) = self.block_scalar {
+            let blank = body.trim_matches([' ', '\t', '\r']).is_empty();
+            if blank || indent > header {
+                return;
+            }
+            self.block_scalar = None;
+        }
+        if self.depth == 0 && self.quote.is_none() {
+            self.value_start = true;
+        }
+        let bytes = line.as_bytes();
+        let mut i = indent;
+        let mut prev_space = true;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if let Some(q) = self.quote {
+                match c {
+                    b'\\' if q == '"' => i += 1,
+                    b'\'' if q == '\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+                    _ if c == q as u8 => {
+                        self.quote = None;
+                        self.value_start = false;
+                    }
+                    _ => {}
+                }
+                i += 1;
+                prev_space = false;
+                continue;
+            }
+            let next_blank = matches!(bytes.get(i + 1), None | Some(b' ' | b'\t' | b'\r'));
+            match c {
+                b' ' | b'\t' | b'\r' => {
+                    prev_space = true;
+                    i += 1;
+                    continue;
+                }
+                b'#' if prev_space => return,
+                b'\'' | b'"' if self.value_start => self.quote = Some(c as char),
+                b'[' | b'{' if self.value_start || self.depth > 0 => {
+                    if self.depth == 0 {
+                        self.open_indent = indent;
+                    }
+                    self.depth += 1;
+                    self.value_start = true;
+                }
+                b']' | b'}' if self.depth > 0 => {
+                    self.depth -= 1;
+                    self.value_start = false;
+                }
+                b',' if self.depth > 0 => self.value_start = true,
+                b':' if next_blank || self.depth > 0 => self.value_start = true,
+                b'-' | b'?' if self.value_start && next_blank => {}
+                b'|' | b'>' if self.value_start && self.depth == 0 => {
+                    self.block_scalar = Some(indent);
+                    return;
+                }
+                // An anchor or a tag before a node: skipped, the node may still start.
+                b'&' | b'!' if self.value_start => {
+                    while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t') {
+                        i += 1;
+                    }
+                    continue;
+                }
+                _ => self.value_start = false,
+            }
+            prev_space = false;
+            i += 1;
         }
     }
-    // Not fixable this way: report the original error.
-    let line = first_line.unwrap_or(0);
-    Err(syntax(format!("invalid indentation at line {line}")))
 }
 
-enum EventsError {
-    Load(LoadError),
-    UnderIndentedBracket(usize),
+/// saphyr's events, read as the node tree is built (never all held at once), with the depth
+/// bounded. The first error ends the stream and is kept for [`parse_events`] to report.
+struct Events<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    /// Open collections.
+    depth: usize,
+    error: std::rc::Rc<std::cell::RefCell<Option<LoadError>>>,
 }
 
-impl From<LoadError> for EventsError {
-    fn from(e: LoadError) -> Self {
-        EventsError::Load(e)
-    }
-}
+impl<'a> Iterator for Events<'a> {
+    type Item = (Event<'a>, Span);
 
-fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
-    let mut parser = Parser::new_from_str(src);
-    let mut events = Vec::new();
-    while let Some(r) = parser.next_event() {
-        match r {
-            Ok(ev) => events.push(ev),
+    fn next(&mut self) -> Option<(Event<'a>, Span)> {
+        if self.error.borrow().is_some() {
+            return None;
+        }
+        match self.parser.next_event()? {
+            Ok(ev) => {
+                match ev.0 {
+                    Event::MappingStart(..) | Event::SequenceStart(..) => {
+                        self.depth += 1;
+                        if self.depth > MAX_DEPTH {
+                            let p = Pos::from_span_start(&ev.1);
+                            let e =
+                                syntax(format!("exceeded max depth of {MAX_DEPTH} at {}", at(p)));
+                            *self.error.borrow_mut() = Some(e);
+                            return None;
+                        }
+                    }
+                    Event::MappingEnd | Event::SequenceEnd => self.depth -= 1,
+                    _ => {}
+                }
+                Some(ev)
+            }
             Err(e) => {
                 let m = e.marker();
-                if e.info() == "invalid indentation" && bracket_line_to_fix(src, m.line()) {
-                    return Err(EventsError::UnderIndentedBracket(m.line()));
-                }
                 // saphyr quotes the offending character in one message: drop it (it may be
                 // plaintext).
                 let info = e
@@ -411,20 +557,45 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
                     .next()
                     .unwrap_or("")
                     .trim_end_matches([':', ' ']);
-                return Err(EventsError::Load(syntax(format!(
+                let e = syntax(format!(
                     "{info} at line {}, column {}",
                     m.line(),
                     m.col() + 1
-                ))));
+                ));
+                *self.error.borrow_mut() = Some(e);
+                None
             }
         }
     }
+}
+
+fn parse_events(src: &str, eager: Option<(&mut Converter, usize)>) -> Result<Vec<Doc>, LoadError> {
+    let error = std::rc::Rc::new(std::cell::RefCell::new(None));
     let mut b = Builder {
         chars: Chars::new(src),
-        events: events.into_iter().peekable(),
+        events: Events {
+            parser: Parser::new_from_str(src),
+            depth: 0,
+            error: error.clone(),
+        }
+        .peekable(),
         next_id: 0,
-        depth: 0,
     };
+    let docs = build_docs(&mut b, eager);
+    // saphyr's error, if any, comes first: it is why the tree ended early.
+    if let Some(e) = error.take() {
+        return Err(e);
+    }
+    docs
+}
+
+/// Builds each document's node tree. With `eager` (a file without comments: nothing to place
+/// between nodes), a top-level block mapping is converted entry by entry as it is read, so the
+/// node tree of a large document is never held whole.
+fn build_docs(
+    b: &mut Builder<'_>,
+    mut eager: Option<(&mut Converter, usize)>,
+) -> Result<Vec<Doc>, LoadError> {
     let mut docs: Vec<Doc> = Vec::new();
     while let Some((ev, span)) = b.events.next() {
         match ev {
@@ -432,13 +603,25 @@ fn parse_events(src: &str) -> Result<Vec<Doc>, EventsError> {
                 if let Some(prev) = docs.last_mut() {
                     prev.end = span.start.index();
                 }
-                let root = match b.events.peek() {
-                    Some((Event::DocumentEnd, _)) => None,
+                let block_map = match b.events.peek() {
+                    Some((Event::MappingStart(..), sp)) => {
+                        let sp = *sp;
+                        !b.source_char_is_flow_start(&sp)
+                    }
+                    _ => false,
+                };
+                let root = match (b.events.peek(), eager.as_mut()) {
+                    (Some((Event::DocumentEnd, _)), _) => None,
+                    (_, Some((conv, unique_depth))) if block_map => {
+                        conv.unique_depth = if docs.is_empty() { *unique_depth } else { 0 };
+                        Some(b.converted_map(conv)?)
+                    }
                     _ => Some(b.node()?),
                 };
                 docs.push(Doc {
                     root,
                     end: usize::MAX,
+                    start_line: span.start.line(),
                 });
             }
             Event::StreamEnd => {
@@ -471,6 +654,11 @@ fn scan_comments(src: &str, mut covered: Vec<(usize, usize)>) -> Vec<Comment> {
     let mut ci = 0usize; // char index
     let mut cov = 0usize;
     for (lineno, line) in src.split('\n').enumerate() {
+        // Most lines (every encrypted value's) hold no comment: skipped whole.
+        if !line.contains('#') {
+            ci += line.chars().count() + 1;
+            continue;
+        }
         let mut prev_blank = true;
         let mut content_before = false;
         for (col, (bi, c)) in line.char_indices().enumerate() {
@@ -560,6 +748,8 @@ fn collect(
             push_anchor(anchors, node.end);
         }
         Kind::Alias(_) => push_anchor(anchors, node.end),
+        // Only without comments: nothing to collect.
+        Kind::Converted(_) => {}
         Kind::Map { entries, flow } => {
             if *flow {
                 anchors.push(flow_anchor(node, role, in_list));
@@ -597,10 +787,127 @@ struct Converter {
     comments: Vec<Comment>,
     next: usize,
     /// Converted anchored nodes (aliases are deep copies, comments included).
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, Anchored>,
+    /// go-yaml's count of the current document's decoded nodes, and of those decoded through
+    /// an alias (see [`Converter::decoded`]).
+    decode_count: u64,
+    alias_count: u64,
+}
+
+/// A mapping being converted (see [`Converter::map_begin`]).
+struct MapConversion {
+    out: Map,
+    /// The container id comments target.
+    id: usize,
+    /// The column of its keys (known once the first key is read).
+    indent: Option<usize>,
+    /// Whether repeated keys are refused at this level.
+    check: bool,
+    /// Keys seen so far, by 32 bits of their hash (the text is compared on a hit): the
+    /// entry's ordinal. Small, as a large file's top level holds 100,000s of keys.
+    seen: HashMap<u32, u32>,
+    hasher: std::collections::hash_map::RandomState,
+    /// Per entry: where it is in `out`, and its line.
+    entry_at: Vec<(u32, u32)>,
+    indentless_end: Option<usize>,
+    entries: usize,
+}
+
+impl MapConversion {
+    /// The line of an earlier entry with key `text`, or `None` after noting this one (at
+    /// `line`, about to be pushed). Keys are found by hash, so the text is not copied.
+    fn repeated(&mut self, text: &str, line: usize) -> Option<usize> {
+        use std::hash::BuildHasher;
+        fn key_at(out: &Map, i: usize) -> &str {
+            match &out[i] {
+                MapItem::Entry(k, _) => k,
+                MapItem::Comment(_) => "",
+            }
+        }
+        // Truncated: a collision only costs a comparison of every key.
+        let hash = self.hasher.hash_one(text) as u32;
+        if let Some(&n) = self.seen.get(&hash) {
+            let (i, first) = self.entry_at[n as usize];
+            if key_at(&self.out, i as usize) == text {
+                return Some(first as usize);
+            }
+            if let Some(&(_, first)) = self
+                .entry_at
+                .iter()
+                .find(|(i, _)| key_at(&self.out, *i as usize) == text)
+            {
+                return Some(first as usize);
+            }
+        } else {
+            self.seen.insert(hash, self.entry_at.len() as u32);
+        }
+        // Files are far below 4 GiB (lines and entries fit in 32 bits).
+        self.entry_at.push((self.out.len() as u32, line as u32));
+        None
+    }
+}
+
+/// An anchored node's value and how many nodes decoding it takes, aliases in it expanded.
+struct Anchored {
+    value: Value,
+    nodes: u64,
+}
+
+/// go-yaml v3's `allowedAliasRatio`: the share of decoded nodes that may come from alias
+/// expansion, 99% for documents up to 400,000 nodes, scaled down to 10% at 4,000,000.
+fn allowed_alias_ratio(decode_count: u64) -> f64 {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    match decode_count {
+        ..=LOW => 0.99,
+        HIGH.. => 0.10,
+        n => 0.99 - 0.89 * ((n - LOW) as f64 / (HIGH - LOW) as f64),
+    }
 }
 
 impl Converter {
+    /// A last document that holds only comments (`---`, then comment lines, then the end of
+    /// the input): go-yaml makes the first run of those lines (up to a blank line) the foot of
+    /// the document before, as sops 3.11 shows; the rest stay in the last document. Not when
+    /// the first comment is on the `---` line.
+    fn comments_to_previous(&mut self, doc_end: usize, start_line: usize, previous: &mut Map) {
+        let mut line = start_line;
+        while let Some(c) = self.comments.get(self.next) {
+            if c.at.index >= doc_end || c.at.line != line + 1 {
+                break;
+            }
+            line = c.at.line;
+            previous.push(MapItem::Comment(self.take()));
+        }
+    }
+
+    /// Counts `nodes` decoded nodes (`aliased`: through an alias) as go-yaml v3's decoder counts
+    /// them, and refuses the document as it does once aliases make up too much of it (a
+    /// "billion laughs" file: a few kilobytes whose nested aliases expand to billions of
+    /// nodes). Called before an alias is copied, so a refused expansion is never built.
+    fn decoded(&mut self, nodes: u64, aliased: bool) -> Result<(), LoadError> {
+        self.decode_count += nodes;
+        if aliased {
+            self.alias_count += nodes;
+        }
+        // go-yaml checks at every node; within one expansion the share of aliased nodes only
+        // grows and the allowed share only shrinks, so checking at its end is the same.
+        if self.alias_count > 100
+            && self.decode_count > 1000
+            && self.alias_count as f64 / self.decode_count as f64
+                > allowed_alias_ratio(self.decode_count)
+        {
+            return Err(syntax("document contains excessive aliasing".into()));
+        }
+        Ok(())
+    }
+
+    /// Starts counting a new document (go-yaml decodes each with a new decoder).
+    fn start_document(&mut self) {
+        self.decode_count = 1;
+        self.alias_count = 0;
+    }
+
     fn take(&mut self) -> SecretString {
         let text = std::mem::take(&mut self.comments[self.next].text);
         self.next += 1;
@@ -751,14 +1058,20 @@ impl Converter {
 
     fn value(&mut self, node: Node) -> Result<Value, LoadError> {
         let anchor = node.anchor;
+        let before = self.decode_count;
+        self.decoded(1, false)?;
         let v = match node.kind {
             Kind::Scalar { text, style, tag } => resolve(&tag, style, text)
                 .map_err(|e| syntax(format!("value at {}: {e}", at(node.start))))?,
-            Kind::Alias(a) => self
-                .anchors
-                .get(&a)
-                .cloned()
-                .ok_or_else(|| syntax(format!("unknown anchor at {}", at(node.start))))?,
+            Kind::Alias(a) => {
+                let nodes = self
+                    .anchors
+                    .get(&a)
+                    .ok_or_else(|| syntax(format!("unknown anchor at {}", at(node.start))))?
+                    .nodes;
+                self.decoded(nodes, true)?;
+                self.anchors[&a].value.clone()
+            }
             Kind::Map { entries, flow } => Value::Map(self.map(
                 node.id,
                 entries,
@@ -769,9 +1082,12 @@ impl Converter {
             Kind::Seq { items, flow } => {
                 Value::List(self.list(node.id, items, flow, node.end, node.indent)?)
             }
+            Kind::Converted(m) => Value::Map(m),
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, v.clone());
+            let nodes = self.decode_count - before;
+            let value = v.clone();
+            self.anchors.insert(anchor, Anchored { value, nodes });
         }
         Ok(v)
     }
@@ -780,7 +1096,7 @@ impl Converter {
         let start = node.start;
         match self.value(node)? {
             // The key is not secret: its text leaves the zeroizing wrapper without a copy.
-            Value::Str(mut s) => Ok(std::mem::take(s.expose_mut())),
+            Value::Str(s) => Ok(s.into_public()),
             other => Err(LoadError::Structure(format!(
                 "YAML mapping key at {} is a {}; sops needs string keys (quote it)",
                 at(start),
@@ -797,54 +1113,74 @@ impl Converter {
         (start, end): (usize, Pos),
         indent: usize,
     ) -> Result<Map, LoadError> {
+        let mut map = self.map_begin(id, start, Some(indent));
+        for (k, v) in entries {
+            self.map_entry(&mut map, k, v)?;
+        }
+        Ok(self.map_end(map, flow, end))
+    }
+
+    /// Starts converting a mapping: the comments before it are heads of what it contains.
+    fn map_begin(&mut self, id: usize, start: usize, indent: Option<usize>) -> MapConversion {
         let mut out: Map = Vec::new();
-        let empty = entries.is_empty();
-        // Comments before the collection itself are heads of what it contains.
         self.flush_before(start, id, |c| out.push(MapItem::Comment(c)));
         self.depth += 1;
-        let check = self.depth <= self.unique_depth;
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        MapConversion {
+            out,
+            id,
+            indent,
+            check: self.depth <= self.unique_depth,
+            seen: HashMap::new(),
+            hasher: Default::default(),
+            entry_at: Vec::new(),
+            indentless_end: None,
+            entries: 0,
+        }
+    }
+
+    /// Converts one entry of the mapping `map_begin` started. After an error the conversion
+    /// is abandoned.
+    fn map_entry(&mut self, m: &mut MapConversion, k: Node, v: Node) -> Result<(), LoadError> {
+        m.entries += 1;
         // The end of the last value when it is an indentless block sequence (`k:` then `- x`
         // at the key's column): go-yaml gives it no level of its own.
-        let mut indentless_end = None;
-        for (k, v) in entries {
-            indentless_end = match v.kind {
-                Kind::Seq { flow: false, .. } if v.indent == indent => Some(v.end.index),
-                _ => None,
-            };
-            self.flush_before(k.start.index, id, |c| out.push(MapItem::Comment(c)));
-            if check {
-                if let Kind::Scalar { text, .. } = &k.kind {
-                    if let Some(first) = seen.insert(text.clone(), k.start.line) {
-                        self.depth -= 1;
-                        return Err(LoadError::Structure(format!(
-                            "YAML mapping key {text:?} at line {} is already defined at line {first}",
-                            k.start.line
-                        )));
-                    }
+        m.indentless_end = match v.kind {
+            Kind::Seq { flow: false, .. } if Some(v.indent) == m.indent => Some(v.end.index),
+            _ => None,
+        };
+        let out = &mut m.out;
+        self.flush_before(k.start.index, m.id, |c| out.push(MapItem::Comment(c)));
+        if m.check {
+            if let Kind::Scalar { text, .. } = &k.kind {
+                if let Some(first) = m.repeated(text, k.start.line) {
+                    return Err(LoadError::Structure(format!(
+                        "YAML mapping key {text:?} at line {} is already defined at line {first}",
+                        k.start.line
+                    )));
                 }
             }
-            let key = self.key(k);
-            let value = key.and_then(|k| Ok((k, self.value(v)?)));
-            let (key, value) = match value {
-                Ok(kv) => kv,
-                Err(e) => {
-                    self.depth -= 1;
-                    return Err(e);
-                }
-            };
-            out.push(MapItem::Entry(key, value));
         }
+        let key = self.key(k)?;
+        let value = self.value(v)?;
+        m.out.push(MapItem::Entry(key, value));
+        Ok(())
+    }
+
+    /// Ends the mapping: its foot comments (block) or last comments (flow).
+    fn map_end(&mut self, m: MapConversion, flow: bool, end: Pos) -> Map {
+        let mut out = m.out;
         self.depth -= 1;
         if flow {
-            self.flush_flow_end(id, end.index, !empty, |c| out.push(MapItem::Comment(c)));
+            let keep = m.entries > 0;
+            self.flush_flow_end(m.id, end.index, keep, |c| out.push(MapItem::Comment(c)));
         } else {
-            let skip_level = indentless_end == Some(end.index);
+            let skip_level = m.indentless_end == Some(end.index);
+            let indent = m.indent.unwrap_or(0);
             self.flush_foot(end, indent, skip_level, false, |c| {
                 out.push(MapItem::Comment(c))
             });
         }
-        Ok(out)
+        out
     }
 
     fn list(
@@ -867,6 +1203,13 @@ impl Converter {
         }
         Ok(out)
     }
+}
+
+/// Whether a line after 1-based `start_line` is a document end marker (`...`).
+fn explicit_end(src: &str, start_line: usize) -> bool {
+    src.split('\n')
+        .skip(start_line)
+        .any(|l| l.trim_end_matches([' ', '\t', '\r']) == "...")
 }
 
 /// Parses every document into a branch (a map with comments).
@@ -902,31 +1245,43 @@ pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, Lo
     })?;
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     check_directives(src)?;
-    // Each checks what it reads: neither handles comments.
-    if let Some(branches) = super::lines::parse_document(src, unique_depth) {
-        return Ok(branches);
-    }
-    if !src.contains('#') {
-        if let Some(branches) = super::stream::parse_documents(src, unique_depth) {
-            return Ok(branches);
-        }
-    }
-    parse_full(src, unique_depth)
-}
-
-/// The full parser: node tree, comments, and every error message.
-pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, LoadError> {
-    let (fixed, docs) = parse_events_lenient(src)?;
+    let fixed = indent_closing_brackets(src);
     let src = fixed.as_ref();
+    let mut blank = vec![true];
+    blank.extend(
+        src.split('\n')
+            .map(|l| l.trim_matches([' ', '\t', '\r']).is_empty()),
+    );
+    let mut conv = Converter {
+        blank,
+        src_end: src.chars().count(),
+        doc_end: usize::MAX,
+        last_foot_end: None,
+        comments: Vec::new(),
+        next: 0,
+        anchors: HashMap::new(),
+        depth: 0,
+        unique_depth: 0,
+        decode_count: 0,
+        alias_count: 0,
+    };
+    // Without a `#` there is no comment to place.
+    let has_comments = src.contains('#');
+    let eager = (!has_comments).then_some((&mut conv, unique_depth));
+    let docs = parse_events(src, eager)?;
 
     let mut ranges = Vec::new();
     let mut anchors = Vec::new();
-    for d in &docs {
+    for d in docs.iter().filter(|_| has_comments) {
         if let Some(root) = &d.root {
             collect(root, None, false, &mut ranges, &mut anchors);
         }
     }
-    let mut comments = scan_comments(src, ranges);
+    let mut comments = if has_comments {
+        scan_comments(src, ranges)
+    } else {
+        Vec::new()
+    };
     // Inline comments: attach to the last node that ends before them on their line.
     anchors.sort_by_key(|a| a.end);
     for c in comments.iter_mut().filter(|c| c.target.is_some()) {
@@ -947,35 +1302,30 @@ pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, Loa
         }
     }
     comments.sort_by_key(|c| c.pos);
+    conv.comments = comments;
 
-    let mut blank = vec![true];
-    blank.extend(
-        src.split('\n')
-            .map(|l| l.trim_matches([' ', '\t', '\r']).is_empty()),
-    );
-    let mut conv = Converter {
-        blank,
-        src_end: src.chars().count(),
-        doc_end: usize::MAX,
-        last_foot_end: None,
-        comments,
-        next: 0,
-        anchors: HashMap::new(),
-        depth: 0,
-        unique_depth: 0,
-    };
-    let mut branches = Vec::new();
+    let mut branches: Vec<Map> = Vec::new();
+    let n_docs = docs.len();
     for (i, d) in docs.into_iter().enumerate() {
+        let empty = d.root.as_ref().is_none_or(|n| {
+            matches!(&n.kind, Kind::Scalar { text, style: Style::Plain, tag } if text.is_empty() && tag.is_empty())
+        });
+        if empty && i > 0 && i + 1 == n_docs && !explicit_end(src, d.start_line) {
+            conv.comments_to_previous(d.end, d.start_line, &mut branches[i - 1]);
+        }
         conv.unique_depth = if i == 0 { unique_depth } else { 0 };
         conv.doc_end = d.end;
+        conv.start_document();
         let mut map: Map = Vec::new();
         match d.root {
             None => {}
             Some(root) => {
                 let start = root.start;
                 match root.kind {
+                    Kind::Converted(m) => map = m,
                     Kind::Map { entries, flow } => {
                         let anchor = root.anchor;
+                        conv.decoded(1, false)?;
                         map = conv.map(
                             root.id,
                             entries,
@@ -984,7 +1334,9 @@ pub(super) fn parse_full(src: &str, unique_depth: usize) -> Result<Vec<Map>, Loa
                             root.indent,
                         )?;
                         if anchor != 0 {
-                            conv.anchors.insert(anchor, Value::Map(map.clone()));
+                            let value = Value::Map(map.clone());
+                            let nodes = conv.decode_count - 1;
+                            conv.anchors.insert(anchor, Anchored { value, nodes });
                         }
                     }
                     Kind::Seq { .. } => {

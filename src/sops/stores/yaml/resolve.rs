@@ -369,7 +369,7 @@ pub fn resolve(tag: &str, style: Style, text: String) -> Result<Value, ResolveEr
         Resolved::Int(i) => Value::Int(i),
         Resolved::Uint => return Err(ResolveError::Uint64),
         Resolved::Float(f) => Value::Float(f),
-        Resolved::Time(t) => Value::Time(t.format(true)),
+        Resolved::Time(t) => Value::Time(t.format(true).into()),
         Resolved::Str | Resolved::Merge => Value::str(text),
     })
 }
