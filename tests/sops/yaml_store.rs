@@ -2,7 +2,7 @@
 //! library (MAC checked, so typing must match go-yaml v3 exactly), and our output is compared
 //! with `sops decrypt`.
 
-mod common;
+use crate::common;
 
 use common::{sops, sops_decrypt, sops_encrypt, sops_try_encrypt, AgeKey};
 use nix_sops::keys::{age::parse_identity_file, Keyring};

@@ -2,9 +2,7 @@
 //! real sops' exit code and nix-sops' exit code and message are asserted, and nix-sops' stderr
 //! must not reveal any plaintext of the fixture.
 
-mod common;
-#[path = "interop/support.rs"]
-mod support;
+use crate::{common, support};
 
 use std::time::Instant;
 use support::{assert_no_secret, assert_same, Compare, Scratch};

@@ -1,7 +1,7 @@
 //! The JSON, dotenv, INI and binary stores against the real sops 3.11: files encrypted by sops,
 //! decrypted by this crate, compared byte for byte with `sops decrypt`.
 
-mod common;
+use crate::common;
 
 use common::{sops_decrypt, sops_encrypt, sops_try_encrypt, AgeKey};
 use nix_sops::keys::age::parse_identity_file;

@@ -4,9 +4,7 @@
 //! same bytes (YAML/JSON: the same bytes, or at least the same tree with comments and order; run
 //! with `NIX_SOPS_STRICT_BYTES=1` to demand bytes there too).
 
-mod common;
-#[path = "interop/support.rs"]
-mod support;
+use crate::{common, support};
 
 use support::{assert_same, Compare, Scratch};
 

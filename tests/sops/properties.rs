@@ -4,9 +4,7 @@
 //!
 //! Each case spawns sops, so the count is small: `PROPTEST_CASES` (default 48).
 
-mod common;
-#[path = "interop/support.rs"]
-mod support;
+use crate::{common, support};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
