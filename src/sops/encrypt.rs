@@ -126,6 +126,18 @@ pub fn emit_encrypted(file: &EncryptedFile) -> Result<Vec<u8>, EmitError> {
 
 /// [`emit_encrypted`] of a file that is not needed afterwards: its tree is not copied.
 pub fn emit_encrypted_owned(file: EncryptedFile) -> Result<Vec<u8>, EmitError> {
+    // Ciphertext, and what the crypt rule leaves in the clear on purpose: a plain buffer.
+    let mut out = Vec::new();
+    write_encrypted_owned(file, &mut out)?;
+    Ok(out)
+}
+
+/// [`emit_encrypted_owned`] written to `w` as it is made (a YAML document never has all its
+/// text in memory next to its tree).
+pub fn write_encrypted_owned(
+    file: EncryptedFile,
+    w: &mut dyn std::io::Write,
+) -> Result<(), EmitError> {
     let meta = file
         .metadata
         .to_value()
@@ -141,7 +153,7 @@ pub fn emit_encrypted_owned(file: EncryptedFile) -> Result<Vec<u8>, EmitError> {
         }
     }
     let mut tree = file.tree;
-    let out = match file.format {
+    match file.format {
         Format::Yaml | Format::Json | Format::Binary => {
             if tree.branches.is_empty() {
                 tree.branches.push(Vec::new());
@@ -155,7 +167,7 @@ pub fn emit_encrypted_owned(file: EncryptedFile) -> Result<Vec<u8>, EmitError> {
             } else {
                 Format::Json
             };
-            stores::emit(store, &tree)?
+            stores::write(store, &tree, w)
         }
         Format::Dotenv => {
             let branch = tree.branches.first_mut().ok_or(EmitError::Unsupported {
@@ -165,7 +177,7 @@ pub fn emit_encrypted_owned(file: EncryptedFile) -> Result<Vec<u8>, EmitError> {
             for (k, v) in flatten(&meta) {
                 branch.push(MapItem::Entry(format!("sops_{k}"), Value::str(v)));
             }
-            stores::emit(Format::Dotenv, &tree)?
+            stores::write(Format::Dotenv, &tree, w)
         }
         Format::Ini => {
             let branch = tree.branches.first_mut().ok_or(EmitError::Unsupported {
@@ -177,11 +189,9 @@ pub fn emit_encrypted_owned(file: EncryptedFile) -> Result<Vec<u8>, EmitError> {
                 .map(|(k, v)| MapItem::Entry(k, Value::str(v)))
                 .collect();
             branch.push(MapItem::Entry("sops".into(), Value::Map(section)));
-            stores::emit(Format::Ini, &tree)?
+            stores::write(Format::Ini, &tree, w)
         }
-    };
-    // Ciphertext, and what the crypt rule leaves in the clear on purpose.
-    Ok(out.into_public())
+    }
 }
 
 #[cfg(test)]

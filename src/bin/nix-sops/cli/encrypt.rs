@@ -5,9 +5,9 @@ use crate::cli::exit::{self, Failure};
 use nix_sops::config;
 use nix_sops::keys::wrap::{self, Recipient};
 use nix_sops::secret::SecretBytes;
-use nix_sops::sops::encrypt::{emit_encrypted_owned, seal};
+use nix_sops::sops::encrypt::{emit_encrypted_owned, seal, write_encrypted_owned};
 use nix_sops::sops::tree::{MapItem, Tree};
-use nix_sops::sops::{stores, CryptRule, Format, Metadata, PlainTree};
+use nix_sops::sops::{stores, CryptRule, EncryptedFile, Format, Metadata, PlainTree};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -127,9 +127,29 @@ pub fn encrypt_bytes(
     output: Format,
     bytes: &[u8],
 ) -> Result<Vec<u8>, Failure> {
+    let tree = parse(args, input, bytes)?;
+    let file = seal_tree(args, input, output, tree)?;
+    emit_encrypted_owned(file).map_err(|e| {
+        fail(
+            exit::ERROR_DUMPING_TREE,
+            format!("{}: {e}", args.file.display()),
+        )
+    })
+}
+
+fn parse(args: &EncryptArgs, input: Format, bytes: &[u8]) -> Result<Tree, Failure> {
+    stores::parse_plain(input, bytes)
+        .map_err(|e| fail(exit::GENERIC, format!("{}: {e}", args.file.display())))
+}
+
+/// Encrypts a parsed plaintext `tree` (read as `input`) for `output`.
+fn seal_tree(
+    args: &EncryptArgs,
+    input: Format,
+    output: Format,
+    tree: Tree,
+) -> Result<EncryptedFile, Failure> {
     let shown = args.file.display();
-    let tree = stores::parse_plain(input, bytes)
-        .map_err(|e| fail(exit::GENERIC, format!("{shown}: {e}")))?;
     if already_encrypted(input, &tree) {
         return Err(fail(
             FILE_ALREADY_ENCRYPTED,
@@ -157,7 +177,7 @@ pub fn encrypt_bytes(
         &key,
     )
     .map_err(|e| fail(exit::GENERIC, format!("{shown}: {e}")))?;
-    emit_encrypted_owned(file).map_err(|e| fail(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))
+    Ok(file)
 }
 
 pub fn run(args: EncryptArgs) -> Result<(), Failure> {
@@ -168,15 +188,26 @@ pub fn run(args: EncryptArgs) -> Result<(), Failure> {
             format!("{}: cannot read: {e}", args.file.display()),
         )
     })?);
-    let out = encrypt_bytes(&args, input, output, bytes.expose())?;
+    let tree = parse(&args, input, bytes.expose())?;
+    // The plaintext text is not needed once parsed: give its memory back before encrypting.
     drop(bytes);
+    let file = seal_tree(&args, input, output, tree)?;
+    let dump = |e| {
+        fail(
+            exit::ERROR_DUMPING_TREE,
+            format!("{}: {e}", args.file.display()),
+        )
+    };
     if args.in_place {
-        crate::cli::write_replacing(&args.file, &out)
+        crate::cli::write_replacing_with(&args.file, |w| {
+            write_encrypted_owned(file, w).map_err(dump)
+        })
     } else {
-        let mut stdout = std::io::stdout().lock();
+        // Written as it is made: the output is never all in memory next to the tree.
+        let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        write_encrypted_owned(file, &mut stdout).map_err(dump)?;
         stdout
-            .write_all(&out)
-            .and_then(|_| stdout.flush())
+            .flush()
             .map_err(|e| fail(exit::GENERIC, format!("cannot write to stdout: {e}")))
     }
 }

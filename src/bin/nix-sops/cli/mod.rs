@@ -168,7 +168,22 @@ pub fn write_new_file(
 /// Replaces `path` atomically with `bytes` (a temporary file beside it, renamed over), keeping
 /// the original file's mode.
 pub fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> Result<(), exit::Failure> {
-    use std::io::Write;
+    write_replacing_with(path, |w| {
+        w.write_all(bytes).map_err(|e| {
+            exit::Failure::new(
+                exit::GENERIC,
+                format!("{}: cannot write: {e}", path.display()),
+            )
+        })
+    })
+}
+
+/// [`write_replacing`] with the content written by `write` (so a large output need not be in
+/// memory whole first).
+pub fn write_replacing_with(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), exit::Failure>,
+) -> Result<(), exit::Failure> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let fail = |e: std::io::Error| {
         exit::Failure::new(
@@ -188,18 +203,22 @@ pub fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> Result<(), exit:
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.nix-sops-{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
+    let f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(&tmp)
         .map_err(fail)?;
-    let res = f
-        .write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .and_then(|_| std::fs::rename(&tmp, path));
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+    let res = write(&mut w).and_then(|()| {
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(fail)
+    });
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    res.map_err(fail)
+    res
 }
