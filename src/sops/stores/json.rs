@@ -68,6 +68,29 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     Ok(out)
 }
 
+/// [`emit`]'s bytes written to `w` a top-level entry at a time, so the text of a large document
+/// is never in memory whole next to its tree.
+pub fn write(tree: &Tree, w: &mut dyn std::io::Write) -> Result<(), EmitError> {
+    const CHUNK: usize = 64 * 1024;
+    let mut out = SecretBytes::with_capacity(CHUNK);
+    let entries = first_branch(tree).iter().filter_map(|item| match item {
+        MapItem::Entry(k, v) => Some((k, v)),
+        MapItem::Comment(_) => None,
+    });
+    write_container(&mut out, (b'{', b'}'), entries, 0, |out, (k, v)| {
+        write_string(out, k.as_bytes());
+        out.extend_from_slice(b": ");
+        write_value(out, v, 1)?;
+        if out.len() >= CHUNK {
+            w.write_all(out.expose()).map_err(EmitError::Write)?;
+            out.clear();
+        }
+        Ok(())
+    })?;
+    out.push(b'\n');
+    w.write_all(out.expose()).map_err(EmitError::Write)
+}
+
 /// One value as `sops decrypt --extract` prints a non-string: indented, no trailing newline.
 pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     let mut out = SecretBytes::new(Vec::new());
@@ -617,6 +640,29 @@ fn trimmed<T>(mut v: Vec<T>) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `write` streams a top-level entry at a time: the same bytes as `emit`, for documents
+    /// smaller and larger than its chunk, nested, empty.
+    #[test]
+    fn write_gives_emits_bytes() {
+        let big: String = (0..5000)
+            .map(|i| {
+                format!("\"k{i}\": {{\"a\": [1, \"x{i}\", {{\"b\": null}}], \"s\": \"v\\n{i}\"}}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        for text in ["{}", "{\"a\": 1}", &format!("{{{big}}}")] {
+            let tree = parse_plain(text.as_bytes()).unwrap();
+            let mut streamed = Vec::new();
+            write(&tree, &mut streamed).unwrap();
+            assert_eq!(
+                streamed,
+                emit(&tree).unwrap().expose(),
+                "{}",
+                &text[..text.len().min(40)]
+            );
+        }
+    }
 
     fn plain(text: impl AsRef<[u8]>) -> Map {
         parse_plain(text.as_ref()).unwrap().branches.remove(0)

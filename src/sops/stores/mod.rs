@@ -49,6 +49,7 @@ pub fn write(format: Format, tree: &Tree, w: &mut dyn std::io::Write) -> Result<
     match format {
         // Written as it is made: a large document never has all its text in memory.
         Format::Yaml => yaml::write(tree, w).map_err(EmitError::Write),
+        Format::Json => json::write(tree, w),
         other => w
             .write_all(emit(other, tree)?.expose())
             .map_err(EmitError::Write),
