@@ -15,6 +15,24 @@ pub const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
     .union(OFlag::O_RDONLY)
     .union(OFlag::O_CLOEXEC);
 
+/// Creates `path`'s missing parents (root's, at most 0755: in a parent others could write,
+/// anyone could plant or rename what goes there) and opens the parent (`O_NOFOLLOW`). Returns
+/// the parent and `path`'s last component. For root-owned places (`/run/…`), not user paths.
+pub fn make_parent(path: &Path) -> Result<(OwnedFd, &std::ffi::OsStr)> {
+    use std::os::unix::fs::DirBuilderExt;
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        anyhow::bail!("{} is not a path to a file", path.display());
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(parent)
+        .with_context(|| format!("cannot create directory {}", parent.display()))?;
+    let dir =
+        open_dir(parent).with_context(|| format!("cannot open directory {}", parent.display()))?;
+    Ok((dir, name))
+}
+
 /// Opens an existing directory by absolute path; the last component must not be a symlink.
 pub fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
     nix::fcntl::open(path, DIR_FLAGS, Mode::empty())

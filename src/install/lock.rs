@@ -16,7 +16,6 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, Flock, FlockArg, OFlag};
 use nix::sys::stat::{fstat, Mode};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -44,16 +43,7 @@ pub fn lock_path(mount_point: &Path) -> Result<PathBuf> {
 
 /// Opens (creating it if needed) the lock file, checked to be the installer's own.
 fn open_lock_file(path: &Path) -> Result<OwnedFd> {
-    let parent = path.parent().expect("lock_path has a parent");
-    let name = path.file_name().expect("lock_path has a name");
-    // 0755 whatever the umask: in a parent others could write, anyone could plant the lock file.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(parent)
-        .with_context(|| format!("cannot create directory {}", parent.display()))?;
-    let dir = fsutil::open_dir(parent)
-        .with_context(|| format!("cannot open {} to create the lock file", parent.display()))?;
+    let (dir, name) = fsutil::make_parent(path)?;
     // O_NONBLOCK: a FIFO planted here must not hang the boot; it is refused below.
     let flags = OFlag::O_RDONLY
         | OFlag::O_CREAT

@@ -7,24 +7,13 @@ use nix::errno::Errno;
 use nix::fcntl::renameat;
 use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
 use std::ffi::OsString;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 /// Points `link` at `target` atomically. A real directory or file at `link` (not a symlink) is
 /// replaced only when `replace_non_link` is set, and then with a message saying so.
 pub fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool) -> Result<()> {
-    let parent = link
-        .parent()
-        .with_context(|| format!("{} has no parent directory", link.display()))?;
-    let name = link.file_name().expect("an absolute path with a name");
-    // 0755 whatever the umask: in a parent others could write, anyone could rename the link.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(parent)
-        .with_context(|| format!("cannot create directory {}", parent.display()))?;
-    let dir = fsutil::open_dir(parent)
-        .with_context(|| format!("cannot open directory {}", parent.display()))?;
+    let (dir, name) = fsutil::make_parent(link)?;
+    let parent = link.parent().expect("make_parent checked it");
     if let Some(st) = fsutil::lstat_at(&dir, name)? {
         if !fsutil::is_symlink(&st) {
             if !replace_non_link {

@@ -88,43 +88,10 @@ pub fn sandbox(script: &str) -> Run {
 /// Runs `script` (sh) in a lighter sandbox: a private mount namespace with a tmpfs on /run only
 /// (for attacks that need no other users). `$BIN` is the installer; `env` is added.
 pub fn ns(script: &str, env: &[(&str, &str)]) -> Output {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the installer attack tests need root (CI runs them as root)"
-    );
-    peers::require("unshare");
-    let mut c = Command::new("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-euc"])
-        .arg(format!(
-            "mount -t tmpfs -o mode=0755 tmpfs /run\nmountpoint -q /run\n{script}"
-        ))
-        .env("BIN", BIN)
-        .env_remove("NIXOS_ACTION")
-        .env_remove("SOPS_AGE_KEY_FILE")
-        .env_remove("SOPS_AGE_KEY")
-        .env_remove("SOPS_RESTART_UNITS_VIA_SYSTEMCTL")
-        .env("HOME", "/var/empty");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("unshare runs")
+    peers::installer_ns(BIN, script, env)
 }
 
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-pub fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
+pub use peers::{ok, text};
 
 /// An age key (from the real age-keygen) and sops files encrypted to it by the real sops, in a
 /// directory the sandbox's tmpfs mounts do not hide.

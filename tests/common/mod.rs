@@ -133,3 +133,46 @@ pub fn sops_decrypt(dir: &Path, name: &str, key_file: &Path, args: &[&str]) -> O
         &[("SOPS_AGE_KEY_FILE", key_file.to_str().unwrap())],
     )
 }
+
+/// Runs `script` (sh -eu) as root in a fresh private mount namespace with a tmpfs on /run (so
+/// the real `/run/secrets*` paths can be used without touching the host), with the installer
+/// `bin` as `$BIN`, the sops and activation variables of this process removed, and `env` added.
+pub fn installer_ns(bin: &str, script: &str, env: &[(&str, &str)]) -> Output {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the installer tests need root (CI runs them as root)"
+    );
+    require("unshare");
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-euc"])
+        .arg(format!(
+            "mount -t tmpfs -o mode=0755 tmpfs /run\nmountpoint -q /run\n{script}"
+        ))
+        .env("BIN", bin)
+        .env_remove("NIXOS_ACTION")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_RESTART_UNITS_VIA_SYSTEMCTL")
+        .env("HOME", "/var/empty");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("unshare runs")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The output's stdout, after asserting it succeeded (with both streams in the message).
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}

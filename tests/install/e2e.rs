@@ -27,36 +27,10 @@ fn require_root() {
 /// installer.
 fn ns(script: &str, env: &[(&str, &str)]) -> Output {
     require_root();
-    let mut c = Command::new("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-euc"])
-        .arg(format!("mount -t tmpfs -o mode=0755 tmpfs /run\n{script}"))
-        .env("BIN", BIN)
-        .env_remove("NIXOS_ACTION")
-        .env_remove("SOPS_AGE_KEY_FILE")
-        .env_remove("SOPS_AGE_KEY")
-        .env_remove("SOPS_RESTART_UNITS_VIA_SYSTEMCTL")
-        .env("HOME", "/var/empty");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("unshare runs")
+    peers::installer_ns(BIN, script, env)
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
+use peers::{ok, text};
 
 struct Fixture {
     dir: tempfile::TempDir,
