@@ -108,7 +108,8 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    fn of(mode: libc::mode_t) -> Option<FileKind> {
+    /// The kind of a file of type `mode` (`st_mode`), `None` for a regular file.
+    pub fn of(mode: libc::mode_t) -> Option<FileKind> {
         Some(match mode & libc::S_IFMT {
             libc::S_IFREG => return None,
             libc::S_IFDIR => FileKind::Directory,

@@ -78,15 +78,13 @@ fn is_trusted_dir(st: &FileStat, me: u32) -> bool {
     (st.st_uid == 0 || st.st_uid == me) && (st.st_mode & 0o022 == 0 || sticky_group_only)
 }
 
-fn describe(st: &FileStat) -> &'static str {
+fn describe(st: &FileStat) -> String {
     match st.st_mode & libc::S_IFMT {
-        libc::S_IFDIR => "a directory",
-        libc::S_IFLNK => "a symlink",
-        libc::S_IFREG => "a file",
-        libc::S_IFIFO => "a FIFO",
-        libc::S_IFSOCK => "a socket",
-        libc::S_IFCHR | libc::S_IFBLK => "a device",
-        _ => "not a regular file",
+        libc::S_IFLNK => "a symlink".to_owned(),
+        libc::S_IFREG => "a file".to_owned(),
+        mode => super::input::FileKind::of(mode)
+            .map(|k| k.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -105,6 +103,9 @@ pub fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Lookup, Li
         .map_err(|e| refuse(for_path, format!("cannot open /: {e}")))?;
     let mut resolved = PathBuf::from("/");
     let mut hops = 0;
+    // A directory we made and someone removed again before we could open it: bounded, so that
+    // the owner of a parent cannot keep the installer in this loop.
+    let mut made = 0;
     // `todo` is a stack: the next component is at the end.
     while let Some(c) = todo.pop() {
         if c == ".." {
@@ -121,6 +122,16 @@ pub fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Lookup, Li
         let st = match fsutil::lstat_at(&cur, c.as_os_str()) {
             Ok(Some(st)) => st,
             Ok(None) if create => {
+                made += 1;
+                if made > MAX_SYMLINKS {
+                    return Err(refuse(
+                        for_path,
+                        format!(
+                            "{} keeps disappearing after it is created (someone is racing                              nix-sops there)",
+                            here.display()
+                        ),
+                    ));
+                }
                 // Never group/other-writable, whatever the umask (see the module doc).
                 match mkdirat(&cur, c.as_os_str(), Mode::from_bits_truncate(0o755)) {
                     Ok(()) | Err(Errno::EEXIST) => {}

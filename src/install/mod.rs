@@ -253,10 +253,11 @@ fn make_plan(
     plan::check_owners(m, policy)?;
     let keys_gid = owners::keys_gid(policy)?;
     mount::preflight(&m.secrets_mount_point)?;
-    templates::texts(m)?;
+    // Read before any key is loaded or file decrypted, so a bad template source fails fast.
+    let texts = templates::texts(m)?;
     source.prepare(m, &env.prog)?;
     let mut entries = plan::secrets(m, source, policy)?;
-    let tpl = plan::templates(m, &entries, policy)?;
+    let tpl = plan::templates(m, texts, &entries, policy)?;
     entries.extend(tpl);
     links::preflight(&entries, &m.secrets_mount_point, &m.symlink_path)?;
     Ok(Planned {

@@ -288,9 +288,13 @@ pub fn check_owners(m: &Manifest, policy: Policy) -> Result<()> {
     Ok(())
 }
 
-/// The rendered-template entries.
-pub fn templates(m: &Manifest, secrets: &[Entry], policy: Policy) -> Result<Vec<Entry>> {
-    let texts = super::templates::texts(m)?;
+/// The rendered-template entries, from each template's text ([`super::templates::texts`]).
+pub fn templates(
+    m: &Manifest,
+    texts: Vec<String>,
+    secrets: &[Entry],
+    policy: Policy,
+) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     let for_users = super::templates::for_users_dir(&m.symlink_path);
     for (t, text) in m.templates.iter().zip(texts) {

@@ -743,9 +743,9 @@ fn ignore_mac_reads_a_changed_file() {
     support::assert_both_fail("changed file without --ignore-mac", &ours, &sops, 51, 51);
 }
 
-/// A document large enough to be parsed, decrypted and written on two cores (thousands of
-/// top-level entries, over 512 KiB): every kind of entry, optionally top-level comments (which
-/// send the parse down the general parser, the decryption still on two cores).
+/// A large document (thousands of top-level entries, over 512 KiB): every kind of entry,
+/// optionally with top-level comments, so the reader's entry-by-entry conversion and its comment
+/// placement are both exercised at size.
 fn large_yaml(n: usize, comments: bool) -> String {
     let mut s = String::new();
     for i in 0..n {
@@ -766,7 +766,7 @@ fn large_yaml(n: usize, comments: bool) -> String {
 }
 
 #[test]
-fn large_documents_on_two_cores_print_what_sops_prints() {
+fn large_documents_print_what_sops_prints() {
     let s = Scratch::new();
     let enc = s.encrypt("big.yaml", large_yaml(3500, false).as_bytes(), &[]);
     assert!(
@@ -794,8 +794,7 @@ fn large_documents_with_comments_and_mac_only_encrypted() {
     check(&s, "u.yaml", &[], Compare::Bytes);
 }
 
-/// A change late in a large document (in the part the second core reads) is caught as it is in a
-/// small one: a clear value by the MAC, a value by its authentication tag.
+/// A change late in a large document is caught as it is in a small one: a clear value by the MAC, a value by its authentication tag.
 #[test]
 fn large_documents_changed_late_fail_like_sops() {
     let s = Scratch::new();

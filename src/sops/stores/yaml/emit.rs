@@ -875,7 +875,7 @@ mod tests {
             Tree {
                 branches: vec![document(3), vec![], document(5)],
             },
-            // Large enough for two threads, with values larger than the buffer.
+            // Large, with values larger than the writer's buffer.
             Tree {
                 branches: vec![document(5000), document(2500)],
             },
