@@ -1252,3 +1252,26 @@ fn bash_completions_load_and_know_the_commands() {
         Some(2)
     );
 }
+
+/// With `--user`, only the plaintext (file or FIFO) becomes the user's; its directory stays
+/// root's and 0711, so the user can read the plaintext but never swap it for a link that root
+/// would then chown or write through (root used to chown the directory to the user first).
+#[test]
+fn exec_file_as_another_user_gives_them_only_the_plaintext() {
+    let f = Fixture::new();
+    f.sops_file("s.yaml", YAML.as_bytes());
+    let want = String::from_utf8(f.sops(&["decrypt", "s.yaml"]).stdout).unwrap();
+    for extra in [&[][..], &["--no-fifo"]] {
+        let mut args = vec!["exec-file", "--user", "nobody"];
+        args.extend_from_slice(extra);
+        args.extend(["s.yaml", r#"stat -c '%U %a' "$(dirname {})" {}; cat {}"#]);
+        let o = f.ours(&args);
+        assert!(o.status.success(), "{extra:?}: {}", err(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        let (owners, text) = out.split_at(out.find('\n').unwrap() + 1);
+        assert_eq!(owners, "root 711\n", "{extra:?}: {out}");
+        let (file, text) = text.split_at(text.find('\n').unwrap() + 1);
+        assert!(file.starts_with("nobody 600"), "{extra:?}: {file}");
+        assert_eq!(text, want, "{extra:?}");
+    }
+}

@@ -11,7 +11,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use nix_sops::secret::SecretBytes;
-use nix_sops::sops::encrypt::{emit_encrypted, seal};
+use nix_sops::sops::encrypt::{emit_encrypted_owned, seal};
 use nix_sops::sops::{stores, DecryptOptions, PlainTree};
 use std::ffi::CString;
 use std::io::Write;
@@ -31,7 +31,8 @@ Examples:
   EDITOR=nano nix-sops edit secrets.env
 
 The plaintext is written to a private directory (mode 0700) under $XDG_RUNTIME_DIR (a tmpfs on
-systemd machines), else /dev/shm, else $TMPDIR, and removed when the editor exits. The editor is
+systemd machines; only if it is this user's own), else /dev/shm (if it is a tmpfs), never
+$TMPDIR, and removed when the editor exits. The editor is
 $SOPS_EDITOR, else $EDITOR, else vim, nano or vi. Exit 200 when nothing changed (as sops).
 On SIGINT, SIGTERM or SIGHUP the editor is stopped, the plaintext removed, and nix-sops ends with
 that signal.")]
@@ -137,17 +138,21 @@ impl Drop for Signals {
     }
 }
 
-/// A private directory for the plaintext, on tmpfs where there is one; removed on drop.
+/// A private directory for the plaintext on a RAM file system (never on a disk); removed on drop.
 struct Scratch(PathBuf);
 
 impl Scratch {
     fn new() -> Result<Scratch, Failure> {
+        // The user's own runtime directory (a tmpfs on systemd machines; trusted as the user
+        // declared it, but only if it is theirs alone), else /dev/shm if it is RAM-backed.
+        // Never $TMPDIR, which may be a disk.
         let bases = [
-            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
-            Some(PathBuf::from("/dev/shm")),
-            Some(std::env::temp_dir()),
+            std::env::var_os("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .filter(|b| crate::cli::exec::safe_base(b, false)),
+            Some(PathBuf::from("/dev/shm")).filter(|b| crate::cli::exec::safe_base(b, true)),
         ];
-        for base in bases.into_iter().flatten().filter(|b| b.is_dir()) {
+        for base in bases.into_iter().flatten() {
             // A random name, retried when taken: a predictable one (the pid) in the shared
             // /dev/shm could be created first by another user, pushing the plaintext on to
             // $TMPDIR, which may be on disk.
@@ -162,7 +167,9 @@ impl Scratch {
         }
         Err(Failure::new(
             exit::GENERIC,
-            "cannot create a private temporary directory for the plaintext",
+            "cannot create a private directory for the plaintext: $XDG_RUNTIME_DIR is unset or \
+             not this user's own, and /dev/shm is not a writable tmpfs; set XDG_RUNTIME_DIR to a \
+             private tmpfs directory (the plaintext is never put in $TMPDIR, which may be a disk)",
         ))
     }
 }
@@ -379,7 +386,7 @@ pub fn run(args: EditArgs) -> Result<(), Failure> {
     })?;
     let file = seal(PlainTree { format, tree }, metadata, &key)
         .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
-    let out = emit_encrypted(&file)
+    let out = emit_encrypted_owned(file)
         .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
     crate::cli::write_replacing(&args.file, &out)
 }

@@ -235,8 +235,26 @@ fn ram_backed(dir: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether our private directory may be made in `base`: nobody but us (or root) can rename or
+/// replace what we make there. That is a directory we own that others cannot write to, or a
+/// sticky one of root's or ours (`/dev/shm`, `/tmp`). An `$XDG_RUNTIME_DIR` of another user
+/// (`sudo -E`) is not: its owner could swap our directory for a link. `ram`: it must also be a
+/// RAM file system.
+pub fn safe_base(base: &Path, ram: bool) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(md) = std::fs::metadata(base) else {
+        return false;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let owner_ok = md.uid() == me || md.uid() == 0;
+    let private = md.uid() == me && md.mode() & 0o022 == 0;
+    let sticky = owner_ok && md.mode() & 0o1000 != 0;
+    md.is_dir() && (private || sticky) && (!ram || ram_backed(base))
+}
+
 impl RamDir {
-    /// A fresh 0700 directory under `$XDG_RUNTIME_DIR` or `/dev/shm`, whichever is RAM-backed.
+    /// A fresh 0700 directory under `$XDG_RUNTIME_DIR` or `/dev/shm`, whichever is RAM-backed
+    /// and [`safe_base`].
     /// `fifo_only`: it will hold only a FIFO, whose data never reaches the file system, so
     /// `$TMPDIR` will do when no RAM-backed directory exists.
     pub fn new(fifo_only: bool) -> Result<RamDir, Failure> {
@@ -252,7 +270,7 @@ impl RamDir {
             .map(|b| (b, true))
             .chain(fallback.map(|b| (b, false)))
         {
-            if !base.is_dir() || (ram && !ram_backed(&base)) {
+            if !safe_base(&base, ram) {
                 continue;
             }
             let tag: u64 = rand::thread_rng().gen();
@@ -362,30 +380,35 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::new(exit::GENERIC, format!("cannot block signals: {e}")))?;
     let dir = RamDir::new(!args.no_fifo)?;
     let path = dir.path().join(&name);
-    let chown = |p: &Path| -> Result<(), Failure> {
-        if let Some((uid, gid)) = user {
-            std::os::unix::fs::chown(p, Some(uid), Some(gid)).map_err(|e| {
-                Failure::new(exit::GENERIC, format!("{}: cannot chown: {e}", p.display()))
-            })?;
-        }
-        Ok(())
+    let cannot = |what: &str, e: std::io::Error| {
+        Failure::new(
+            exit::GENERIC,
+            format!("{}: cannot {what}: {e}", path.display()),
+        )
     };
-    chown(dir.path())?;
+    // With --user the directory stays ours (0711: the user may reach the file, not replace it)
+    // and only the file or FIFO becomes theirs, so nothing the user can rename is ever chowned
+    // or written through by us.
+    if user.is_some() {
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+        )
+        .map_err(|e| cannot("make the directory traversable", e))?;
+    }
     let writer = if args.no_fifo {
-        std::fs::OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .and_then(|mut f| f.write_all(text.expose()))
-            .map_err(|e| {
-                Failure::new(
-                    exit::GENERIC,
-                    format!("{}: cannot write: {e}", path.display()),
-                )
-            })?;
+            .map_err(|e| cannot("create", e))?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).map_err(|e| cannot("chown", e))?;
+        }
+        f.write_all(text.expose()).map_err(|e| cannot("write", e))?;
         drop(text);
-        chown(&path)?;
         None
     } else {
         nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(
@@ -396,11 +419,18 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
                 )
             },
         )?;
-        chown(&path)?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+                .map_err(|e| cannot("chown", e))?;
+        }
         let fifo = path.clone();
         // Opening a FIFO for writing waits for a reader: done aside, so the command can start.
         Some(std::thread::spawn(move || {
-            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&fifo)
+            {
                 let _ = f.write_all(text.expose());
             }
             drop(text);
@@ -420,7 +450,7 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
         // reader for a moment, so the writer finishes (with EPIPE) and wipes its copy.
         if let Ok(f) = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NONBLOCK)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
             .open(&path)
         {
             drop(f);

@@ -5,7 +5,7 @@
 use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, Failure};
 use crate::cli::rotate::{deliver, rewrap, LongKeyArgs};
-use nix_sops::sops::encrypt::emit_encrypted;
+use nix_sops::sops::encrypt::emit_encrypted_owned;
 use nix_sops::sops::{Format, MasterKey};
 use std::path::PathBuf;
 
@@ -126,7 +126,7 @@ fn regroup(
     }
     rewrap(&key, &mut meta.key_groups, &mut meta.shamir_threshold)
         .map_err(|f| Failure::new(f.code, format!("{shown}: {}", f.message)))?;
-    let out = emit_encrypted(&encrypted)
+    let out = emit_encrypted_owned(encrypted)
         .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
     deliver(&out, in_place.then_some(file), None)
 }

@@ -4,11 +4,10 @@
 use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
 use crate::cli::exit::{self, Failure};
 use nix_sops::secret::{SecretBytes, SecretString};
-use nix_sops::sops::encrypt::{emit_encrypted, seal};
+use nix_sops::sops::encrypt::{emit_encrypted_owned, seal};
 use nix_sops::sops::path::{parse_extract, Component};
 use nix_sops::sops::tree::{ListItem, Map, MapItem, Value};
 use nix_sops::sops::{stores, DataKey, DecryptOptions, Format, Metadata, PlainTree};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::cli::exit::INVALID_SET_FORMAT;
@@ -135,7 +134,7 @@ pub fn seal_to_bytes(
         key,
     )
     .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
-    emit_encrypted(&sealed).map_err(|e| {
+    emit_encrypted_owned(sealed).map_err(|e| {
         Failure::new(
             exit::ERROR_DUMPING_TREE,
             format!("{shown}: could not marshal tree: {e}"),
@@ -143,8 +142,20 @@ pub fn seal_to_bytes(
     })
 }
 
+/// Deeper than the YAML reader reads back (256 levels): a path this long would write a file
+/// nix-sops itself then refuses to read.
+const MAX_PATH_DEPTH: usize = 256;
+
 fn tree_path(arg: &str, what: &str) -> Result<Vec<Component>, Failure> {
     match parse_extract(arg) {
+        Ok(p) if p.len() > MAX_PATH_DEPTH => Err(Failure::new(
+            INVALID_SET_FORMAT,
+            format!(
+                "Invalid {what} index format: {} levels deep, more than the {MAX_PATH_DEPTH} \
+                 a sops file may nest",
+                p.len()
+            ),
+        )),
         Ok(p) if !p.is_empty() => Ok(p),
         Ok(_) => Err(Failure::new(
             INVALID_SET_FORMAT,
@@ -340,24 +351,29 @@ fn unset_in_value(current: &mut Value, path: &[Component]) -> Result<(), UnsetEr
 
 /// The JSON text of the value: the argument, the file it names, or stdin.
 fn value_text(args: &SetArgs) -> Result<SecretBytes, Failure> {
+    // Read through the wiping type: stdin or a FIFO (`<(cmd)`) has no size to presize from, and
+    // a growing plain buffer would leave copies of the value in freed memory.
+    let mut buf = SecretBytes::default();
     if args.value_stdin {
-        let mut buf = zeroize::Zeroizing::new(Vec::new());
-        std::io::stdin().lock().read_to_end(&mut buf).map_err(|e| {
+        buf.read_to_end(&mut std::io::stdin().lock()).map_err(|e| {
             Failure::new(
                 exit::GENERIC,
                 format!("cannot read the value from stdin: {e}"),
             )
         })?;
-        return Ok(SecretBytes::new(std::mem::take(&mut *buf)));
+        return Ok(buf);
     }
     if args.value_file {
         let path = &args.args[2];
-        return std::fs::read(path).map(SecretBytes::new).map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("{path}: cannot read the value file: {e}"),
-            )
-        });
+        return std::fs::File::open(path)
+            .and_then(|mut f| buf.read_to_end(&mut f))
+            .map(|_| buf)
+            .map_err(|e| {
+                Failure::new(
+                    exit::GENERIC,
+                    format!("{path}: cannot read the value file: {e}"),
+                )
+            });
     }
     Ok(SecretBytes::new(args.args[2].as_bytes().to_vec()))
 }
@@ -388,7 +404,7 @@ pub fn run_set(args: SetArgs) -> Result<(), Failure> {
         plain.tree.branches.push(Map::new());
     }
     let changed = set_in_map(&mut plain.tree.branches[0], &path, value);
-    let out = seal_to_bytes(&file, output, plain, metadata, &key)?;
+    // Nothing to write: decided before re-encrypting every value.
     if !changed && args.idempotent {
         eprintln!(
             "{}: not written: the value is already there",
@@ -396,6 +412,7 @@ pub fn run_set(args: SetArgs) -> Result<(), Failure> {
         );
         return Ok(());
     }
+    let out = seal_to_bytes(&file, output, plain, metadata, &key)?;
     crate::cli::write_replacing(&file, &out)
 }
 

@@ -2,7 +2,8 @@
 
 use crate::cli::exit::{self, Failure};
 use nix_sops::keys::ssh_to_age;
-use std::io::{Read, Write};
+use nix_sops::secret::SecretBytes;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -24,20 +25,19 @@ pub struct SshToAgeArgs {
     pub private_key: bool,
 }
 
-fn read_input(args: &SshToAgeArgs) -> Result<zeroize::Zeroizing<Vec<u8>>, Failure> {
-    let mut buf = zeroize::Zeroizing::new(Vec::new());
+/// The key text, read through the wiping type (it may be a private key).
+fn read_input(args: &SshToAgeArgs) -> Result<SecretBytes, Failure> {
+    let mut buf = SecretBytes::default();
     match &args.input {
-        Some(p) => {
-            *buf = std::fs::read(p).map_err(|e| {
+        Some(p) => std::fs::File::open(p)
+            .and_then(|mut f| buf.read_to_end(&mut f))
+            .map_err(|e| {
                 Failure::new(exit::GENERIC, format!("{}: cannot read: {e}", p.display()))
-            })?
-        }
-        None => {
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| Failure::new(exit::GENERIC, format!("cannot read stdin: {e}")))?;
-        }
-    }
+            })?,
+        None => buf
+            .read_to_end(&mut std::io::stdin().lock())
+            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot read stdin: {e}")))?,
+    };
     Ok(buf)
 }
 
@@ -49,11 +49,16 @@ pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "stdin".into());
     let out = if args.private_key {
-        let c = ssh_to_age::convert_private_key(&input)
+        let c = ssh_to_age::convert_private_key(input.expose())
             .map_err(|e| Failure::new(exit::GENERIC, format!("{source}: {e}")))?;
-        zeroize::Zeroizing::new(format!("{}\n", c.identity_line.expose()))
+        // Sized once: a `format!` would grow past the identity and leave a copy behind.
+        let id = c.identity_line.expose();
+        let mut line = SecretBytes::with_capacity(id.len() + 1);
+        line.extend_from_slice(id.as_bytes());
+        line.push(b'\n');
+        line
     } else {
-        let text = String::from_utf8_lossy(&input);
+        let text = String::from_utf8_lossy(input.expose());
         let mut lines = String::new();
         let mut skipped = 0;
         for line in text
@@ -79,15 +84,15 @@ pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
                 format!("{source}: no ssh-ed25519 public key found ({skipped} other keys skipped; only ed25519 keys convert to age)"),
             ));
         }
-        zeroize::Zeroizing::new(lines)
+        SecretBytes::new(lines.into_bytes())
     };
     match &args.output {
         None => std::io::stdout()
-            .write_all(out.as_bytes())
+            .write_all(out.expose())
             .map_err(|e| Failure::new(exit::GENERIC, format!("cannot write stdout: {e}"))),
         Some(p) => {
             let mode = if args.private_key { 0o600 } else { 0o644 };
-            crate::cli::write_new_file(p, mode, out.as_bytes(), "cannot create")
+            crate::cli::write_new_file(p, mode, out.expose(), "cannot create")
         }
     }
 }

@@ -37,7 +37,8 @@ pub fn ask_passphrase(description: &str) -> Option<SecretString> {
     termios::tcsetattr(&tty, SetArg::TCSANOW, &quiet).ok()?;
     let _ = write!(tty, "{description}: ");
     let _ = tty.flush();
-    let mut line = zeroize::Zeroizing::new(Vec::with_capacity(64));
+    // Grows only through the wiping type: a long passphrase leaves no copy in freed memory.
+    let mut line = nix_sops::secret::SecretBytes::with_capacity(64);
     let mut byte = [0u8; 1];
     let mut interrupted = false;
     let complete = loop {
@@ -52,9 +53,7 @@ pub fn ask_passphrase(description: &str) -> Option<SecretString> {
                 }
                 // ^D on an empty line: end of input.
                 0x04 if line.is_empty() => break false,
-                0x7f | 0x08 => {
-                    line.pop();
-                }
+                0x7f | 0x08 => line.truncate(line.len().saturating_sub(1)),
                 // ^U: start over.
                 0x15 => line.clear(),
                 b => line.push(b),
@@ -73,6 +72,6 @@ pub fn ask_passphrase(description: &str) -> Option<SecretString> {
     if !complete || line.is_empty() {
         return None;
     }
-    let text = std::str::from_utf8(&line).ok()?;
+    let text = std::str::from_utf8(line.expose()).ok()?;
     Some(SecretString::new(text.to_owned()))
 }

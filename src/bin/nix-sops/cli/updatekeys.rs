@@ -9,7 +9,7 @@ use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, Failure};
 use nix_sops::config::CreationRule;
 use nix_sops::keys::wrap::{self, Recipient};
-use nix_sops::sops::encrypt::emit_encrypted;
+use nix_sops::sops::encrypt::emit_encrypted_owned;
 use nix_sops::sops::{EncryptedFile, Format, MasterKey};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -268,7 +268,7 @@ fn one(args: &UpdateKeysArgs, path: &Path) -> Result<bool, Failure> {
     } else {
         0
     };
-    let out = emit_encrypted(&file)
+    let out = emit_encrypted_owned(file)
         .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
     crate::cli::write_replacing(path, &out)?;
     eprintln!("{shown}: keys updated");
