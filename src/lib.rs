@@ -22,3 +22,10 @@ pub mod manifest;
 pub mod secret;
 pub mod sops;
 pub mod sys;
+
+/// Differential checks for the fuzz targets in `fuzz/` (built only with the `fuzzing` feature).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::sops::stores::yaml::check_against_full as yaml_fast_path;
+}

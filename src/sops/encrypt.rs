@@ -1,7 +1,7 @@
 //! Encrypting a plaintext tree: the same walk and MAC as decryption, run the other way.
 
 use crate::secret::SecretString;
-use crate::sops::cipher::{EncValue, ValueType};
+use crate::sops::cipher::{EncValue, ValueCipher, ValueType};
 use crate::sops::decrypt::{to_bytes, Mac};
 use crate::sops::gofmt::now_rfc3339;
 use crate::sops::metadata::flatten;
@@ -13,8 +13,10 @@ use crate::sops::{
     stores, CipherError, DataKey, EmitError, EncryptedFile, Format, Metadata, PlainTree,
 };
 
-struct Encryptor<'a> {
-    key: &'a [u8; 32],
+struct Encryptor {
+    cipher: ValueCipher,
+    /// The AAD of the current value (a reused buffer).
+    aad: Vec<u8>,
     mac: Mac,
 }
 
@@ -25,10 +27,11 @@ pub struct EncryptError {
     pub source: CipherError,
 }
 
-impl Encryptor<'_> {
-    fn seal(&self, ctx: &Ctx, bytes: &[u8], ty: ValueType) -> Result<String, EncryptError> {
-        EncValue::encrypt(bytes, ty, self.key, &ctx.aad())
-            .map(|e| e.to_string())
+impl Encryptor {
+    fn seal(&mut self, ctx: &Ctx, bytes: &[u8], ty: ValueType) -> Result<String, EncryptError> {
+        ctx.aad_into(&mut self.aad);
+        self.cipher
+            .seal(bytes, ty, &self.aad)
             .map_err(|source| EncryptError {
                 path: ctx.render(),
                 source,
@@ -36,7 +39,7 @@ impl Encryptor<'_> {
     }
 }
 
-impl Visitor for Encryptor<'_> {
+impl Visitor for Encryptor {
     type Error = EncryptError;
 
     fn comment(&mut self, ctx: &Ctx, text: SecretString) -> Result<Leaf, EncryptError> {
@@ -78,7 +81,8 @@ pub fn encrypt_tree(
     key: &DataKey,
 ) -> Result<(Tree, String), EncryptError> {
     let mut visitor = Encryptor {
-        key: key.as_array(),
+        cipher: ValueCipher::new(key.as_array()),
+        aad: Vec::new(),
         mac: Mac::new(mac_only_encrypted),
     };
     let tree = walk_tree(tree, rule, &mut visitor)?;

@@ -39,14 +39,8 @@ pub(crate) trait Visitor {
 }
 
 impl Ctx<'_> {
-    /// `a:b:` — the mapping keys from the root, list indices left out; `:` at the top level.
-    pub(crate) fn aad(&self) -> Vec<u8> {
-        let mut aad = Vec::new();
-        self.aad_into(&mut aad);
-        aad
-    }
-
-    /// [`Ctx::aad`] into a reused buffer.
+    /// The AAD, into a reused buffer: `a:b:` — the mapping keys from the root, list indices
+    /// left out; `:` at the top level.
     pub(crate) fn aad_into(&self, aad: &mut Vec<u8>) {
         aad.clear();
         for k in self.keys() {

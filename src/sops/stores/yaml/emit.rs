@@ -33,6 +33,7 @@ fn printable(c: char) -> bool {
         || ((0xE000..=0xFFFD).contains(&c) && c != 0xFEFF)
 }
 
+#[derive(Debug, PartialEq)]
 struct Analysis {
     block_plain_allowed: bool,
     single_allowed: bool,
@@ -41,6 +42,20 @@ struct Analysis {
 
 /// `yaml_emitter_analyze_scalar` (block context; flow is never used for SOPS output).
 fn analyze(s: &str) -> Analysis {
+    // Most values (every `ENC[…]` string, most words) are simple plain text: nothing for the
+    // scan below to find, so every style is allowed. `same_analysis_as_the_scan` checks it.
+    if super::fast::simple_plain(s.as_bytes()) {
+        return Analysis {
+            block_plain_allowed: true,
+            single_allowed: true,
+            block_allowed: true,
+        };
+    }
+    analyze_scan(s)
+}
+
+/// [`analyze`] one character at a time, as libyaml does.
+fn analyze_scan(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
             block_plain_allowed: true,
@@ -751,6 +766,21 @@ pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The shortcut in `analyze` decides as the character scan does.
+        #[test]
+        fn same_analysis_as_the_scan(s in "[a-zA-Z09_./+=,:\\[\\]# '\"\t\n&*!|>%@`?{}é-]{0,12}") {
+            proptest::prop_assert_eq!(analyze(&s), analyze_scan(&s), "{:?}", s);
+        }
+
+        /// The same, over the characters the shortcut takes, where `:`, `-`, `.` and brackets
+        /// decide at the edges.
+        #[test]
+        fn same_analysis_near_the_shortcut(s in "[a0:,\\[\\]=+/._ -]{0,8}") {
+            proptest::prop_assert_eq!(analyze(&s), analyze_scan(&s), "{:?}", s);
+        }
+    }
 
     fn style(s: &str) -> String {
         let mut out = String::new();

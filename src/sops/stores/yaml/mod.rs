@@ -5,8 +5,12 @@
 //! - [`emit()`] / [`emit_value`]: [`Tree`] → text as `sops decrypt` prints it (module `emit`).
 
 mod emit;
+mod fast;
 mod parse;
 mod resolve;
+
+#[cfg(feature = "fuzzing")]
+pub use fast::check_against_full;
 
 use crate::secret::SecretBytes;
 use crate::sops::tree::{map_remove, MapItem, Tree, Value};
@@ -16,7 +20,7 @@ use crate::sops::{EmitError, LoadError};
 /// first document. The `sops` key is removed from every document, as SOPS does.
 pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
     // go-yaml refuses a repeated top-level key when SOPS reads the metadata.
-    let mut branches = parse::parse_documents(bytes, 1)?;
+    let mut branches = read(bytes, 1)?;
     let has_meta = branches.first().is_some_and(|b| {
         b.iter()
             .any(|i| matches!(i, MapItem::Entry(k, v) if k == "sops" && !matches!(v, Value::Null)))
@@ -38,8 +42,20 @@ pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
 pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     Ok(Tree {
         // SOPS first decodes the plaintext into a Go map: no key may repeat at any level.
-        branches: parse::parse_documents(bytes, usize::MAX)?,
+        branches: read(bytes, usize::MAX)?,
     })
+}
+
+/// The documents of `bytes`: sops' own layout by the [`fast`] path, anything else by the full
+/// reader.
+fn read(bytes: &[u8], unique_depth: usize) -> Result<Vec<crate::sops::tree::Map>, LoadError> {
+    let fast = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|src| fast::parse_document(src, unique_depth));
+    match fast {
+        Some(docs) => Ok(docs),
+        None => parse::parse_documents(bytes, unique_depth),
+    }
 }
 
 /// The decrypted document, byte for byte as `sops decrypt` prints a YAML file.
