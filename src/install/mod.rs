@@ -11,22 +11,28 @@
 //!    so a failed link never makes a restart vanish) → out-of-tree [`links`], each on its own →
 //!    stale links → [`prune`]. The run then fails listing every step that did not work.
 
-pub mod changes;
-pub mod check;
-pub mod fsutil;
-pub mod generation;
-pub mod input;
-pub mod keys;
-pub mod links;
-pub mod lock;
-pub mod mount;
-pub mod owners;
-pub mod plan;
-pub mod prune;
-pub mod switch;
-pub mod templates;
-pub mod units;
-pub mod write;
+mod changes;
+mod check;
+mod fsutil;
+mod generation;
+mod input;
+mod keys;
+mod links;
+mod lock;
+mod mount;
+mod owners;
+mod plan;
+mod prune;
+mod switch;
+mod templates;
+mod units;
+mod write;
+
+// The surface besides [`install`], [`main`] and their options below: what a run changed (the
+// `changes.json` record and sops-nix's log lines), and the decryption seam tests replace.
+pub use changes::{log_lines, Link, Modified, Record, Section};
+pub use plan::Source;
+// This layer's typed error (issue 9, item 5) is re-exported here, e.g. `pub use error::…;`.
 
 use crate::manifest::{Manifest, STATE_DIR};
 use anyhow::{anyhow, Context, Result};

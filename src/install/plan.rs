@@ -47,11 +47,6 @@ pub struct Entry {
     pub reload_units: Vec<String>,
 }
 
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub entries: Vec<Entry>,
-}
-
 /// Where plaintext comes from: the real sops decryption, or a test double. The plan owns it.
 pub trait Source {
     /// Called once, after the owners are checked and before the first `decrypt` (loads keys).

@@ -6,15 +6,29 @@
 //! knows where a key came from: it asks [`Keyring::unwrap_data_key`]. Where identities come from
 //! (environment, default paths, explicit files) is [`sources`].
 
-pub mod age;
-pub mod gpg;
+mod age;
+mod gpg;
 #[cfg(feature = "pgp")]
-pub mod pgp;
-pub mod recipients;
-pub mod shamir;
-pub mod sources;
-pub mod ssh_to_age;
-pub mod wrap;
+mod pgp;
+pub(crate) mod recipients;
+mod shamir;
+pub(crate) mod sources;
+mod ssh_to_age;
+pub(crate) mod wrap;
+
+// The surface. Decrypting: a [`Keyring`] (from the environment or files) unwraps a file's data
+// key, or says in [`NoDataKey`] why it could not.
+pub use age::parse_identity_file;
+pub use gpg::Gpg;
+#[cfg(feature = "pgp")]
+pub use pgp::PgpKey;
+pub use sources::{from_sops_env, from_sops_env_prompting, Env};
+// Encrypting: wrap a new or existing data key for each recipient of the key groups.
+pub use shamir::{combine as shamir_combine, split as shamir_split, ShamirError};
+pub use wrap::{new_data_key, wrap_age, wrap_data_key, wrap_pgp, Recipient, WrapError};
+// `ssh-to-age`: an ed25519 SSH key as an age identity or recipient.
+pub use ssh_to_age::{convert_private_key, public_key_to_age, Converted, SshToAgeError};
+// Typed errors of this layer (issue 9, item 5) are re-exported here, e.g. `pub use error::…;`.
 
 use crate::secret::SecretBytes;
 use crate::sops::{DataKey, MasterKey, Metadata};

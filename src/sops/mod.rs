@@ -1,20 +1,36 @@
 //! The SOPS v3 file format: parse a file of any store, unwrap nothing itself (that is
 //! [`crate::keys`]), decrypt values, verify the MAC, and emit plaintext. No filesystem writes.
 
-pub mod cipher;
-pub mod decrypt;
-pub mod encrypt;
-pub mod gofmt;
-pub mod metadata;
-pub mod path;
-pub mod stores;
-pub mod tree;
+mod cipher;
+mod decrypt;
+mod encrypt;
+pub(crate) mod gofmt;
+pub(crate) mod metadata;
+pub(crate) mod path;
+pub(crate) mod stores;
+pub(crate) mod tree;
 mod walk;
 
 use crate::secret::SecretBytes;
+
+// The surface, by step: read a file, decrypt it, work on its tree, encrypt it again.
+// Files: [`load`] → [`EncryptedFile`] → [`EncryptedFile::decrypt`] → [`PlainTree`].
 pub use decrypt::DecryptOptions;
 pub use metadata::{CryptRule, KeyGroup, MasterKey, Metadata};
-pub use tree::{ListItem, Map, MapItem, Tree, Value};
+// Plaintext documents of any store, without metadata (`encrypt`'s input, `--extract`'s output).
+pub use stores::{emit, emit_value, parse_plain, val_to_string};
+// The tree every store parses into.
+pub use tree::{map_get, ListItem, Map, MapItem, Tree, Value};
+// `--extract '["a"][0]'` paths.
+pub use path::{lookup, parse_extract, render as render_path, Component, Found, PathError};
+// Encryption: new values and MAC, then the file's bytes.
+pub use encrypt::{
+    emit_encrypted, emit_encrypted_owned, seal, write_encrypted_owned, EncryptError,
+};
+// One `ENC[AES256_GCM,…]` value on its own (the fuzz target parses them).
+pub use cipher::EncValue;
+/// The current time as sops writes it in `lastmodified` and `created_at` (RFC 3339, UTC).
+pub use gofmt::now_rfc3339;
 
 /// The five stores SOPS knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

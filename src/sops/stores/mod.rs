@@ -1,10 +1,12 @@
 //! One module per store; each converts text ⇄ [`Tree`] and nothing else.
 
-pub mod binary;
-pub mod dotenv;
-pub mod ini;
-pub mod json;
-pub mod yaml;
+mod binary;
+mod dotenv;
+mod ini;
+mod json;
+mod yaml;
+
+pub use dotenv::val_to_string;
 
 use crate::secret::SecretBytes;
 use crate::sops::tree::{Tree, Value};
