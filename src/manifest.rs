@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 /// The directory inside a generation that holds nix-sops' own records (`changes.json`). No secret
 /// may be named under it.
-pub const STATE_DIR: &str = ".nix-sops";
+pub(crate) const STATE_DIR: &str = ".nix-sops";
 /// Where templates are rendered inside a generation (sops-nix's `RenderedSubdir`).
-pub const RENDERED_DIR: &str = "rendered";
+pub(crate) const RENDERED_DIR: &str = "rendered";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Logging {
@@ -145,7 +145,7 @@ struct RawTemplate {
 }
 
 /// Parses an octal mode string as sops-nix does, but only file permission bits (≤ 07777).
-pub fn parse_mode(mode: &str) -> Result<u32, String> {
+pub(crate) fn parse_mode(mode: &str) -> Result<u32, String> {
     if mode.is_empty() || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return Err(format!(
             "invalid number in mode: {mode:?} is not an octal number"
@@ -160,7 +160,7 @@ pub fn parse_mode(mode: &str) -> Result<u32, String> {
 }
 
 /// A secret or template `name`: a relative path of plain components.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err(format!("{what} has an empty name"));
     }
@@ -219,7 +219,7 @@ const UNIT_SUFFIXES: [&str; 11] = [
 /// A name without a type suffix (`nginx`) is accepted, as sops-nix accepts it: systemctl (and so
 /// switch-to-configuration) completes it to `nginx.service`. It must not start with `-`, so it
 /// can never read as an option even where `--` is not used.
-pub fn check_unit(what: &str, unit: &str) -> Result<(), String> {
+pub(crate) fn check_unit(what: &str, unit: &str) -> Result<(), String> {
     let bad = |why: &str| {
         Err(format!(
             "{what}: {unit:?} is not a systemd unit name ({why}); write the full unit name, e.g. \"nginx.service\""
@@ -255,7 +255,7 @@ pub fn check_unit(what: &str, unit: &str) -> Result<(), String> {
 }
 
 /// An absolute filesystem path from the manifest: no `..`, `.`, NUL or empty components.
-pub fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
+pub(crate) fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
     if path.contains('\0') {
         return Err(format!("{what} {path:?} contains a NUL byte"));
     }
@@ -283,7 +283,7 @@ pub fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
 }
 
 /// sops-nix's `%r` → runtime dir, `%%` → `%`.
-pub fn replace_runtime_dir(path: &str, rundir: &str) -> String {
+pub(crate) fn replace_runtime_dir(path: &str, rundir: &str) -> String {
     path.split("%%")
         .map(|part| part.replace("%r", rundir))
         .collect::<Vec<_>>()

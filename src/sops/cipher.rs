@@ -48,7 +48,7 @@ pub struct EncValue {
 }
 
 /// Cheap test used where SOPS falls back to "looks like ENC" (comments).
-pub fn looks_encrypted(s: &str) -> bool {
+pub(crate) fn looks_encrypted(s: &str) -> bool {
     s.starts_with("ENC[AES256_GCM,")
 }
 
@@ -158,7 +158,7 @@ fn decode_secret(field: &'static str, v: &str, out: &mut SecretBytes) -> Result<
 /// The data key's cipher, for the many values of one file: the AES key schedule is computed
 /// once, and the IV and tag are decoded into reused buffers. Gives what [`EncValue::parse`]
 /// then [`EncValue::decrypt`] give, errors included, in the same order.
-pub struct ValueCipher {
+pub(crate) struct ValueCipher {
     gcm: SopsGcm,
     iv: Vec<u8>,
     tag: Vec<u8>,
@@ -168,7 +168,7 @@ pub struct ValueCipher {
 }
 
 impl ValueCipher {
-    pub fn new(key: &[u8; 32]) -> ValueCipher {
+    pub(crate) fn new(key: &[u8; 32]) -> ValueCipher {
         ValueCipher {
             gcm: SopsGcm::new(GenericArray::from_slice(key)),
             iv: Vec::with_capacity(32),
@@ -178,7 +178,11 @@ impl ValueCipher {
     }
 
     /// Parses and decrypts one `ENC[…]` string with the AAD (the `a:b:` path).
-    pub fn open(&mut self, s: &str, aad: &[u8]) -> Result<(SecretBytes, ValueType), CipherError> {
+    pub(crate) fn open(
+        &mut self,
+        s: &str,
+        aad: &[u8],
+    ) -> Result<(SecretBytes, ValueType), CipherError> {
         let f = self.split_decode(s)?;
         // The ciphertext is decrypted in place: the buffer is the plaintext's from the start.
         let mut buf = SecretBytes::default();
@@ -188,7 +192,11 @@ impl ValueCipher {
     }
 
     /// [`ValueCipher::open`] into the cipher's own buffer, valid until the next call.
-    pub fn open_scratch(&mut self, s: &str, aad: &[u8]) -> Result<(&[u8], ValueType), CipherError> {
+    pub(crate) fn open_scratch(
+        &mut self,
+        s: &str,
+        aad: &[u8],
+    ) -> Result<(&[u8], ValueType), CipherError> {
         let f = self.split_decode(s)?;
         decode_secret("data", f.data, &mut self.scratch)?;
         gcm_open(

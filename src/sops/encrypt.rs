@@ -71,7 +71,7 @@ impl Visitor for Encryptor<'_> {
 
 /// Encrypts every value the crypt rule selects and returns the tree with the MAC (uppercase hex,
 /// not yet encrypted) computed over it.
-pub fn encrypt_tree(
+pub(crate) fn encrypt_tree(
     tree: Tree,
     rule: &CryptRule,
     mac_only_encrypted: bool,
@@ -86,7 +86,11 @@ pub fn encrypt_tree(
 }
 
 /// Encrypts the MAC for storage: AAD is the `lastmodified` string.
-pub fn seal_mac(mac: &str, lastmodified: &str, key: &DataKey) -> Result<String, EncryptError> {
+pub(crate) fn seal_mac(
+    mac: &str,
+    lastmodified: &str,
+    key: &DataKey,
+) -> Result<String, EncryptError> {
     EncValue::encrypt(
         mac.as_bytes(),
         ValueType::Str,

@@ -25,7 +25,7 @@ impl Default for CryptRule {
 }
 
 /// The metadata fields that hold a crypt rule (at most one may be set).
-pub const CRYPT_RULE_FIELDS: [&str; 6] = [
+pub(crate) const CRYPT_RULE_FIELDS: [&str; 6] = [
     "unencrypted_suffix",
     "encrypted_suffix",
     "unencrypted_regex",
@@ -330,7 +330,7 @@ fn parse_threshold(s: &str) -> Result<usize, MetadataError> {
 
 /// Rebuilds the metadata tree from dotenv's `sops_*` keys (prefix already removed) or INI's
 /// `[sops]` section: `a__map_b` is a nested key, `a__list_0` a list index, `\n` escapes a newline.
-pub fn unflatten(pairs: &[(String, String)]) -> Result<Value, MetadataError> {
+pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, MetadataError> {
     let mut root = Value::Map(Vec::new());
     for (flat, raw) in pairs {
         let text = raw.replace("\\n", "\n");
@@ -572,7 +572,7 @@ impl Metadata {
 
 /// The inverse of [`unflatten`]: dotenv `sops_*` keys (without the prefix) and INI `[sops]` keys,
 /// sorted as Go's `sort.Strings` sorts them. Nulls are skipped; newlines become `\n`.
-pub fn flatten(value: &Value) -> Vec<(String, String)> {
+pub(crate) fn flatten(value: &Value) -> Vec<(String, String)> {
     fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
         match v {
             Value::Null => {}

@@ -28,7 +28,7 @@ pub use encrypt::{
     emit_encrypted, emit_encrypted_owned, seal, write_encrypted_owned, EncryptError,
 };
 // One `ENC[AES256_GCM,…]` value on its own (the fuzz target parses them).
-pub use cipher::EncValue;
+pub use cipher::{EncValue, ValueType};
 /// The current time as sops writes it in `lastmodified` and `created_at` (RFC 3339, UTC).
 pub use gofmt::now_rfc3339;
 

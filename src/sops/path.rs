@@ -51,7 +51,7 @@ pub fn parse_extract(arg: &str) -> Result<Vec<Component>, PathError> {
 }
 
 /// sops-nix's `key`: components split on `/`, all map keys.
-pub fn parse_slash_key(key: &str) -> Vec<Component> {
+pub(crate) fn parse_slash_key(key: &str) -> Vec<Component> {
     key.split('/')
         .map(|k| Component::Key(k.to_owned()))
         .collect()

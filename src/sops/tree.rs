@@ -86,7 +86,7 @@ pub fn map_get<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
 }
 
 /// Removes every entry with this key and returns the first one's value.
-pub fn map_remove(map: &mut Map, key: &str) -> Option<Value> {
+pub(crate) fn map_remove(map: &mut Map, key: &str) -> Option<Value> {
     let mut found = None;
     map.retain_mut(|item| match item {
         MapItem::Entry(k, v) if k == key => {

@@ -281,7 +281,7 @@ fn parse_go_int(s: &str) -> Option<i64> {
 }
 
 /// SOPS' `ToBytes`: the bytes a leaf contributes to the MAC (and its plaintext when encrypted).
-pub fn to_bytes(v: &Value) -> Vec<u8> {
+pub(crate) fn to_bytes(v: &Value) -> Vec<u8> {
     match v {
         Value::Str(s) => s.expose().as_bytes().to_vec(),
         Value::Bytes(b) => b.expose().to_vec(),
@@ -303,7 +303,7 @@ pub(crate) fn mac_aad(lastmodified: &str) -> Result<String, DecryptError> {
 }
 
 /// Decrypts every value, computes the MAC and checks it against the stored one.
-pub fn decrypt(
+pub(crate) fn decrypt(
     file: EncryptedFile,
     key: &DataKey,
     opts: DecryptOptions,
