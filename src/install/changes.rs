@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
-pub const CHANGES_FILE: &str = "changes.json";
+pub(crate) const CHANGES_FILE: &str = "changes.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Modified {
@@ -66,7 +66,7 @@ impl Record {
 }
 
 /// Compares the planned entries with the live generation (if any).
-pub fn diff<Fd: AsFd>(entries: &[Entry], live: Option<Fd>) -> Result<Record> {
+pub(crate) fn diff<Fd: AsFd>(entries: &[Entry], live: Option<Fd>) -> Result<Record> {
     let mut rec = Record {
         version: 1,
         ..Default::default()
@@ -273,7 +273,7 @@ pub fn log_lines(rec: &Record, dry: bool) -> Vec<String> {
 }
 
 /// The record of a generation, if it has one (generations made by sops-nix do not).
-pub fn read_record<Fd: AsFd>(gen: Fd) -> Option<Record> {
+pub(crate) fn read_record<Fd: AsFd>(gen: Fd) -> Option<Record> {
     let (data, _) = fsutil::read_at(gen, &format!("{STATE_DIR}/{CHANGES_FILE}")).ok()??;
     serde_json::from_slice(data.expose()).ok()
 }

@@ -17,7 +17,7 @@ pub trait Env {
 }
 
 /// The real process environment.
-pub struct ProcessEnv;
+pub(crate) struct ProcessEnv;
 
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
@@ -31,10 +31,10 @@ impl<F: Fn(&str) -> Option<String>> Env for F {
     }
 }
 
-pub const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
-pub const SOPS_AGE_KEY: &str = "SOPS_AGE_KEY";
-pub const SOPS_AGE_KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
-pub const SOPS_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
+pub(crate) const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+pub(crate) const SOPS_AGE_KEY: &str = "SOPS_AGE_KEY";
+pub(crate) const SOPS_AGE_KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
+pub(crate) const SOPS_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
 
 /// Go's `os.UserConfigDir` on Linux: `$XDG_CONFIG_HOME` (must be absolute), else `$HOME/.config`.
 fn user_config_dir(env: &dyn Env) -> Result<PathBuf, String> {

@@ -86,7 +86,7 @@ fn recipient_of(data: &ssh_key::public::KeyData) -> Result<String, SshToAgeError
 }
 
 /// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` of an OpenSSH private key file (for descriptions).
-pub fn public_key_line(bytes: &[u8]) -> Option<String> {
+pub(crate) fn public_key_line(bytes: &[u8]) -> Option<String> {
     let key = ssh_key::PrivateKey::from_openssh(bytes).ok()?;
     let mut line = key.public_key().to_openssh().ok()?;
     // Drop the comment: descriptions show the key, not the user@host it was made on.
