@@ -23,6 +23,7 @@ impl Drop for SecretBytes {
 }
 
 impl SecretBytes {
+    /// Takes ownership of `bytes`; they are wiped when this is dropped.
     pub fn new(bytes: Vec<u8>) -> Self {
         SecretBytes(bytes)
     }
@@ -30,6 +31,7 @@ impl SecretBytes {
     pub fn with_capacity(capacity: usize) -> Self {
         SecretBytes(Vec::with_capacity(capacity))
     }
+    /// The bytes, read-only. Whoever copies them out takes over the duty to wipe.
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
@@ -37,9 +39,11 @@ impl SecretBytes {
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.0
     }
+    /// How many bytes.
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -61,6 +65,7 @@ impl SecretBytes {
         self.0.extend_from_slice(bytes);
     }
 
+    /// Appends one byte (growing as [`SecretBytes::reserve`] does).
     pub fn push(&mut self, byte: u8) {
         self.reserve(1);
         self.0.push(byte);
@@ -172,12 +177,15 @@ impl Drop for SecretString {
 }
 
 impl SecretString {
+    /// Takes ownership of `s`; it is wiped when this is dropped.
     pub fn new(s: String) -> Self {
         SecretString(s)
     }
+    /// The text, read-only. Whoever copies it out takes over the duty to wipe.
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// The same bytes, still in a wiping type (no copy).
     pub fn into_bytes(mut self) -> SecretBytes {
         SecretBytes::new(std::mem::take(&mut self.0).into_bytes())
     }
@@ -186,12 +194,15 @@ impl SecretString {
     pub fn into_public(mut self) -> String {
         std::mem::take(&mut self.0)
     }
+    /// Length in bytes.
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// The buffer's size, for callers that preallocate.
     pub fn capacity(&self) -> usize {
         self.0.capacity()
     }
@@ -207,6 +218,7 @@ impl SecretString {
         self.0.push_str(s);
     }
 
+    /// Appends one character (growing as [`SecretString::push_str`] does).
     pub fn push(&mut self, c: char) {
         self.push_str(c.encode_utf8(&mut [0; 4]));
     }

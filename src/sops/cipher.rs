@@ -15,16 +15,24 @@ type SopsGcm = AesGcm<Aes256, U32>;
 /// The type tag of an encrypted value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
+    /// `str`.
     Str,
+    /// `int`.
     Int,
+    /// `float`.
     Float,
+    /// `bool`.
     Bool,
+    /// `time` (RFC 3339).
     Time,
+    /// `comment`: an encrypted YAML comment.
     Comment,
+    /// `bytes`: the binary store's data.
     Bytes,
 }
 
 impl ValueType {
+    /// The name in `ENC[…,type:NAME]`.
     pub fn name(self) -> &'static str {
         match self {
             ValueType::Str => "str",
@@ -41,9 +49,13 @@ impl ValueType {
 /// A parsed `ENC[…]` string. It borrows nothing secret: every field is ciphertext.
 #[derive(Debug, Clone)]
 pub struct EncValue {
+    /// Ciphertext (base64-decoded `data`).
     pub data: Vec<u8>,
+    /// The IV (32 bytes as sops writes it).
     pub iv: Vec<u8>,
+    /// The GCM tag (16 bytes).
     pub tag: Vec<u8>,
+    /// How the plaintext is typed.
     pub ty: ValueType,
 }
 
@@ -248,7 +260,7 @@ fn gcm_open(
 }
 
 impl EncValue {
-    /// Parses as SOPS' regex does (see [`split`]) and decodes the fields.
+    /// Parses as SOPS' regex does (see `split`) and decodes the fields.
     pub fn parse(s: &str) -> Result<EncValue, CipherError> {
         let f = split(s)?;
         let decode = |field: &'static str, v: &str| {

@@ -18,10 +18,13 @@ struct Encryptor<'a> {
     mac: Mac,
 }
 
+/// A value that could not be encrypted (never says what the value was).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot encrypt value at {path}: {source}")]
 pub struct EncryptError {
+    /// The key path of the value (`a:b:`).
     pub path: String,
+    /// Why.
     pub source: CipherError,
 }
 

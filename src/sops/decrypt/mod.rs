@@ -16,6 +16,7 @@ pub(crate) const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
+/// How [`crate::sops::EncryptedFile::decrypt`] treats the file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DecryptOptions {
     /// Skip the MAC check (`--ignore-mac`). The MAC is still computed.
