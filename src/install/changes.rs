@@ -17,18 +17,27 @@ use zeroize::Zeroizing;
 
 pub(crate) const CHANGES_FILE: &str = "changes.json";
 
+/// A file present before and after, and what about it changed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Modified {
+    /// The secret's or template's name.
     pub name: String,
+    /// Its content.
     pub content: bool,
+    /// Its owner or group.
     pub owner: bool,
+    /// Its mode.
     pub mode: bool,
 }
 
+/// The changes of one kind of file (secrets, or templates).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Section {
+    /// New names.
     pub added: Vec<String>,
+    /// Names whose file changed.
     pub modified: Vec<Modified>,
+    /// Names no longer installed.
     pub removed: Vec<String>,
 }
 
@@ -38,9 +47,12 @@ impl Section {
     }
 }
 
+/// An out-of-tree symlink the install made (`path` → `target`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Link {
+    /// The link.
     pub path: PathBuf,
+    /// What it points to.
     pub target: PathBuf,
 }
 
@@ -48,18 +60,28 @@ pub struct Link {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Record {
+    /// Format version of `changes.json`.
     pub version: u32,
+    /// The generation this record belongs to.
     pub generation: u64,
+    /// The generation it replaced, if any.
     pub previous: Option<u64>,
+    /// A dry run: nothing was installed.
     pub dry_run: bool,
+    /// Secrets added, modified, removed.
     pub secrets: Section,
+    /// Templates added, modified, removed.
     pub templates: Section,
+    /// Units to restart (sops-nix's `restartUnits`).
     pub restart_units: Vec<String>,
+    /// Units to reload (sops-nix's `reloadUnits`).
     pub reload_units: Vec<String>,
+    /// Out-of-tree links, so the next run can remove stale ones.
     pub links: Vec<Link>,
 }
 
 impl Record {
+    /// Whether no secret or template changed.
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty() && self.templates.is_empty()
     }

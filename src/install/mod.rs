@@ -1,15 +1,15 @@
 //! `sops-install-secrets`: plan, then apply.
 //!
 //! [`install`] runs the steps in order, one function each:
-//! 1. [`plan`]: everything that can fail because of the input (manifest, owners, keys,
+//! 1. `plan`: everything that can fail because of the input (manifest, owners, keys,
 //!    decryption, key paths, templates, where custom paths resolve) is decided before the
 //!    filesystem is touched;
-//! 2. [`lock`] (the mount point's parent, before anything is mounted) → [`mount`] → write
+//! 2. `lock` (the mount point's parent, before anything is mounted) → `mount` → write
 //!    generation N+1 → switch the symlink (one `rename`): all or nothing — a failure removes the
 //!    new generation and leaves the live one untouched;
 //! 3. after the switch, each step runs even when another fails: unit restart/reload lists (first,
-//!    so a failed link never makes a restart vanish) → out-of-tree [`links`], each on its own →
-//!    stale links → [`prune`]. The run then fails listing every step that did not work.
+//!    so a failed link never makes a restart vanish) → out-of-tree `links`, each on its own →
+//!    stale links → `prune`. The run then fails listing every step that did not work.
 
 mod changes;
 mod check;
@@ -42,8 +42,11 @@ use std::path::{Path, PathBuf};
 /// `-check-mode`: validate instead of installing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckMode {
+    /// Install (the default).
     Off,
+    /// Check the manifest only (`nix build` time, no keys).
     Manifest,
+    /// Also open each sops file and check its keys and paths, without decrypting.
     Sopsfile,
 }
 
@@ -61,9 +64,12 @@ impl std::str::FromStr for CheckMode {
     }
 }
 
+/// How [`install`] runs: sops-install-secrets' flags.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// `-check-mode`.
     pub check_mode: CheckMode,
+    /// `-ignore-passwd`: owners by id only, names not resolved (for a build sandbox).
     pub ignore_passwd: bool,
     /// Forces a dry run (as `NIXOS_ACTION=dry-activate`).
     pub dry_run: bool,
@@ -91,11 +97,14 @@ pub struct Env {
 /// not a directory owned by the user.
 #[derive(Debug, Clone)]
 pub struct RuntimeDir {
+    /// The directory `%r` stands for.
     pub path: String,
+    /// Whether it is the `$TMPDIR` fallback, which the install creates and checks itself.
     pub fallback_private: bool,
 }
 
 impl RuntimeDir {
+    /// Finds it from this process' environment (see [`RuntimeDir`]).
     pub fn from_process() -> RuntimeDir {
         if let Some(x) = std::env::var("XDG_RUNTIME_DIR")
             .ok()
@@ -150,6 +159,7 @@ impl RuntimeDir {
 }
 
 impl Env {
+    /// Reads the real environment; `prog` is the name log lines start with.
     pub fn from_process(prog: &str) -> Env {
         Env {
             dry_activate: std::env::var("NIXOS_ACTION").as_deref() == Ok("dry-activate"),
@@ -185,6 +195,7 @@ pub fn main(manifest: &Path, opts: Options) -> std::process::ExitCode {
 pub struct Outcome {
     /// The new generation (None for check modes and dry runs).
     pub generation: Option<PathBuf>,
+    /// What changed (added, modified, removed; unit restarts), as written to `changes.json`.
     pub record: changes::Record,
     /// How many sops files were decrypted.
     pub decrypted: usize,

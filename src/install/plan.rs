@@ -53,6 +53,7 @@ pub trait Source {
     fn prepare(&mut self, _m: &Manifest, _prog: &str) -> Result<()> {
         Ok(())
     }
+    /// The plaintext of one sops file, decrypted with the keys `prepare` loaded.
     fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree>;
     /// How many files were decrypted.
     fn decrypted(&self) -> usize {

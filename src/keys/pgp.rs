@@ -10,6 +10,7 @@ use pgp::types::{
 
 /// A secret key that can open PKESK packets, with a description (source and fingerprint).
 pub struct PgpKey {
+    /// Where it came from and its fingerprint; never the secret.
     pub description: String,
     /// Uppercase hex fingerprint of the primary key (what `.sops.yaml` and `fp` use).
     pub fingerprint: String,

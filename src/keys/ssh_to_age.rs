@@ -28,6 +28,7 @@ pub enum SshToAgeError {
 pub struct Converted {
     /// `AGE-SECRET-KEY-1…`, the line ssh-to-age prints.
     pub identity_line: SecretString,
+    /// The same key as an age identity, ready to decrypt.
     pub identity: ::age::x25519::Identity,
     /// `age1…`
     pub recipient: String,
