@@ -118,7 +118,7 @@ impl std::fmt::Debug for AgeIdentity {
 }
 
 /// SOPS' default decryption order within a key group.
-pub const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
+pub(crate) const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
 
 /// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` as sops does: comma-separated, empty
 /// means the default, a repeated type is an error (sops exits 112, `DuplicateDecryptionKeyType`).
