@@ -648,7 +648,7 @@ impl Manifest {
     }
 
     /// The sops files in first-use order, each with its format.
-    pub fn sops_files(&self) -> Vec<(&Path, Format)> {
+    pub(crate) fn sops_files(&self) -> Vec<(&Path, Format)> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for s in &self.secrets {

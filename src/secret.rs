@@ -36,7 +36,7 @@ impl SecretBytes {
         &self.0
     }
     /// The bytes, to change in place (their number stays).
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.0
     }
     /// How many bytes.
@@ -50,7 +50,7 @@ impl SecretBytes {
 
     /// Makes room for `additional` more bytes: when the buffer is too small, the content moves
     /// to one at least twice as large and the old one is wiped.
-    pub fn reserve(&mut self, additional: usize) {
+    pub(crate) fn reserve(&mut self, additional: usize) {
         let need = self.0.len().saturating_add(additional);
         if need > self.0.capacity() {
             let mut bigger = Vec::with_capacity(need.max(2 * self.0.capacity()).max(64));
@@ -72,7 +72,7 @@ impl SecretBytes {
     }
 
     /// Sets the length to `len`: new bytes are zero, dropped bytes are wiped.
-    pub fn resize(&mut self, len: usize) {
+    pub(crate) fn resize(&mut self, len: usize) {
         if len <= self.0.len() {
             self.truncate(len);
         } else {
@@ -111,14 +111,8 @@ impl SecretBytes {
         }
     }
 
-    /// The bytes without the wipe, for content known not to be secret (an encrypted file's
-    /// text): no copy is made.
-    pub fn into_public(mut self) -> Vec<u8> {
-        std::mem::take(&mut self.0)
-    }
-
     /// Converts to a string if the bytes are UTF-8; otherwise gives the bytes back.
-    pub fn into_text(mut self) -> Result<SecretString, SecretBytes> {
+    pub(crate) fn into_text(mut self) -> Result<SecretString, SecretBytes> {
         let bytes = std::mem::take(&mut self.0);
         String::from_utf8(bytes)
             .map(SecretString::new)
@@ -191,7 +185,7 @@ impl SecretString {
     }
     /// The text without the wipe, for text known not to be secret (a map key, a ciphertext
     /// that was just decrypted): no copy is made.
-    pub fn into_public(mut self) -> String {
+    pub(crate) fn into_public(mut self) -> String {
         std::mem::take(&mut self.0)
     }
     /// Length in bytes.
@@ -203,7 +197,7 @@ impl SecretString {
         self.0.is_empty()
     }
     /// The buffer's size, for callers that preallocate.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.0.capacity()
     }
 

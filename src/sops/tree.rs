@@ -61,7 +61,7 @@ impl Value {
     }
 
     /// The mapping, if this is one.
-    pub fn as_map(&self) -> Option<&Map> {
+    pub(crate) fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
