@@ -105,7 +105,7 @@ pub struct RuntimeDir {
 
 impl RuntimeDir {
     /// Finds it from this process' environment (see [`RuntimeDir`]).
-    pub fn from_process() -> RuntimeDir {
+    pub(crate) fn from_process() -> RuntimeDir {
         if let Some(x) = std::env::var("XDG_RUNTIME_DIR")
             .ok()
             .filter(|x| !x.is_empty())
@@ -160,7 +160,7 @@ impl RuntimeDir {
 
 impl Env {
     /// Reads the real environment; `prog` is the name log lines start with.
-    pub fn from_process(prog: &str) -> Env {
+    pub(crate) fn from_process(prog: &str) -> Env {
         Env {
             dry_activate: std::env::var("NIXOS_ACTION").as_deref() == Ok("dry-activate"),
             restart_via_systemctl: std::env::var("SOPS_RESTART_UNITS_VIA_SYSTEMCTL").as_deref()
