@@ -8,18 +8,35 @@ use std::path::{Path, PathBuf};
 /// What a matching creation rule asks for.
 #[derive(Debug)]
 pub struct CreationRule {
+    /// The recipients, per key group (`key_groups`, or one group of `age`/`pgp`).
     pub key_groups: Vec<Vec<Recipient>>,
+    /// `shamir_threshold`: groups needed to decrypt (0: all).
     pub shamir_threshold: usize,
+    /// `encrypted_regex` and the like, if the rule sets one.
     pub crypt_rule: Option<CryptRule>,
+    /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
 }
 
+/// Why `.sops.yaml` gave no rule.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file cannot be used; the message says which rule and field.
     #[error("{file}: {message}")]
-    Invalid { file: String, message: String },
+    Invalid {
+        /// The `.sops.yaml`.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No rule's `path_regex` matches the file being encrypted.
     #[error("{file}: no creation rule matches {path:?}; add one (e.g. with `path_regex`) or pass --age/--pgp")]
-    NoMatch { file: String, path: String },
+    NoMatch {
+        /// The `.sops.yaml`.
+        file: String,
+        /// The file being encrypted, as matched.
+        path: String,
+    },
 }
 
 /// Looks for `.sops.yaml` in `start` and its parents, as sops does.

@@ -2,7 +2,7 @@
 //!
 //! Parsing follows Go's `encoding/json` as sops-nix uses it: unknown fields are ignored and `null`
 //! means the field's default. Unlike sops-nix, an unknown `format` is an error (Go silently used
-//! yaml), and everything that can be checked without the filesystem is checked in [`validate`]:
+//! yaml), and everything that can be checked without the filesystem is checked in [`Manifest::parse`]:
 //! names, paths, modes, formats, placeholders, template text.
 
 use crate::sops::Format;
@@ -12,70 +12,109 @@ use std::path::{Path, PathBuf};
 
 /// The directory inside a generation that holds nix-sops' own records (`changes.json`). No secret
 /// may be named under it.
-pub const STATE_DIR: &str = ".nix-sops";
+pub(crate) const STATE_DIR: &str = ".nix-sops";
 /// Where templates are rendered inside a generation (sops-nix's `RenderedSubdir`).
-pub const RENDERED_DIR: &str = "rendered";
+pub(crate) const RENDERED_DIR: &str = "rendered";
 
+/// `logging`: which of sops-nix's log lines are printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Logging {
+    /// `keyImport`: the "imported … key" lines.
     pub key_import: bool,
+    /// `secretChanges`: the added/modified/removed lines.
     pub secret_changes: bool,
 }
 
 /// Where and how an installed file lands: the options secrets and templates share.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// Where the file is installed (inside the generation unless a custom path).
     pub path: PathBuf,
+    /// Permissions, parsed from the octal string (`"0400"`).
     pub mode: u32,
+    /// Owner by name (resolved against the system's users), if given.
     pub owner: Option<String>,
+    /// Owner by id, used when no name is given.
     pub uid: u32,
+    /// Group by name, if given.
     pub group: Option<String>,
+    /// Group by id, used when no name is given.
     pub gid: u32,
+    /// systemd units restarted when the file changes.
     pub restart_units: Vec<String>,
+    /// systemd units reloaded when the file changes.
     pub reload_units: Vec<String>,
 }
 
+/// One `sops.secrets.<name>`: a value taken from an encrypted file.
 #[derive(Debug, Clone)]
 pub struct Secret {
+    /// The attribute name; also its file's name under the mount point.
     pub name: String,
+    /// The key path in the file (`a/b`); empty for the whole file.
     pub key: String,
+    /// The encrypted file.
     pub sops_file: PathBuf,
+    /// Its store.
     pub format: Format,
+    /// Where and how it is installed.
     pub target: Target,
 }
 
+/// One `sops.templates.<name>`: text with placeholders for secret values.
 #[derive(Debug, Clone)]
 pub struct Template {
+    /// The attribute name; also its file's name under `rendered/`.
     pub name: String,
+    /// The text (empty when `file` is given).
     pub content: String,
+    /// A file holding the text instead.
     pub file: Option<PathBuf>,
+    /// Where and how it is installed.
     pub target: Target,
 }
 
+/// The whole manifest, validated: [`Manifest::parse`] refuses what the installer could not do.
 #[derive(Debug, Clone)]
 pub struct Manifest {
+    /// Every secret, in manifest order.
     pub secrets: Vec<Secret>,
+    /// Every template.
     pub templates: Vec<Template>,
+    /// The placeholder text standing for each secret in templates.
     pub placeholder_by_secret_name: BTreeMap<String, String>,
+    /// `secretsMountPoint`: where the ramfs with the generations is mounted (`/run/secrets.d`).
     pub secrets_mount_point: PathBuf,
+    /// `symlinkPath`: the link to the live generation (`/run/secrets`).
     pub symlink_path: PathBuf,
+    /// `keepGenerations`: older generations kept (0: all).
     pub keep_generations: u64,
+    /// `sshKeyPaths`: RSA host keys used as PGP keys.
     pub ssh_key_paths: Vec<PathBuf>,
+    /// `gnupgHome`: a GnuPG home used through `gpg`.
     pub gnupg_home: Option<PathBuf>,
+    /// `ageKeyFile`: age identities.
     pub age_key_file: Option<PathBuf>,
+    /// `ageSshKeyPaths`: ed25519 host keys used as age identities.
     pub age_ssh_key_paths: Vec<PathBuf>,
+    /// `useTmpfs`: tmpfs instead of ramfs (may swap).
     pub use_tmpfs: bool,
+    /// `userMode`: a home-manager install (no mount, no chown).
     pub user_mode: bool,
+    /// What to log.
     pub logging: Logging,
     /// `sops.hostPubKeys` (not in sops-nix): the machine's public keys, for the build-time
     /// "can this host decrypt it" check of `-check-mode=sopsfile`.
     pub host_pub_keys: Vec<String>,
 }
 
+/// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
+    /// Not JSON, or JSON of the wrong shape.
     #[error("failed to parse manifest: {0}")]
     Parse(String),
+    /// Well-formed, but not installable; the text names the secret or template and the option.
     #[error("manifest is not valid: {0}")]
     Invalid(String),
 }
@@ -145,7 +184,7 @@ struct RawTemplate {
 }
 
 /// Parses an octal mode string as sops-nix does, but only file permission bits (≤ 07777).
-pub fn parse_mode(mode: &str) -> Result<u32, String> {
+pub(crate) fn parse_mode(mode: &str) -> Result<u32, String> {
     if mode.is_empty() || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return Err(format!(
             "invalid number in mode: {mode:?} is not an octal number"
@@ -160,7 +199,7 @@ pub fn parse_mode(mode: &str) -> Result<u32, String> {
 }
 
 /// A secret or template `name`: a relative path of plain components.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err(format!("{what} has an empty name"));
     }
@@ -219,7 +258,7 @@ const UNIT_SUFFIXES: [&str; 11] = [
 /// A name without a type suffix (`nginx`) is accepted, as sops-nix accepts it: systemctl (and so
 /// switch-to-configuration) completes it to `nginx.service`. It must not start with `-`, so it
 /// can never read as an option even where `--` is not used.
-pub fn check_unit(what: &str, unit: &str) -> Result<(), String> {
+pub(crate) fn check_unit(what: &str, unit: &str) -> Result<(), String> {
     let bad = |why: &str| {
         Err(format!(
             "{what}: {unit:?} is not a systemd unit name ({why}); write the full unit name, e.g. \"nginx.service\""
@@ -255,7 +294,7 @@ pub fn check_unit(what: &str, unit: &str) -> Result<(), String> {
 }
 
 /// An absolute filesystem path from the manifest: no `..`, `.`, NUL or empty components.
-pub fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
+pub(crate) fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
     if path.contains('\0') {
         return Err(format!("{what} {path:?} contains a NUL byte"));
     }
@@ -283,7 +322,7 @@ pub fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
 }
 
 /// sops-nix's `%r` → runtime dir, `%%` → `%`.
-pub fn replace_runtime_dir(path: &str, rundir: &str) -> String {
+pub(crate) fn replace_runtime_dir(path: &str, rundir: &str) -> String {
     path.split("%%")
         .map(|part| part.replace("%r", rundir))
         .collect::<Vec<_>>()
@@ -609,7 +648,7 @@ impl Manifest {
     }
 
     /// The sops files in first-use order, each with its format.
-    pub fn sops_files(&self) -> Vec<(&Path, Format)> {
+    pub(crate) fn sops_files(&self) -> Vec<(&Path, Format)> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for s in &self.secrets {

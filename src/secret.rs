@@ -23,6 +23,7 @@ impl Drop for SecretBytes {
 }
 
 impl SecretBytes {
+    /// Takes ownership of `bytes`; they are wiped when this is dropped.
     pub fn new(bytes: Vec<u8>) -> Self {
         SecretBytes(bytes)
     }
@@ -30,23 +31,26 @@ impl SecretBytes {
     pub fn with_capacity(capacity: usize) -> Self {
         SecretBytes(Vec::with_capacity(capacity))
     }
+    /// The bytes, read-only. Whoever copies them out takes over the duty to wipe.
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
     /// The bytes, to change in place (their number stays).
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.0
     }
+    /// How many bytes.
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Makes room for `additional` more bytes: when the buffer is too small, the content moves
     /// to one at least twice as large and the old one is wiped.
-    pub fn reserve(&mut self, additional: usize) {
+    pub(crate) fn reserve(&mut self, additional: usize) {
         let need = self.0.len().saturating_add(additional);
         if need > self.0.capacity() {
             let mut bigger = Vec::with_capacity(need.max(2 * self.0.capacity()).max(64));
@@ -61,13 +65,14 @@ impl SecretBytes {
         self.0.extend_from_slice(bytes);
     }
 
+    /// Appends one byte (growing as [`SecretBytes::reserve`] does).
     pub fn push(&mut self, byte: u8) {
         self.reserve(1);
         self.0.push(byte);
     }
 
     /// Sets the length to `len`: new bytes are zero, dropped bytes are wiped.
-    pub fn resize(&mut self, len: usize) {
+    pub(crate) fn resize(&mut self, len: usize) {
         if len <= self.0.len() {
             self.truncate(len);
         } else {
@@ -106,14 +111,8 @@ impl SecretBytes {
         }
     }
 
-    /// The bytes without the wipe, for content known not to be secret (an encrypted file's
-    /// text): no copy is made.
-    pub fn into_public(mut self) -> Vec<u8> {
-        std::mem::take(&mut self.0)
-    }
-
     /// Converts to a string if the bytes are UTF-8; otherwise gives the bytes back.
-    pub fn into_text(mut self) -> Result<SecretString, SecretBytes> {
+    pub(crate) fn into_text(mut self) -> Result<SecretString, SecretBytes> {
         let bytes = std::mem::take(&mut self.0);
         String::from_utf8(bytes)
             .map(SecretString::new)
@@ -172,27 +171,33 @@ impl Drop for SecretString {
 }
 
 impl SecretString {
+    /// Takes ownership of `s`; it is wiped when this is dropped.
     pub fn new(s: String) -> Self {
         SecretString(s)
     }
+    /// The text, read-only. Whoever copies it out takes over the duty to wipe.
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// The same bytes, still in a wiping type (no copy).
     pub fn into_bytes(mut self) -> SecretBytes {
         SecretBytes::new(std::mem::take(&mut self.0).into_bytes())
     }
     /// The text without the wipe, for text known not to be secret (a map key, a ciphertext
     /// that was just decrypted): no copy is made.
-    pub fn into_public(mut self) -> String {
+    pub(crate) fn into_public(mut self) -> String {
         std::mem::take(&mut self.0)
     }
+    /// Length in bytes.
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    pub fn capacity(&self) -> usize {
+    /// The buffer's size, for callers that preallocate.
+    pub(crate) fn capacity(&self) -> usize {
         self.0.capacity()
     }
 
@@ -207,6 +212,7 @@ impl SecretString {
         self.0.push_str(s);
     }
 
+    /// Appends one character (growing as [`SecretString::push_str`] does).
     pub fn push(&mut self, c: char) {
         self.push_str(c.encode_utf8(&mut [0; 4]));
     }

@@ -9,8 +9,10 @@
 
 mod common;
 
-use nix_sops::keys::sources::Env;
-use nix_sops::keys::{shamir, ssh_to_age, Keyring, NoDataKey};
+use nix_sops::keys::Env;
+use nix_sops::keys::{
+    convert_private_key, public_key_to_age, shamir_combine, shamir_split, Keyring, NoDataKey,
+};
 use nix_sops::secret::{SecretBytes, SecretString};
 use nix_sops::sops::{
     DecryptOptions, EncryptedFile, Format, ListItem, MapItem, Metadata, Tree, Value,
@@ -388,8 +390,8 @@ fn ssh_to_age_conversion_agrees_with_sops_and_age() {
     let bytes = std::fs::read(&key.private).unwrap();
 
     // (a) private-key conversion and public-key conversion give the same recipient.
-    let converted = ssh_to_age::convert_private_key(&bytes).unwrap();
-    let from_public = ssh_to_age::public_key_to_age(&key.public_line).unwrap();
+    let converted = convert_private_key(&bytes).unwrap();
+    let from_public = public_key_to_age(&key.public_line).unwrap();
     assert_eq!(converted.recipient, from_public);
     assert!(converted.recipient.starts_with("age1"));
 
@@ -457,7 +459,7 @@ fn ssh_to_age_rejects_rsa_keys() {
     let err = ring.add_ssh_host_key_as_age(&key.private).unwrap_err();
     assert!(err.contains("only ed25519"), "{err}");
     assert!(ring.load_errors.iter().any(|e| e.contains("only ed25519")));
-    assert!(ssh_to_age::public_key_to_age(&key.public_line).is_err());
+    assert!(public_key_to_age(&key.public_line).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -661,7 +663,7 @@ fn decryption_order_age_first_then_configurable() {
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 
     let mut ring = ring_with_text("age.txt", &age_key.file_text);
-    ring.gpg = Some(nix_sops::keys::gpg::Gpg {
+    ring.gpg = Some(nix_sops::keys::Gpg {
         binary: fake.display().to_string(),
         home: None,
     });
@@ -769,7 +771,7 @@ fn missing_plugin_binary_is_a_clear_error() {
         .to_string();
     let text = format!("{plugin_line}\n{}", good.file_text);
 
-    let err = nix_sops::keys::age::parse_identity_file("keys.txt", &text).unwrap_err();
+    let err = nix_sops::keys::parse_identity_file("keys.txt", &text).unwrap_err();
     assert!(err.contains("age-plugin-nixsopsmissing"), "{err}");
     assert!(err.contains("PATH"), "{err}");
 
@@ -917,7 +919,7 @@ fn keys_txt_falls_back_to_home_config_and_ssh_defaults_load() {
     age_encrypt(dir.path(), &k.recipient).assert_decrypts(&ring);
     // ~/.ssh/id_ed25519 gives both the native age-ssh identity and the ssh-to-age one.
     age_encrypt(dir.path(), &recipient_of_ssh(&ssh.public_line)).assert_decrypts(&ring);
-    let converted = ssh_to_age::public_key_to_age(&ssh.public_line).unwrap();
+    let converted = public_key_to_age(&ssh.public_line).unwrap();
     age_encrypt(dir.path(), &converted).assert_decrypts(&ring);
 
     // SOPS_AGE_SSH_PRIVATE_KEY_FILE points elsewhere.
@@ -1024,7 +1026,7 @@ mod shamir_props {
             subset_seed in any::<u64>(),
         ) {
             let threshold = 2 + threshold_seed % (parts - 1);
-            let shares = shamir::split(&secret, parts, threshold).unwrap();
+            let shares = shamir_split(&secret, parts, threshold).unwrap();
             prop_assert_eq!(shares.len(), parts);
             for s in &shares {
                 prop_assert_eq!(s.len(), secret.len() + 1);
@@ -1038,7 +1040,7 @@ mod shamir_props {
             }
             let take = threshold + (subset_seed as usize % (parts - threshold + 1));
             let chosen: Vec<SecretBytes> = idx[..take].iter().map(|&i| shares[i].clone()).collect();
-            let got = shamir::combine(&chosen).unwrap();
+            let got = shamir_combine(&chosen).unwrap();
             prop_assert_eq!(got.expose(), &secret[..]);
         }
     }

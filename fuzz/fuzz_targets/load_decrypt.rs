@@ -23,7 +23,7 @@ const FORMATS: [Format; 5] = [
 
 static KEYRING: LazyLock<Option<Keyring>> = LazyLock::new(|| {
     let file = std::env::var_os("NIX_SOPS_FUZZ_KEY_FILE")?;
-    Some(nix_sops::keys::sources::from_sops_env(
+    Some(nix_sops::keys::from_sops_env(
         &[PathBuf::from(file)],
         &[],
     ))

@@ -15,20 +15,29 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
-pub const CHANGES_FILE: &str = "changes.json";
+pub(crate) const CHANGES_FILE: &str = "changes.json";
 
+/// A file present before and after, and what about it changed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Modified {
+    /// The secret's or template's name.
     pub name: String,
+    /// Its content.
     pub content: bool,
+    /// Its owner or group.
     pub owner: bool,
+    /// Its mode.
     pub mode: bool,
 }
 
+/// The changes of one kind of file (secrets, or templates).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Section {
+    /// New names.
     pub added: Vec<String>,
+    /// Names whose file changed.
     pub modified: Vec<Modified>,
+    /// Names no longer installed.
     pub removed: Vec<String>,
 }
 
@@ -38,9 +47,12 @@ impl Section {
     }
 }
 
+/// An out-of-tree symlink the install made (`path` → `target`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Link {
+    /// The link.
     pub path: PathBuf,
+    /// What it points to.
     pub target: PathBuf,
 }
 
@@ -48,25 +60,35 @@ pub struct Link {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Record {
+    /// Format version of `changes.json`.
     pub version: u32,
+    /// The generation this record belongs to.
     pub generation: u64,
+    /// The generation it replaced, if any.
     pub previous: Option<u64>,
+    /// A dry run: nothing was installed.
     pub dry_run: bool,
+    /// Secrets added, modified, removed.
     pub secrets: Section,
+    /// Templates added, modified, removed.
     pub templates: Section,
+    /// Units to restart (sops-nix's `restartUnits`).
     pub restart_units: Vec<String>,
+    /// Units to reload (sops-nix's `reloadUnits`).
     pub reload_units: Vec<String>,
+    /// Out-of-tree links, so the next run can remove stale ones.
     pub links: Vec<Link>,
 }
 
 impl Record {
+    /// Whether no secret or template changed.
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty() && self.templates.is_empty()
     }
 }
 
 /// Compares the planned entries with the live generation (if any).
-pub fn diff<Fd: AsFd>(entries: &[Entry], live: Option<Fd>) -> Result<Record> {
+pub(crate) fn diff<Fd: AsFd>(entries: &[Entry], live: Option<Fd>) -> Result<Record> {
     let mut rec = Record {
         version: 1,
         ..Default::default()
@@ -273,7 +295,7 @@ pub fn log_lines(rec: &Record, dry: bool) -> Vec<String> {
 }
 
 /// The record of a generation, if it has one (generations made by sops-nix do not).
-pub fn read_record<Fd: AsFd>(gen: Fd) -> Option<Record> {
+pub(crate) fn read_record<Fd: AsFd>(gen: Fd) -> Option<Record> {
     let (data, _) = fsutil::read_at(gen, &format!("{STATE_DIR}/{CHANGES_FILE}")).ok()??;
     serde_json::from_slice(data.expose()).ok()
 }

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
-pub fn sops_files(m: &Manifest) -> Result<()> {
+pub(crate) fn sops_files(m: &Manifest) -> Result<()> {
     let host =
         recipients::parse_host_keys(&m.host_pub_keys).map_err(|e| anyhow!("hostPubKeys: {e}"))?;
     let mut loaded: HashMap<&Path, crate::sops::EncryptedFile> = HashMap::new();

@@ -10,7 +10,7 @@ use nix::NixPath;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-pub const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
+pub(crate) const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_RDONLY)
     .union(OFlag::O_CLOEXEC);
@@ -18,7 +18,7 @@ pub const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
 /// Creates `path`'s missing parents (root's, at most 0755: in a parent others could write,
 /// anyone could plant or rename what goes there) and opens the parent (`O_NOFOLLOW`). Returns
 /// the parent and `path`'s last component. For root-owned places (`/run/…`), not user paths.
-pub fn make_parent(path: &Path) -> Result<(OwnedFd, &std::ffi::OsStr)> {
+pub(crate) fn make_parent(path: &Path) -> Result<(OwnedFd, &std::ffi::OsStr)> {
     use std::os::unix::fs::DirBuilderExt;
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         anyhow::bail!("{} is not a path to a file", path.display());
@@ -34,17 +34,20 @@ pub fn make_parent(path: &Path) -> Result<(OwnedFd, &std::ffi::OsStr)> {
 }
 
 /// Opens an existing directory by absolute path; the last component must not be a symlink.
-pub fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
+pub(crate) fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
     nix::fcntl::open(path, DIR_FLAGS, Mode::empty())
 }
 
-pub fn open_dir_at<Fd: AsFd, P: ?Sized + NixPath>(dir: Fd, name: &P) -> nix::Result<OwnedFd> {
+pub(crate) fn open_dir_at<Fd: AsFd, P: ?Sized + NixPath>(
+    dir: Fd,
+    name: &P,
+) -> nix::Result<OwnedFd> {
     openat(dir, name, DIR_FLAGS, Mode::empty())
 }
 
 /// Creates `name` in `dir` (it must not exist), gives it its owner and mode explicitly (so the
 /// umask plays no part), and returns it opened.
-pub fn mkdir_owned<Fd: AsFd>(
+pub(crate) fn mkdir_owned<Fd: AsFd>(
     dir: Fd,
     name: &str,
     owner: Option<(u32, u32)>,
@@ -62,7 +65,10 @@ pub fn mkdir_owned<Fd: AsFd>(
 }
 
 /// `lstat` relative to a directory fd; `None` when absent.
-pub fn lstat_at<Fd: AsFd, P: ?Sized + NixPath>(dir: Fd, name: &P) -> nix::Result<Option<FileStat>> {
+pub(crate) fn lstat_at<Fd: AsFd, P: ?Sized + NixPath>(
+    dir: Fd,
+    name: &P,
+) -> nix::Result<Option<FileStat>> {
     match fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => Ok(Some(st)),
         Err(nix::errno::Errno::ENOENT) => Ok(None),
@@ -70,18 +76,18 @@ pub fn lstat_at<Fd: AsFd, P: ?Sized + NixPath>(dir: Fd, name: &P) -> nix::Result
     }
 }
 
-pub fn is_dir(st: &FileStat) -> bool {
+pub(crate) fn is_dir(st: &FileStat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
-pub fn is_symlink(st: &FileStat) -> bool {
+pub(crate) fn is_symlink(st: &FileStat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFLNK
 }
-pub fn is_file(st: &FileStat) -> bool {
+pub(crate) fn is_file(st: &FileStat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFREG
 }
 
 /// The entries of a directory (without `.` and `..`), with their types.
-pub fn list<Fd: AsFd>(dir: Fd) -> Result<Vec<(String, Option<Type>)>> {
+pub(crate) fn list<Fd: AsFd>(dir: Fd) -> Result<Vec<(String, Option<Type>)>> {
     let fd = openat(&dir, ".", DIR_FLAGS, Mode::empty())?;
     let mut d = Dir::from_fd(fd)?;
     let mut out = Vec::new();
@@ -97,7 +103,7 @@ pub fn list<Fd: AsFd>(dir: Fd) -> Result<Vec<(String, Option<Type>)>> {
 }
 
 /// Removes `name` in `dir` and everything below it, never following symlinks.
-pub fn remove_tree_at<Fd: AsFd>(dir: Fd, name: &str) -> Result<()> {
+pub(crate) fn remove_tree_at<Fd: AsFd>(dir: Fd, name: &str) -> Result<()> {
     remove_typed(&dir, name, None)
 }
 
@@ -128,7 +134,7 @@ fn remove_typed<Fd: AsFd>(dir: &Fd, name: &str, ty: Option<Type>) -> Result<()> 
 
 /// Reads a whole file below `dir` by a relative `a/b/c` path, no component followed if it is a
 /// symlink. `None` when any component is missing or not of the right type.
-pub fn read_at<Fd: AsFd>(
+pub(crate) fn read_at<Fd: AsFd>(
     dir: Fd,
     rel: &str,
 ) -> Result<Option<(crate::secret::SecretBytes, FileStat)>> {

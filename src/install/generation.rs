@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// The generation `symlinkPath` points at now.
-pub struct Live {
+pub(crate) struct Live {
     /// Whether `symlinkPath` is a symlink (a first boot has none; a plain directory another tool
     /// left there counts as none too, as in sops-nix: nothing ran with our secrets yet).
     pub link_exists: bool,
@@ -16,7 +16,7 @@ pub struct Live {
 }
 
 impl Live {
-    pub fn read(mount_point: &Path, symlink_path: &Path) -> Result<Live> {
+    pub(crate) fn read(mount_point: &Path, symlink_path: &Path) -> Result<Live> {
         let link_exists = std::fs::symlink_metadata(symlink_path)
             .map(|md| md.file_type().is_symlink())
             .unwrap_or(false);
@@ -54,7 +54,7 @@ impl Live {
 }
 
 /// `/run/secrets.d/7` → 7, when the target is a direct numeric child of the mount point.
-pub fn generation_of(mount_point: &Path, target: &Path) -> Option<u64> {
+pub(crate) fn generation_of(mount_point: &Path, target: &Path) -> Option<u64> {
     if target.parent()? != mount_point {
         return None;
     }
@@ -65,7 +65,7 @@ pub fn generation_of(mount_point: &Path, target: &Path) -> Option<u64> {
 /// The number of the next generation: live + 1. Numeric directories above the live one are
 /// leftovers of interrupted runs (never live, never linked) and are removed first. Without a live
 /// generation, the next number is past every existing one and nothing is removed.
-pub fn next_number<Fd: AsFd>(mount: Fd, live: Option<u64>) -> Result<u64> {
+pub(crate) fn next_number<Fd: AsFd>(mount: Fd, live: Option<u64>) -> Result<u64> {
     let mut max = 0;
     for (name, _) in fsutil::list(&mount)? {
         let Ok(v) = name.parse::<u64>() else { continue };
@@ -82,7 +82,7 @@ pub fn next_number<Fd: AsFd>(mount: Fd, live: Option<u64>) -> Result<u64> {
 }
 
 /// Creates generation `number` (0751, root:keys, mode exact whatever the umask).
-pub fn create<Fd: AsFd>(
+pub(crate) fn create<Fd: AsFd>(
     mount: Fd,
     mount_point: &Path,
     number: u64,

@@ -12,15 +12,15 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// A sops file: far above any real one (10,000 secrets are ~1 MiB).
-pub const SOPS_FILE_MAX: u64 = 64 << 20;
+pub(crate) const SOPS_FILE_MAX: u64 = 64 << 20;
 /// An age identity file or an SSH host key: a few KiB at most.
-pub const KEY_FILE_MAX: u64 = 1 << 20;
+pub(crate) const KEY_FILE_MAX: u64 = 1 << 20;
 /// A template's `file`.
-pub const TEMPLATE_MAX: u64 = 16 << 20;
+pub(crate) const TEMPLATE_MAX: u64 = 16 << 20;
 
 /// How to read one kind of file.
 #[derive(Debug, Clone, Copy)]
-pub struct Kind {
+pub(crate) struct Kind {
     /// What the file is, for messages: "sops file", "ageKeyFile", "template file".
     pub what: &'static str,
     pub max: u64,
@@ -30,29 +30,29 @@ pub struct Kind {
     pub follow: bool,
 }
 
-pub const SOPS_FILE: Kind = Kind {
+pub(crate) const SOPS_FILE: Kind = Kind {
     what: "sops file",
     max: SOPS_FILE_MAX,
     follow: true,
 };
-pub const AGE_KEY_FILE: Kind = Kind {
+pub(crate) const AGE_KEY_FILE: Kind = Kind {
     what: "ageKeyFile",
     max: KEY_FILE_MAX,
     follow: true,
 };
-pub const SSH_KEY: Kind = Kind {
+pub(crate) const SSH_KEY: Kind = Kind {
     what: "ssh key",
     max: KEY_FILE_MAX,
     follow: true,
 };
-pub const TEMPLATE_FILE: Kind = Kind {
+pub(crate) const TEMPLATE_FILE: Kind = Kind {
     what: "template file",
     max: TEMPLATE_MAX,
     follow: false,
 };
 
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error("cannot open {what} {}: {errno}", path.display())]
     Open {
         what: &'static str,
@@ -98,7 +98,7 @@ pub enum ReadError {
 
 /// The type of a file that is not a regular one, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     Directory,
     Fifo,
     CharDevice,
@@ -109,7 +109,7 @@ pub enum FileKind {
 
 impl FileKind {
     /// The kind of a file of type `mode` (`st_mode`), `None` for a regular file.
-    pub fn of(mode: libc::mode_t) -> Option<FileKind> {
+    pub(crate) fn of(mode: libc::mode_t) -> Option<FileKind> {
         Some(match mode & libc::S_IFMT {
             libc::S_IFREG => return None,
             libc::S_IFDIR => FileKind::Directory,
@@ -236,7 +236,7 @@ fn open(path: &Path, kind: Kind) -> Result<(OwnedFd, usize), ReadError> {
 /// Reads the whole regular file `path` into a buffer that is wiped on drop (key files are
 /// secret). The buffer is sized once from `fstat` and never grows, so no unwiped copy is left
 /// behind; a file that grows while it is read is refused.
-pub fn read(path: &Path, kind: Kind) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+pub(crate) fn read(path: &Path, kind: Kind) -> Result<Zeroizing<Vec<u8>>, ReadError> {
     let (fd, size) = open(path, kind)?;
     // One byte more than the size, to notice growth.
     let mut buf = Zeroizing::new(vec![0u8; size + 1]);
@@ -266,7 +266,10 @@ pub fn read(path: &Path, kind: Kind) -> Result<Zeroizing<Vec<u8>>, ReadError> {
 }
 
 /// [`read`] into the wiping type secrets live in.
-pub fn read_secret(path: &Path, kind: Kind) -> Result<crate::secret::SecretBytes, ReadError> {
+pub(crate) fn read_secret(
+    path: &Path,
+    kind: Kind,
+) -> Result<crate::secret::SecretBytes, ReadError> {
     let mut buf = read(path, kind)?;
     // Moves the allocation (no copy) out of the wiping wrapper into the other.
     Ok(crate::secret::SecretBytes::new(std::mem::take(&mut *buf)))

@@ -11,7 +11,7 @@ use anyhow::{anyhow, Result};
 use std::path::Path;
 
 /// What was loaded, for messages.
-pub struct Imported {
+pub(crate) struct Imported {
     pub keyring: Keyring,
     /// Sources that could not be loaded (unreadable, wrong type, passphrase-protected).
     pub warnings: Vec<String>,
@@ -21,7 +21,7 @@ pub struct Imported {
 
 /// Loads every key source, printing sops-nix's import lines when `logging.keyImport` is set:
 /// age on stderr, GPG on stdout (as sops-nix does). `prog` prefixes them.
-pub fn load(m: &Manifest, prog: &str) -> Result<Imported> {
+pub(crate) fn load(m: &Manifest, prog: &str) -> Result<Imported> {
     let mut kr = Keyring::new();
     let mut warnings = Vec::new();
 
@@ -113,7 +113,7 @@ fn rsa_as_pgp(_: &mut Keyring, _: &Path) -> Result<String, String> {
 
 impl Imported {
     /// Fails when secrets must be decrypted and no key at all could be loaded.
-    pub fn require_some(&self) -> Result<()> {
+    pub(crate) fn require_some(&self) -> Result<()> {
         if self.any {
             return Ok(());
         }

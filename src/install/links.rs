@@ -34,7 +34,7 @@ const MAX_SYMLINKS: usize = 40;
 
 /// Why one link was not made (or not removed). The message names the path and what to do.
 #[derive(Debug)]
-pub struct LinkError {
+pub(crate) struct LinkError {
     pub path: PathBuf,
     pub reason: String,
 }
@@ -53,13 +53,13 @@ fn refuse(path: &Path, reason: impl Into<String>) -> LinkError {
 }
 
 /// A directory reached by [`walk`]: its descriptor and the symlink-free path it has now.
-pub struct Walked {
+pub(crate) struct Walked {
     pub dir: OwnedFd,
     pub resolved: PathBuf,
 }
 
 /// The outcome of a read-only walk: the directory, or how far it got before a missing component.
-pub enum Lookup {
+pub(crate) enum Lookup {
     Found(Walked),
     /// `resolved` is the symlink-free path the directory would have once created.
     Missing {
@@ -95,7 +95,7 @@ fn describe(st: &FileStat) -> String {
 /// `me` is the uid the installer runs as: root for system installs; in user mode the user's own
 /// symlinks are followed too (the writes are the user's own then). `for_path` is the link the
 /// walk is for, named in errors.
-pub fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Lookup, LinkError> {
+pub(crate) fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Lookup, LinkError> {
     let me = nix::unistd::geteuid().as_raw();
     let mut todo: Vec<OsString> = Vec::new();
     push_components(&mut todo, dir_path);
@@ -246,7 +246,7 @@ fn push_components(todo: &mut Vec<OsString>, p: &Path) {
 
 /// The symlink-free absolute path `path` would have, resolving only symlinks root made; `None`
 /// when a user-made symlink is on the way (that link will be refused at apply time anyway).
-pub fn resolve(path: &Path) -> Option<PathBuf> {
+pub(crate) fn resolve(path: &Path) -> Option<PathBuf> {
     let parent = path.parent()?;
     let name = path.file_name()?;
     match walk(parent, false, path).ok()? {
@@ -258,7 +258,11 @@ pub fn resolve(path: &Path) -> Option<PathBuf> {
 /// Refuses, before anything is touched, a `path` that resolves into the secrets mount point or
 /// the symlink path (e.g. `/var/run/secrets/x` when `/var/run` → `/run`): a configuration
 /// mistake that would make a loop or overwrite a generation.
-pub fn preflight(entries: &[Entry], mount_point: &Path, symlink_path: &Path) -> anyhow::Result<()> {
+pub(crate) fn preflight(
+    entries: &[Entry],
+    mount_point: &Path,
+    symlink_path: &Path,
+) -> anyhow::Result<()> {
     let mount = resolve_dir(mount_point);
     let link = resolve(symlink_path).unwrap_or_else(|| symlink_path.to_owned());
     // A link made at the lock file would replace it and fail every later run.
@@ -319,7 +323,7 @@ fn writable_by_others(st: &FileStat, owner_uid: u32) -> Option<String> {
 }
 
 /// One link to make: `path` → `target`, owned by `owner` (None: leave it as created).
-pub struct Want<'a> {
+pub(crate) struct Want<'a> {
     pub path: &'a Path,
     pub target: &'a Path,
     pub owner: Option<(u32, u32)>,
@@ -329,7 +333,7 @@ pub struct Want<'a> {
 
 /// What happened to one link.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Made {
+pub(crate) enum Made {
     Unchanged,
     Created,
     /// A regular file root or the owner made was there (sops-nix replaces it too).
@@ -338,7 +342,7 @@ pub enum Made {
 }
 
 /// Makes one link; see the module doc for the checks.
-pub fn make(w: &Want<'_>) -> Result<Made, LinkError> {
+pub(crate) fn make(w: &Want<'_>) -> Result<Made, LinkError> {
     let path = w.path;
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(refuse(path, "not a path to a file"));
@@ -458,7 +462,7 @@ fn create_temp_link(dir: &OwnedFd, target: &Path) -> Result<OsString, String> {
 
 /// Removes the link at `old.path` if it still is the symlink nix-sops made (same target). Returns
 /// whether it was removed; an error when it could not be checked or removed.
-pub fn remove(old: &Link) -> Result<bool, LinkError> {
+pub(crate) fn remove(old: &Link) -> Result<bool, LinkError> {
     let path = old.path.as_path();
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(false);
@@ -481,7 +485,7 @@ pub fn remove(old: &Link) -> Result<bool, LinkError> {
 }
 
 /// The links an entry list asks for.
-pub fn wanted(entries: &[Entry], chown: bool) -> Vec<(Want<'_>, &Entry)> {
+pub(crate) fn wanted(entries: &[Entry], chown: bool) -> Vec<(Want<'_>, &Entry)> {
     entries
         .iter()
         .filter_map(|e| {

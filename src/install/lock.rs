@@ -20,15 +20,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long a second installer waits for the first before it gives up (cleanly, nothing touched).
-pub const WAIT: Duration = Duration::from_secs(120);
+pub(crate) const WAIT: Duration = Duration::from_secs(120);
 
 /// Held for the rest of the install.
-pub struct Held {
+pub(crate) struct Held {
     _lock: Flock<OwnedFd>,
 }
 
 /// The lock file of `mount_point`: `.<name>.lock` in its parent.
-pub fn lock_path(mount_point: &Path) -> Result<PathBuf> {
+pub(crate) fn lock_path(mount_point: &Path) -> Result<PathBuf> {
     let (Some(parent), Some(name)) = (mount_point.parent(), mount_point.file_name()) else {
         return Err(anyhow!(
             "secretsMountPoint {} has no parent",
@@ -66,7 +66,7 @@ fn open_lock_file(path: &Path) -> Result<OwnedFd> {
 }
 
 /// Locks the mount point's lock file exclusively, waiting up to `wait`.
-pub fn acquire(mount_point: &Path, prog: &str, wait: Duration) -> Result<Held> {
+pub(crate) fn acquire(mount_point: &Path, prog: &str, wait: Duration) -> Result<Held> {
     let path = lock_path(mount_point)?;
     let mut fd = open_lock_file(&path)?;
     let start = Instant::now();

@@ -1,32 +1,38 @@
 //! `sops-install-secrets`: plan, then apply.
 //!
 //! [`install`] runs the steps in order, one function each:
-//! 1. [`plan`]: everything that can fail because of the input (manifest, owners, keys,
+//! 1. `plan`: everything that can fail because of the input (manifest, owners, keys,
 //!    decryption, key paths, templates, where custom paths resolve) is decided before the
 //!    filesystem is touched;
-//! 2. [`lock`] (the mount point's parent, before anything is mounted) → [`mount`] → write
+//! 2. `lock` (the mount point's parent, before anything is mounted) → `mount` → write
 //!    generation N+1 → switch the symlink (one `rename`): all or nothing — a failure removes the
 //!    new generation and leaves the live one untouched;
 //! 3. after the switch, each step runs even when another fails: unit restart/reload lists (first,
-//!    so a failed link never makes a restart vanish) → out-of-tree [`links`], each on its own →
-//!    stale links → [`prune`]. The run then fails listing every step that did not work.
+//!    so a failed link never makes a restart vanish) → out-of-tree `links`, each on its own →
+//!    stale links → `prune`. The run then fails listing every step that did not work.
 
-pub mod changes;
-pub mod check;
-pub mod fsutil;
-pub mod generation;
-pub mod input;
-pub mod keys;
-pub mod links;
-pub mod lock;
-pub mod mount;
-pub mod owners;
-pub mod plan;
-pub mod prune;
-pub mod switch;
-pub mod templates;
-pub mod units;
-pub mod write;
+mod changes;
+mod check;
+mod fsutil;
+mod generation;
+mod input;
+mod keys;
+mod links;
+mod lock;
+mod mount;
+mod owners;
+mod plan;
+mod prune;
+mod switch;
+mod templates;
+mod units;
+mod write;
+
+// The surface besides [`install`], [`main`] and their options below: what a run changed (the
+// `changes.json` record and sops-nix's log lines), and the decryption seam tests replace.
+pub use changes::{log_lines, Link, Modified, Record, Section};
+pub use plan::Source;
+// This layer's typed error (issue 9, item 5) is re-exported here, e.g. `pub use error::…;`.
 
 use crate::manifest::{Manifest, STATE_DIR};
 use anyhow::{anyhow, Context, Result};
@@ -36,8 +42,11 @@ use std::path::{Path, PathBuf};
 /// `-check-mode`: validate instead of installing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckMode {
+    /// Install (the default).
     Off,
+    /// Check the manifest only (`nix build` time, no keys).
     Manifest,
+    /// Also open each sops file and check its keys and paths, without decrypting.
     Sopsfile,
 }
 
@@ -55,9 +64,12 @@ impl std::str::FromStr for CheckMode {
     }
 }
 
+/// How [`install`] runs: sops-install-secrets' flags.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// `-check-mode`.
     pub check_mode: CheckMode,
+    /// `-ignore-passwd`: owners by id only, names not resolved (for a build sandbox).
     pub ignore_passwd: bool,
     /// Forces a dry run (as `NIXOS_ACTION=dry-activate`).
     pub dry_run: bool,
@@ -85,12 +97,15 @@ pub struct Env {
 /// not a directory owned by the user.
 #[derive(Debug, Clone)]
 pub struct RuntimeDir {
+    /// The directory `%r` stands for.
     pub path: String,
+    /// Whether it is the `$TMPDIR` fallback, which the install creates and checks itself.
     pub fallback_private: bool,
 }
 
 impl RuntimeDir {
-    pub fn from_process() -> RuntimeDir {
+    /// Finds it from this process' environment (see [`RuntimeDir`]).
+    pub(crate) fn from_process() -> RuntimeDir {
         if let Some(x) = std::env::var("XDG_RUNTIME_DIR")
             .ok()
             .filter(|x| !x.is_empty())
@@ -144,7 +159,8 @@ impl RuntimeDir {
 }
 
 impl Env {
-    pub fn from_process(prog: &str) -> Env {
+    /// Reads the real environment; `prog` is the name log lines start with.
+    pub(crate) fn from_process(prog: &str) -> Env {
         Env {
             dry_activate: std::env::var("NIXOS_ACTION").as_deref() == Ok("dry-activate"),
             restart_via_systemctl: std::env::var("SOPS_RESTART_UNITS_VIA_SYSTEMCTL").as_deref()
@@ -179,6 +195,7 @@ pub fn main(manifest: &Path, opts: Options) -> std::process::ExitCode {
 pub struct Outcome {
     /// The new generation (None for check modes and dry runs).
     pub generation: Option<PathBuf>,
+    /// What changed (added, modified, removed; unit restarts), as written to `changes.json`.
     pub record: changes::Record,
     /// How many sops files were decrypted.
     pub decrypted: usize,

@@ -13,7 +13,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 /// Refuses a mount point that is a symlink (before anything is touched).
-pub fn preflight(mount_point: &Path) -> Result<()> {
+pub(crate) fn preflight(mount_point: &Path) -> Result<()> {
     match std::fs::symlink_metadata(mount_point) {
         Ok(md) if md.file_type().is_symlink() => bail!(
             "secretsMountPoint {} is a symlink; refusing to write secrets through it",
@@ -30,7 +30,7 @@ pub fn preflight(mount_point: &Path) -> Result<()> {
 /// Creates the mount point and mounts the secrets file system unless a correct one is there
 /// already; returns it opened (`O_NOFOLLOW`), owned root:keys, mode 0751. In user mode only the
 /// directory is created (0700, the user's own).
-pub fn ensure(
+pub(crate) fn ensure(
     mount_point: &Path,
     keys_gid: u32,
     use_tmpfs: bool,
@@ -75,16 +75,16 @@ pub fn ensure(
 }
 
 #[cfg(target_os = "linux")]
-pub mod linux {
+pub(crate) mod linux {
     use anyhow::{anyhow, bail, Context, Result};
     use nix::mount::{mount, MsFlags};
     use std::path::Path;
 
-    pub const RAMFS_MAGIC: i64 = 0x858458f6;
-    pub const TMPFS_MAGIC: i64 = 0x01021994;
+    pub(crate) const RAMFS_MAGIC: i64 = 0x858458f6;
+    pub(crate) const TMPFS_MAGIC: i64 = 0x01021994;
 
     /// Mounts ramfs (tmpfs + noswap) on `mount_point` unless a correct one is there already.
-    pub fn mount_secret_fs(mount_point: &Path, use_tmpfs: bool) -> Result<()> {
+    pub(crate) fn mount_secret_fs(mount_point: &Path, use_tmpfs: bool) -> Result<()> {
         let (fstype, magic) = if use_tmpfs {
             ("tmpfs", TMPFS_MAGIC)
         } else {
@@ -120,7 +120,7 @@ pub mod linux {
     }
 
     /// Whether `path` (absolute, symlink-free) is itself a mount point, per /proc/self/mountinfo.
-    pub fn is_mountpoint(path: &Path) -> Result<bool> {
+    pub(crate) fn is_mountpoint(path: &Path) -> Result<bool> {
         // thread-self: the mount namespace is per thread (tests unshare one thread).
         let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
             .or_else(|_| std::fs::read_to_string("/proc/self/mountinfo"))

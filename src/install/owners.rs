@@ -5,7 +5,7 @@ use nix::unistd::{Group, User};
 
 /// How owners are decided for this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Policy {
+pub(crate) enum Policy {
     /// Names are looked up; unknown names are errors.
     Lookup,
     /// `-ignore-passwd`: everything is root's.
@@ -19,26 +19,26 @@ pub enum Policy {
 
 /// A resolved owner. `known` is false only under [`Policy::LookupLenient`] for a missing name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Owner {
+pub(crate) struct Owner {
     pub uid: u32,
     pub gid: u32,
     pub known: bool,
 }
 
-pub fn user_uid(name: &str) -> Result<Option<u32>> {
+pub(crate) fn user_uid(name: &str) -> Result<Option<u32>> {
     User::from_name(name)
         .map(|u| u.map(|u| u.uid.as_raw()))
         .map_err(|e| anyhow!("cannot look up user '{name}': {e}"))
 }
 
-pub fn group_gid(name: &str) -> Result<Option<u32>> {
+pub(crate) fn group_gid(name: &str) -> Result<Option<u32>> {
     Group::from_name(name)
         .map(|g| g.map(|g| g.gid.as_raw()))
         .map_err(|e| anyhow!("cannot look up group '{name}': {e}"))
 }
 
 /// `what` names the entry for messages (`secret db/pass`).
-pub fn resolve(
+pub(crate) fn resolve(
     what: &str,
     owner: Option<&str>,
     uid: u32,
@@ -92,7 +92,7 @@ pub fn resolve(
 }
 
 /// The group of the mount point and generation directories: `keys`, else `nogroup`.
-pub fn keys_gid(policy: Policy) -> Result<u32> {
+pub(crate) fn keys_gid(policy: Policy) -> Result<u32> {
     match policy {
         Policy::IgnorePasswd => Ok(0),
         Policy::User => Ok(nix::unistd::getegid().as_raw()),

@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub(crate) enum Kind {
     Secret,
     Template,
 }
 
 impl Kind {
     /// The word messages use for an entry of this kind.
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Kind::Secret => "secret",
             Kind::Template => "template",
@@ -31,7 +31,7 @@ impl Kind {
 
 /// One file of the new generation.
 #[derive(Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub kind: Kind,
     pub name: String,
     /// Path relative to the generation directory (`db/pass`, `rendered/app.env`).
@@ -47,17 +47,13 @@ pub struct Entry {
     pub reload_units: Vec<String>,
 }
 
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub entries: Vec<Entry>,
-}
-
 /// Where plaintext comes from: the real sops decryption, or a test double. The plan owns it.
 pub trait Source {
     /// Called once, after the owners are checked and before the first `decrypt` (loads keys).
     fn prepare(&mut self, _m: &Manifest, _prog: &str) -> Result<()> {
         Ok(())
     }
+    /// The plaintext of one sops file, decrypted with the keys `prepare` loaded.
     fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree>;
     /// How many files were decrypted.
     fn decrypted(&self) -> usize {
@@ -67,7 +63,7 @@ pub trait Source {
 
 /// Decrypts with the SOPS core and the keys the manifest names (loaded by `prepare`).
 #[derive(Default)]
-pub struct SopsSource {
+pub(crate) struct SopsSource {
     pub keyring: crate::keys::Keyring,
     /// How many files were decrypted (each file once).
     pub decrypted: usize,
@@ -108,13 +104,13 @@ impl Source for SopsSource {
 /// The bytes a secret's file holds: a key's value, or the whole document.
 /// A decrypted document with an index of its top-level keys, so that extracting thousands of
 /// secrets from one file stays linear (the tree's maps are ordered lists).
-pub struct Doc<'a> {
+pub(crate) struct Doc<'a> {
     pub plain: &'a PlainTree,
     top: HashMap<&'a str, &'a Value>,
 }
 
 impl<'a> Doc<'a> {
-    pub fn new(plain: &'a PlainTree) -> Doc<'a> {
+    pub(crate) fn new(plain: &'a PlainTree) -> Doc<'a> {
         let mut top = HashMap::new();
         if let Some(root) = plain.tree.branches.first() {
             for item in root {
@@ -140,7 +136,7 @@ impl<'a> Doc<'a> {
     }
 }
 
-pub fn extract(doc: &Doc<'_>, s: &Secret) -> Result<SecretBytes> {
+pub(crate) fn extract(doc: &Doc<'_>, s: &Secret) -> Result<SecretBytes> {
     let plain = doc.plain;
     let whole =
         matches!(s.format, Format::Binary | Format::Dotenv | Format::Ini) || s.key.is_empty();
@@ -205,7 +201,7 @@ pub fn extract(doc: &Doc<'_>, s: &Secret) -> Result<SecretBytes> {
 }
 
 /// Decrypts each sops file once and extracts all secrets; returns entries in manifest order.
-pub fn secrets(m: &Manifest, source: &mut dyn Source, policy: Policy) -> Result<Vec<Entry>> {
+pub(crate) fn secrets(m: &Manifest, source: &mut dyn Source, policy: Policy) -> Result<Vec<Entry>> {
     let mut by_file: BTreeMap<&Path, Vec<usize>> = BTreeMap::new();
     for (i, s) in m.secrets.iter().enumerate() {
         by_file.entry(s.sops_file.as_path()).or_default().push(i);
@@ -276,7 +272,7 @@ impl Entry {
 
 /// Owners are checked before any key is loaded or file decrypted, so a typo in a user name fails
 /// fast and names the entry.
-pub fn check_owners(m: &Manifest, policy: Policy) -> Result<()> {
+pub(crate) fn check_owners(m: &Manifest, policy: Policy) -> Result<()> {
     let secrets = m.secrets.iter().map(|s| (Kind::Secret, &s.name, &s.target));
     let templates = m
         .templates
@@ -289,7 +285,7 @@ pub fn check_owners(m: &Manifest, policy: Policy) -> Result<()> {
 }
 
 /// The rendered-template entries, from each template's text ([`super::templates::texts`]).
-pub fn templates(
+pub(crate) fn templates(
     m: &Manifest,
     texts: Vec<String>,
     secrets: &[Entry],

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use std::os::fd::AsFd;
 
 /// Returns the generations removed.
-pub fn prune<Fd: AsFd>(mount: Fd, current: u64, keep: u64) -> Result<Vec<u64>> {
+pub(crate) fn prune<Fd: AsFd>(mount: Fd, current: u64, keep: u64) -> Result<Vec<u64>> {
     if keep == 0 {
         return Ok(Vec::new());
     }

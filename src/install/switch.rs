@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// Points `link` at `target` atomically. A real directory or file at `link` (not a symlink) is
 /// replaced only when `replace_non_link` is set, and then with a message saying so.
-pub fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool) -> Result<()> {
+pub(crate) fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool) -> Result<()> {
     let (dir, name) = fsutil::make_parent(link)?;
     let parent = link.parent().expect("make_parent checked it");
     if let Some(st) = fsutil::lstat_at(&dir, name)? {

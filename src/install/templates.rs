@@ -17,14 +17,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// `/run/secrets` → `/run/secrets-for-users`.
-pub fn for_users_dir(symlink_path: &Path) -> PathBuf {
+pub(crate) fn for_users_dir(symlink_path: &Path) -> PathBuf {
     let mut s = symlink_path.as_os_str().to_owned();
     s.push("-for-users");
     PathBuf::from(s)
 }
 
 /// Each template's text: `content` if non-empty, else the `file` (as sops-nix).
-pub fn texts(m: &Manifest) -> Result<Vec<String>> {
+pub(crate) fn texts(m: &Manifest) -> Result<Vec<String>> {
     m.templates
         .iter()
         .map(|t| {
@@ -42,7 +42,7 @@ pub fn texts(m: &Manifest) -> Result<Vec<String>> {
         .collect()
 }
 
-pub fn render(
+pub(crate) fn render(
     m: &Manifest,
     name: &str,
     text: &str,

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-pub struct Notify<'a> {
+pub(crate) struct Notify<'a> {
     pub dry: bool,
     pub via_systemctl: bool,
     /// `/run/nixos`; lists are written only if it exists.
@@ -15,7 +15,7 @@ pub struct Notify<'a> {
 }
 
 impl Notify<'_> {
-    pub fn send(&self, restart: &[String], reload: &[String]) -> Result<()> {
+    pub(crate) fn send(&self, restart: &[String], reload: &[String]) -> Result<()> {
         if self.via_systemctl {
             if self.dry {
                 for u in restart {
@@ -84,7 +84,7 @@ fn systemctl(bin: &Path, verb: &str, units: &[String]) -> Result<()> {
 }
 
 /// Sorted, without duplicates.
-pub fn dedup(mut v: Vec<String>) -> Vec<String> {
+pub(crate) fn dedup(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v.dedup();
     v

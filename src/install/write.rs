@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 
-pub struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     gen: &'a OwnedFd,
     /// root:keys for directories; `None` in user mode (no chown).
     dir_owner: Option<(u32, u32)>,
@@ -21,7 +21,7 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    pub fn new(gen: &'a OwnedFd, dir_owner: Option<(u32, u32)>) -> Writer<'a> {
+    pub(crate) fn new(gen: &'a OwnedFd, dir_owner: Option<(u32, u32)>) -> Writer<'a> {
         Writer {
             gen,
             dir_owner,
@@ -62,11 +62,11 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    pub fn write(&mut self, e: &Entry) -> Result<()> {
+    pub(crate) fn write(&mut self, e: &Entry) -> Result<()> {
         self.write_bytes(&e.rel, e.data.expose(), e.owner.uid, e.owner.gid, e.mode)
     }
 
-    pub fn write_bytes(
+    pub(crate) fn write_bytes(
         &mut self,
         rel: &str,
         data: &[u8],

@@ -6,13 +6,13 @@ use crate::secret::SecretBytes;
 use std::sync::Arc;
 
 /// Asks for a passphrase (an encrypted identity file, a plugin PIN). `None` means "cannot ask".
-pub type PassphraseFn = dyn Fn(&str) -> Option<crate::secret::SecretString> + Send + Sync;
+pub(crate) type PassphraseFn = dyn Fn(&str) -> Option<crate::secret::SecretString> + Send + Sync;
 
 /// age callbacks for plugins and encrypted identities. Plugin messages go to the log (they are
 /// prompts such as "touch your YubiKey", never key material); nothing is ever read from a
 /// terminal, so activation can't hang.
 #[derive(Clone, Default)]
-pub struct Callbacks {
+pub(crate) struct Callbacks {
     pub passphrase: Option<Arc<PassphraseFn>>,
 }
 
@@ -39,7 +39,7 @@ impl ::age::Callbacks for Callbacks {
 }
 
 /// Decrypts an armored age file (the `enc` of an age master key) with any of the identities.
-pub fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretBytes, String> {
+pub(crate) fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretBytes, String> {
     if identities.is_empty() {
         return Err("no age identity available".into());
     }
@@ -64,7 +64,7 @@ pub fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretBytes, Stri
 
 /// What loading one identity source gave: the identities, and lines that could not be used
 /// without making the whole source fail (a plugin whose binary is missing).
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub identities: Vec<AgeIdentity>,
     pub problems: Vec<String>,
 }
@@ -82,7 +82,11 @@ pub fn parse_identity_file(source: &str, text: &str) -> Result<Vec<AgeIdentity>,
 
 /// Parses one source as SOPS' `unwrapIdentities` does: a passphrase-encrypted identity file if
 /// it starts with `age-encryption` or `-----BEGIN AGE`, else identity lines.
-pub fn parse_source(source: &str, bytes: &[u8], callbacks: &Callbacks) -> Result<Parsed, String> {
+pub(crate) fn parse_source(
+    source: &str,
+    bytes: &[u8],
+    callbacks: &Callbacks,
+) -> Result<Parsed, String> {
     if bytes.starts_with(b"age-encryption") || bytes.starts_with(b"-----BEGIN AGE") {
         return parse_encrypted(source, bytes, callbacks);
     }
@@ -205,7 +209,7 @@ fn parse_encrypted(source: &str, bytes: &[u8], callbacks: &Callbacks) -> Result<
 /// A native age-ssh identity (`ssh-ed25519` / `ssh-rsa` stanzas, SOPS >= 3.10) from an OpenSSH
 /// private key file's content. `source` names the file in descriptions and errors.
 #[cfg(feature = "ssh")]
-pub fn ssh_identity(
+pub(crate) fn ssh_identity(
     source: &str,
     bytes: &[u8],
     callbacks: &Callbacks,
@@ -242,7 +246,7 @@ pub fn ssh_identity(
 }
 
 #[cfg(not(feature = "ssh"))]
-pub fn ssh_identity(source: &str, _: &[u8], _: &Callbacks) -> Result<AgeIdentity, String> {
+pub(crate) fn ssh_identity(source: &str, _: &[u8], _: &Callbacks) -> Result<AgeIdentity, String> {
     Err(format!(
         "{source}: SSH age identities need nix-sops built with the `ssh` feature"
     ))

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 /// How to run gpg: the binary (`SOPS_GPG_EXEC` or `gpg`) and an optional `--homedir`.
 #[derive(Debug, Clone)]
 pub struct Gpg {
+    /// The `gpg` program (`SOPS_GPG_EXEC`).
     pub binary: String,
     /// `None`: gpg's own default (`$GNUPGHOME`, else `~/.gnupg`).
     pub home: Option<PathBuf>,
@@ -24,6 +25,7 @@ impl Gpg {
         Gpg { binary, home }
     }
 
+    /// `GnuPG home … (via gpg)`, for the list of identities tried.
     pub fn describe(&self) -> String {
         match &self.home {
             Some(h) => format!("GnuPG home {} (via {})", h.display(), self.binary),

@@ -10,6 +10,7 @@ use pgp::types::{
 
 /// A secret key that can open PKESK packets, with a description (source and fingerprint).
 pub struct PgpKey {
+    /// Where it came from and its fingerprint; never the secret.
     pub description: String,
     /// Uppercase hex fingerprint of the primary key (what `.sops.yaml` and `fp` use).
     pub fingerprint: String,
@@ -43,7 +44,7 @@ impl std::fmt::Debug for PgpKey {
 
 /// Secret keys from armored text (`gpg --export-secret-keys -a`). Public keys in the same text
 /// are ignored; passphrase-protected keys are an error (nothing can ask for the passphrase).
-pub fn parse_armored(source: &str, text: &[u8]) -> Result<Vec<PgpKey>, String> {
+pub(crate) fn parse_armored(source: &str, text: &[u8]) -> Result<Vec<PgpKey>, String> {
     let (iter, _) = PublicOrSecret::from_armor_many(text)
         .map_err(|e| format!("{source}: not an armored OpenPGP key: {e}"))?;
     collect_secret_keys(source, iter)
@@ -51,7 +52,7 @@ pub fn parse_armored(source: &str, text: &[u8]) -> Result<Vec<PgpKey>, String> {
 
 /// Secret keys from a binary keyring (`secring.gpg`, which SOPS reads with go-crypto before it
 /// falls back to the gpg binary).
-pub fn parse_binary(source: &str, bytes: &[u8]) -> Result<Vec<PgpKey>, String> {
+pub(crate) fn parse_binary(source: &str, bytes: &[u8]) -> Result<Vec<PgpKey>, String> {
     let iter = PublicOrSecret::from_bytes_many(bytes)
         .map_err(|e| format!("{source}: not an OpenPGP keyring: {e}"))?;
     collect_secret_keys(source, iter)
@@ -88,12 +89,12 @@ fn collect_secret_keys(
 }
 
 /// The user ID sops-nix gives keys converted from SSH.
-pub const SSH_UID: &str = "root (Imported from SSH) <root@localhost>";
+pub(crate) const SSH_UID: &str = "root (Imported from SSH) <root@localhost>";
 
 /// An RSA OpenSSH private key as the OpenPGP key sops-nix builds from it: a v4 RSA primary key
 /// created at time 0 (so the fingerprint depends on the RSA key alone), uid [`SSH_UID`], flags
 /// sign/certify/encrypt.
-pub fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
+pub(crate) fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
     let rsa_key = rsa_from_ssh_file(source, bytes)?;
     let secret = PlainSecretParams::RSA(rsa_key.into());
     let public = PublicParams::try_from(&secret).map_err(|e| format!("{source}: {e}"))?;
@@ -208,7 +209,7 @@ fn rsa_private_key(pair: &ssh_key::private::RsaKeypair) -> Result<rsa::RsaPrivat
 }
 
 /// Decrypts the armored `enc` of a pgp master key with any of the keys.
-pub fn unwrap(keys: &[PgpKey], enc: &str) -> Result<SecretBytes, String> {
+pub(crate) fn unwrap(keys: &[PgpKey], enc: &str) -> Result<SecretBytes, String> {
     if keys.is_empty() {
         return Err("no PGP secret key loaded".into());
     }

@@ -15,7 +15,7 @@ use crate::sops::{MasterKey, Metadata};
 
 /// One public key of the host, as `sops.hostPubKeys` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostKey {
+pub(crate) enum HostKey {
     /// An age recipient (`age1…`, lowercased: bech32 is case-insensitive).
     Age(String),
     /// An `ssh-ed25519` key: the key text without comment, and its ssh-to-age recipient.
@@ -25,7 +25,7 @@ pub enum HostKey {
 impl HostKey {
     /// Parses `age1…` or `ssh-ed25519 AAAA… [comment]`. The error names the entry and says how
     /// to get a valid one.
-    pub fn parse(entry: &str) -> Result<HostKey, String> {
+    pub(crate) fn parse(entry: &str) -> Result<HostKey, String> {
         let s = entry.trim();
         let age_prefix = s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("age1"));
         if age_prefix && s.len() > 4 && !s.contains(char::is_whitespace) {
@@ -52,7 +52,7 @@ impl HostKey {
     }
 
     /// How messages show it: the key, and its age recipient for an SSH key.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             HostKey::Age(a) => a.clone(),
             HostKey::SshEd25519 { line, age } => format!("{line} (as age: {age})"),
@@ -60,7 +60,7 @@ impl HostKey {
     }
 
     /// Whether this key opens an age master key with `recipient`.
-    pub fn opens(&self, recipient: &str) -> bool {
+    pub(crate) fn opens(&self, recipient: &str) -> bool {
         let r = recipient.trim();
         match self {
             HostKey::Age(a) => r.eq_ignore_ascii_case(a),
@@ -81,13 +81,13 @@ fn key_text(line: &str) -> String {
 }
 
 /// Parses every entry; the first bad one is the error.
-pub fn parse_host_keys(entries: &[String]) -> Result<Vec<HostKey>, String> {
+pub(crate) fn parse_host_keys(entries: &[String]) -> Result<Vec<HostKey>, String> {
     entries.iter().map(|e| HostKey::parse(e)).collect()
 }
 
 /// The answer for one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Enough groups are openable; which ones (0-based).
     Opens { groups: Vec<usize> },
     /// Only with PGP keys, which cannot be checked from age/SSH keys: `pgp_groups` could make up
@@ -104,7 +104,7 @@ pub enum Verdict {
 /// How many groups the installer needs: every key opens a single group; several groups need
 /// the Shamir threshold (all of them when it is absent) and at least two shares, as
 /// [`super::Keyring::unwrap_data_key`] combines them.
-pub fn groups_needed(metadata: &Metadata) -> usize {
+pub(crate) fn groups_needed(metadata: &Metadata) -> usize {
     let n = metadata.key_groups.len();
     if n <= 1 {
         return 1;
@@ -118,7 +118,7 @@ pub fn groups_needed(metadata: &Metadata) -> usize {
 }
 
 /// Decides whether `host` can recover the data key of a file with `metadata`.
-pub fn decide(metadata: &Metadata, host: &[HostKey]) -> Verdict {
+pub(crate) fn decide(metadata: &Metadata, host: &[HostKey]) -> Verdict {
     let mut open = Vec::new();
     let mut pgp = Vec::new();
     for (i, group) in metadata.key_groups.iter().enumerate() {
@@ -150,7 +150,7 @@ pub fn decide(metadata: &Metadata, host: &[HostKey]) -> Verdict {
 }
 
 /// The file's master keys, one line each (`group 0: age recipient age1…`), for messages.
-pub fn recipient_lines(metadata: &Metadata) -> Vec<String> {
+pub(crate) fn recipient_lines(metadata: &Metadata) -> Vec<String> {
     metadata
         .key_groups
         .iter()
@@ -165,7 +165,7 @@ pub fn recipient_lines(metadata: &Metadata) -> Vec<String> {
 /// Why an identity (as [`super::Keyring::descriptions`] describes it: source and public key)
 /// did or did not fit the file, from the public key its description shows. `None` when the
 /// description shows no public key (a plugin, a passphrase-encrypted file, a GnuPG home).
-pub fn identity_verdict(description: &str, metadata: &Metadata) -> Option<String> {
+pub(crate) fn identity_verdict(description: &str, metadata: &Metadata) -> Option<String> {
     let words: Vec<&str> = description.split_whitespace().collect();
     let mut keys: Vec<HostKey> = Vec::new();
     let mut pgp: Option<String> = None;

@@ -13,11 +13,12 @@ use std::sync::Arc;
 /// The environment variables SOPS reads. A trait so tests can give a map instead of mutating the
 /// process environment.
 pub trait Env {
+    /// The variable's value, `None` when unset.
     fn var(&self, name: &str) -> Option<String>;
 }
 
 /// The real process environment.
-pub struct ProcessEnv;
+pub(crate) struct ProcessEnv;
 
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
@@ -31,10 +32,10 @@ impl<F: Fn(&str) -> Option<String>> Env for F {
     }
 }
 
-pub const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
-pub const SOPS_AGE_KEY: &str = "SOPS_AGE_KEY";
-pub const SOPS_AGE_KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
-pub const SOPS_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
+pub(crate) const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+pub(crate) const SOPS_AGE_KEY: &str = "SOPS_AGE_KEY";
+pub(crate) const SOPS_AGE_KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
+pub(crate) const SOPS_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
 
 /// Go's `os.UserConfigDir` on Linux: `$XDG_CONFIG_HOME` (must be absolute), else `$HOME/.config`.
 fn user_config_dir(env: &dyn Env) -> Result<PathBuf, String> {
@@ -69,7 +70,7 @@ impl Keyring {
     /// 5. `$XDG_CONFIG_HOME/sops/age/keys.txt` (or `~/.config/…`), when it exists;
     /// 6. the gpg binary (`SOPS_GPG_EXEC` or `gpg`) with gpg's default home (`GNUPGHOME`);
     /// 7. `SOPS_DECRYPTION_ORDER`.
-    pub fn load_env(&mut self, env: &dyn Env) {
+    pub(crate) fn load_env(&mut self, env: &dyn Env) {
         if let Some(path) = env.var(SOPS_AGE_SSH_PRIVATE_KEY_FILE) {
             let _ = self.add_ssh_key(Path::new(&path));
         }
@@ -186,7 +187,7 @@ impl Keyring {
     }
 
     /// `SOPS_AGE_KEY_CMD`: split with shell rules, run (stdin closed), stdout parsed.
-    pub fn add_key_command(&mut self, cmd: &str) -> Result<usize, String> {
+    pub(crate) fn add_key_command(&mut self, cmd: &str) -> Result<usize, String> {
         let source = format!("{SOPS_AGE_KEY_CMD} `{cmd}`");
         let Some(args) = shlex::split(cmd).filter(|a| !a.is_empty()) else {
             return self.record(Err(format!("{source}: cannot parse the command")));
@@ -273,7 +274,7 @@ impl Keyring {
     }
 
     /// [`Self::add_ssh_host_key_as_age`] on a key already read (`source` names it).
-    pub fn add_ssh_host_key_text_as_age(
+    pub(crate) fn add_ssh_host_key_text_as_age(
         &mut self,
         source: &str,
         bytes: &[u8],
@@ -288,16 +289,15 @@ impl Keyring {
         }
     }
 
-    /// The installer's `sshKeyPaths`: [`Keyring::add_ssh_host_key_as_age`], plus the key as a
-    /// native age-ssh identity, so files that name the host's `ssh-ed25519` key directly
-    /// (SOPS ≥ 3.10) decrypt too, as the `sops.hostPubKeys` build check counts them.
-    pub fn add_ssh_host_key(&mut self, path: &Path) -> Result<String, String> {
-        let (source, bytes) = self.read_key_file(path)?;
-        self.add_ssh_host_key_text(&source, bytes.expose())
-    }
-
-    /// [`Self::add_ssh_host_key`] on a key already read (`source` names it).
-    pub fn add_ssh_host_key_text(&mut self, source: &str, bytes: &[u8]) -> Result<String, String> {
+    /// The installer's `sshKeyPaths`, on a key already read (`source` names it):
+    /// [`Keyring::add_ssh_host_key_as_age`], plus the key as a native age-ssh identity, so files
+    /// that name the host's `ssh-ed25519` key directly (SOPS ≥ 3.10) decrypt too, as the
+    /// `sops.hostPubKeys` build check counts them.
+    pub(crate) fn add_ssh_host_key_text(
+        &mut self,
+        source: &str,
+        bytes: &[u8],
+    ) -> Result<String, String> {
         let recipient = self.add_ssh_host_key_text_as_age(source, bytes)?;
         // The conversion succeeded, so this is an unencrypted ed25519 key.
         if let Ok(native) = age::ssh_identity(source, bytes, &self.callbacks) {
@@ -328,7 +328,7 @@ impl Keyring {
 
     /// [`Self::add_rsa_ssh_key_as_pgp`] on a key already read (`source` names it).
     #[cfg(feature = "pgp")]
-    pub fn add_rsa_ssh_key_text_as_pgp(
+    pub(crate) fn add_rsa_ssh_key_text_as_pgp(
         &mut self,
         source: &str,
         bytes: &[u8],

@@ -28,6 +28,7 @@ pub enum SshToAgeError {
 pub struct Converted {
     /// `AGE-SECRET-KEY-1…`, the line ssh-to-age prints.
     pub identity_line: SecretString,
+    /// The same key as an age identity, ready to decrypt.
     pub identity: ::age::x25519::Identity,
     /// `age1…`
     pub recipient: String,
@@ -86,7 +87,7 @@ fn recipient_of(data: &ssh_key::public::KeyData) -> Result<String, SshToAgeError
 }
 
 /// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` of an OpenSSH private key file (for descriptions).
-pub fn public_key_line(bytes: &[u8]) -> Option<String> {
+pub(crate) fn public_key_line(bytes: &[u8]) -> Option<String> {
     let key = ssh_key::PrivateKey::from_openssh(bytes).ok()?;
     let mut line = key.public_key().to_openssh().ok()?;
     // Drop the comment: descriptions show the key, not the user@host it was made on.

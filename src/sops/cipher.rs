@@ -15,16 +15,24 @@ type SopsGcm = AesGcm<Aes256, U32>;
 /// The type tag of an encrypted value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
+    /// `str`.
     Str,
+    /// `int`.
     Int,
+    /// `float`.
     Float,
+    /// `bool`.
     Bool,
+    /// `time` (RFC 3339).
     Time,
+    /// `comment`: an encrypted YAML comment.
     Comment,
+    /// `bytes`: the binary store's data.
     Bytes,
 }
 
 impl ValueType {
+    /// The name in `ENC[…,type:NAME]`.
     pub fn name(self) -> &'static str {
         match self {
             ValueType::Str => "str",
@@ -41,14 +49,18 @@ impl ValueType {
 /// A parsed `ENC[…]` string. It borrows nothing secret: every field is ciphertext.
 #[derive(Debug, Clone)]
 pub struct EncValue {
+    /// Ciphertext (base64-decoded `data`).
     pub data: Vec<u8>,
+    /// The IV (32 bytes as sops writes it).
     pub iv: Vec<u8>,
+    /// The GCM tag (16 bytes).
     pub tag: Vec<u8>,
+    /// How the plaintext is typed.
     pub ty: ValueType,
 }
 
 /// Cheap test used where SOPS falls back to "looks like ENC" (comments).
-pub fn looks_encrypted(s: &str) -> bool {
+pub(crate) fn looks_encrypted(s: &str) -> bool {
     s.starts_with("ENC[AES256_GCM,")
 }
 
@@ -158,7 +170,7 @@ fn decode_secret(field: &'static str, v: &str, out: &mut SecretBytes) -> Result<
 /// The data key's cipher, for the many values of one file: the AES key schedule is computed
 /// once, and the IV and tag are decoded into reused buffers. Gives what [`EncValue::parse`]
 /// then [`EncValue::decrypt`] give, errors included, in the same order.
-pub struct ValueCipher {
+pub(crate) struct ValueCipher {
     gcm: SopsGcm,
     iv: Vec<u8>,
     tag: Vec<u8>,
@@ -176,7 +188,7 @@ pub struct ValueCipher {
 const IVS_PER_READ: usize = 128;
 
 impl ValueCipher {
-    pub fn new(key: &[u8; 32]) -> ValueCipher {
+    pub(crate) fn new(key: &[u8; 32]) -> ValueCipher {
         ValueCipher {
             gcm: SopsGcm::new(GenericArray::from_slice(key)),
             iv: Vec::with_capacity(32),
@@ -229,7 +241,11 @@ impl ValueCipher {
     }
 
     /// Parses and decrypts one `ENC[…]` string with the AAD (the `a:b:` path).
-    pub fn open(&mut self, s: &str, aad: &[u8]) -> Result<(SecretBytes, ValueType), CipherError> {
+    pub(crate) fn open(
+        &mut self,
+        s: &str,
+        aad: &[u8],
+    ) -> Result<(SecretBytes, ValueType), CipherError> {
         let f = self.split_decode(s)?;
         // The ciphertext is decrypted in place: the buffer is the plaintext's from the start.
         let mut buf = SecretBytes::default();
@@ -239,7 +255,11 @@ impl ValueCipher {
     }
 
     /// [`ValueCipher::open`] into the cipher's own buffer, valid until the next call.
-    pub fn open_scratch(&mut self, s: &str, aad: &[u8]) -> Result<(&[u8], ValueType), CipherError> {
+    pub(crate) fn open_scratch(
+        &mut self,
+        s: &str,
+        aad: &[u8],
+    ) -> Result<(&[u8], ValueType), CipherError> {
         let f = self.split_decode(s)?;
         decode_secret("data", f.data, &mut self.scratch)?;
         gcm_open(
@@ -291,7 +311,7 @@ fn gcm_open(
 }
 
 impl EncValue {
-    /// Parses as SOPS' regex does (see [`split`]) and decodes the fields.
+    /// Parses as SOPS' regex does (see `split`) and decodes the fields.
     pub fn parse(s: &str) -> Result<EncValue, CipherError> {
         let f = split(s)?;
         let decode = |field: &'static str, v: &str| {

@@ -20,10 +20,13 @@ struct Encryptor {
     mac: Mac,
 }
 
+/// A value that could not be encrypted (never says what the value was).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot encrypt value at {path}: {source}")]
 pub struct EncryptError {
+    /// The key path of the value (`a:b:`).
     pub path: String,
+    /// Why.
     pub source: CipherError,
 }
 
@@ -74,7 +77,7 @@ impl Visitor for Encryptor {
 
 /// Encrypts every value the crypt rule selects and returns the tree with the MAC (uppercase hex,
 /// not yet encrypted) computed over it.
-pub fn encrypt_tree(
+pub(crate) fn encrypt_tree(
     tree: Tree,
     rule: &CryptRule,
     mac_only_encrypted: bool,
@@ -90,7 +93,11 @@ pub fn encrypt_tree(
 }
 
 /// Encrypts the MAC for storage: AAD is the `lastmodified` string.
-pub fn seal_mac(mac: &str, lastmodified: &str, key: &DataKey) -> Result<String, EncryptError> {
+pub(crate) fn seal_mac(
+    mac: &str,
+    lastmodified: &str,
+    key: &DataKey,
+) -> Result<String, EncryptError> {
     EncValue::encrypt(
         mac.as_bytes(),
         ValueType::Str,

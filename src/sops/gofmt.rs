@@ -25,7 +25,7 @@ fn special(f: f64) -> Option<&'static str> {
 }
 
 /// `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, never an exponent.
-pub fn format_float_f(f: f64) -> String {
+pub(crate) fn format_float_f(f: f64) -> String {
     if let Some(s) = special(f) {
         return s.to_owned();
     }
@@ -55,7 +55,7 @@ fn format_exp(f: f64, digits: &str, dp: i32, min_exp_digits: usize) -> String {
 }
 
 /// `strconv.FormatFloat(f, 'g', -1, 64)`: `%e` when the decimal exponent is < -4 or ≥ 6.
-pub fn format_float_g(f: f64) -> String {
+pub(crate) fn format_float_g(f: f64) -> String {
     if let Some(s) = special(f) {
         return s.to_owned();
     }
@@ -75,7 +75,7 @@ pub fn format_float_g(f: f64) -> String {
 
 /// encoding/json's float format: `'f'` unless the magnitude is < 1e-6 or ≥ 1e21, then `'e'`
 /// with a trimmed exponent (`1e-07` → `1e-7`).
-pub fn format_float_json(f: f64) -> String {
+pub(crate) fn format_float_json(f: f64) -> String {
     if let Some(s) = special(f) {
         return s.to_owned();
     }
@@ -89,7 +89,7 @@ pub fn format_float_json(f: f64) -> String {
 }
 
 /// `strconv.ParseBool`.
-pub fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
@@ -98,7 +98,7 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// `strconv.ParseFloat(s, 64)` for the forms SOPS writes (decimal, exponent, ±Inf, NaN).
-pub fn parse_float(s: &str) -> Option<f64> {
+pub(crate) fn parse_float(s: &str) -> Option<f64> {
     let lower = s.to_ascii_lowercase();
     match lower.trim_start_matches(['+', '-']) {
         "inf" | "infinity" => {
@@ -120,7 +120,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
 /// A parsed Go `time.Time`: civil date and time, nanoseconds, and the zone offset in seconds
 /// (`None` for UTC written as `Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GoTime {
+pub(crate) struct GoTime {
     pub year: i32,
     pub month: u32,
     pub day: u32,
@@ -156,13 +156,13 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 
 impl GoTime {
     /// `time.Parse(time.RFC3339, s)`, with Go's leniency: fractional seconds allowed.
-    pub fn parse_rfc3339(s: &str) -> Option<GoTime> {
+    pub(crate) fn parse_rfc3339(s: &str) -> Option<GoTime> {
         Self::parse_layout(s, 2, 'T', true)
     }
 
     /// The go-yaml v3 timestamp layouts: `2006-1-2T15:4:5.999999999Z07:00` (also `t` and a space
     /// without zone) and a bare date `2006-1-2`.
-    pub fn parse_yaml(s: &str) -> Option<GoTime> {
+    pub(crate) fn parse_yaml(s: &str) -> Option<GoTime> {
         let lead = s.bytes().take_while(u8::is_ascii_digit).count();
         if lead != 4 || s.as_bytes().get(4) != Some(&b'-') {
             return None;
@@ -271,7 +271,7 @@ impl GoTime {
 
     /// `t.Format(time.RFC3339)` (no fraction) or `time.RFC3339Nano` (fraction, trailing zeros
     /// trimmed) — the latter is `MarshalText`.
-    pub fn format(&self, nanos: bool) -> String {
+    pub(crate) fn format(&self, nanos: bool) -> String {
         let mut s = format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
             self.year, self.month, self.day, self.hour, self.minute, self.second
@@ -295,7 +295,7 @@ impl GoTime {
 
 impl GoTime {
     /// The UTC civil time of a Unix timestamp (days-from-civil inverse, proleptic Gregorian).
-    pub fn from_unix(secs: i64) -> GoTime {
+    pub(crate) fn from_unix(secs: i64) -> GoTime {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400) as u32;
         let z = days + 719_468;

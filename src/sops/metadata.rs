@@ -10,11 +10,17 @@ use regex::Regex;
 /// Which values are encrypted. SOPS allows at most one rule; `_unencrypted` suffix is the default.
 #[derive(Debug, Clone)]
 pub enum CryptRule {
+    /// Keys ending in this are left plain (`--unencrypted-suffix`; the default, `_unencrypted`).
     UnencryptedSuffix(String),
+    /// Only keys ending in this are encrypted (`--encrypted-suffix`).
     EncryptedSuffix(String),
+    /// Keys matching this are left plain; `None`: a pattern Go accepts and Rust's regex does not.
     UnencryptedRegex(Option<Regex>),
+    /// Only keys matching this are encrypted; `None` as above.
     EncryptedRegex(Option<Regex>),
+    /// Comments matching this are left plain; `None` as above.
     UnencryptedCommentRegex(Option<Regex>),
+    /// Only comments matching this are encrypted; `None` as above.
     EncryptedCommentRegex(Option<Regex>),
 }
 
@@ -25,7 +31,7 @@ impl Default for CryptRule {
 }
 
 /// The metadata fields that hold a crypt rule (at most one may be set).
-pub const CRYPT_RULE_FIELDS: [&str; 6] = [
+pub(crate) const CRYPT_RULE_FIELDS: [&str; 6] = [
     "unencrypted_suffix",
     "encrypted_suffix",
     "unencrypted_regex",
@@ -37,19 +43,28 @@ pub const CRYPT_RULE_FIELDS: [&str; 6] = [
 /// One master key entry of a key group, as stored in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MasterKey {
+    /// An age recipient.
     Age {
+        /// `age1…` (or an SSH public key, sops ≥ 3.10).
         recipient: String,
+        /// The data key (or Shamir part) wrapped to it, armored.
         enc: String,
     },
+    /// A PGP key.
     Pgp {
+        /// The key's fingerprint, as sops writes it (40 hex digits).
         fingerprint: String,
+        /// When it was added (RFC 3339), kept for byte-identical output.
         created_at: String,
+        /// The wrapped data key, armored.
         enc: String,
     },
     /// Cloud and Vault keys (kms, gcp_kms, hckms, azure_kv, hc_vault): recognised so errors can
     /// list them, but nix-sops cannot use them.
     Other {
+        /// `kms`, `gcp_kms`, `hckms`, `azure_kv` or `hc_vault`.
         kind: &'static str,
+        /// The ARN, resource id or URL that names it.
         id: String,
     },
 }
@@ -78,17 +93,22 @@ impl MasterKey {
 /// pgp, age).
 pub type KeyGroup = Vec<MasterKey>;
 
+/// The `sops` block of a file.
 #[derive(Debug, Clone)]
 pub struct Metadata {
     /// 0 when absent; SOPS then needs every group.
     pub shamir_threshold: usize,
+    /// The key groups; each must give its part of the data key (one group: the whole key).
     pub key_groups: Vec<KeyGroup>,
     /// As written in the file.
     pub lastmodified: String,
     /// The encrypted MAC (`ENC[…]`), possibly empty.
     pub mac: String,
+    /// Which values are encrypted.
     pub crypt_rule: CryptRule,
+    /// `mac_only_encrypted`: the MAC covers only encrypted values.
     pub mac_only_encrypted: bool,
+    /// The sops version that wrote the file (`3.11.0`), written back unchanged.
     pub version: String,
 }
 
@@ -330,7 +350,7 @@ fn parse_threshold(s: &str) -> Result<usize, MetadataError> {
 
 /// Rebuilds the metadata tree from dotenv's `sops_*` keys (prefix already removed) or INI's
 /// `[sops]` section: `a__map_b` is a nested key, `a__list_0` a list index, `\n` escapes a newline.
-pub fn unflatten(pairs: &[(String, String)]) -> Result<Value, MetadataError> {
+pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, MetadataError> {
     let mut root = Value::Map(Vec::new());
     for (flat, raw) in pairs {
         let text = raw.replace("\\n", "\n");
@@ -572,7 +592,7 @@ impl Metadata {
 
 /// The inverse of [`unflatten`]: dotenv `sops_*` keys (without the prefix) and INI `[sops]` keys,
 /// sorted as Go's `sort.Strings` sorts them. Nulls are skipped; newlines become `\n`.
-pub fn flatten(value: &Value) -> Vec<(String, String)> {
+pub(crate) fn flatten(value: &Value) -> Vec<(String, String)> {
     fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
         match v {
             Value::Null => {}

@@ -2,24 +2,34 @@
 
 use crate::sops::tree::{map_get, ListItem, Tree, Value};
 
+/// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Component {
+    /// A map key (`["a"]`, or one part of sops-nix's `a/b`).
     Key(String),
+    /// A list index (`[0]`), comments counted as sops counts them.
     Index(usize),
 }
 
+/// Why a path could not be parsed or followed (the messages are sops').
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PathError {
+    /// A `[` part without its `]`.
     #[error("invalid --extract path: component {0:?} doesn't end with ]")]
     Unterminated(String),
+    /// A part that is neither `"key"`/`'key'` nor a number.
     #[error("invalid --extract path: component {0:?} is neither a quoted key nor an index")]
     BadComponent(String),
+    /// No such key.
     #[error("component [{0:?}] not found")]
     NotFound(String),
+    /// The list is shorter.
     #[error("component [{0}] accesses out of bounds")]
     OutOfBounds(usize),
+    /// An index into something that is not a list.
     #[error("component [{0}] is an index, but that part of the tree is not a list")]
     NotAList(usize),
+    /// A key into something that is not a map (the kind it is).
     #[error("component [{0:?}] is a key, but that part of the tree is a {1}, not a map")]
     NotAMap(String, &'static str),
 }
@@ -51,7 +61,7 @@ pub fn parse_extract(arg: &str) -> Result<Vec<Component>, PathError> {
 }
 
 /// sops-nix's `key`: components split on `/`, all map keys.
-pub fn parse_slash_key(key: &str) -> Vec<Component> {
+pub(crate) fn parse_slash_key(key: &str) -> Vec<Component> {
     key.split('/')
         .map(|k| Component::Key(k.to_owned()))
         .collect()
@@ -69,7 +79,9 @@ pub fn render(path: &[Component]) -> String {
 
 /// What a path leads to: a value, or a comment item inside a list.
 pub enum Found<'a> {
+    /// A value.
     Value(&'a Value),
+    /// A comment inside a list.
     Comment(&'a crate::secret::SecretString),
 }
 

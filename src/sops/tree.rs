@@ -12,48 +12,63 @@ use crate::secret::{SecretBytes, SecretString};
 /// have them, and SOPS keeps them).
 pub type Map = Vec<MapItem>;
 
+/// One line of a [`Map`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum MapItem {
+    /// A key and its value.
     Entry(String, Value),
     /// A comment line, without the `#` (leading space kept, as SOPS does).
     Comment(SecretString),
 }
 
+/// One element of a list.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListItem {
+    /// A value.
     Value(Value),
+    /// A comment line between elements, without the `#`.
     Comment(SecretString),
 }
 
 /// A leaf or a container, typed as go-yaml v3 / encoding/json type them for SOPS.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// YAML `null`, JSON `null`.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer (go's `int`).
     Int(i64),
+    /// A float (go's `float64`).
     Float(f64),
+    /// A string (plaintext or `ENC[…]`), in the wiping type.
     Str(SecretString),
     /// A go `time.Time`, kept as its `MarshalText` form (RFC 3339 with nanoseconds, trailing zeros
     /// trimmed, original offset). A decrypted value, so kept in the wiping type.
     Time(SecretString),
     /// Raw bytes that need not be UTF-8 (the binary store's plaintext).
     Bytes(SecretBytes),
+    /// A mapping.
     Map(Map),
+    /// A sequence.
     List(Vec<ListItem>),
 }
 
 impl Value {
+    /// A string leaf from text (a test, a new value for `set`).
     pub fn str(s: impl Into<String>) -> Value {
         Value::Str(SecretString::new(s.into()))
     }
 
-    pub fn as_map(&self) -> Option<&Map> {
+    /// The mapping, if this is one.
+    pub(crate) fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
 
+    /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s.expose()),
@@ -86,7 +101,7 @@ pub fn map_get<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
 }
 
 /// Removes every entry with this key and returns the first one's value.
-pub fn map_remove(map: &mut Map, key: &str) -> Option<Value> {
+pub(crate) fn map_remove(map: &mut Map, key: &str) -> Option<Value> {
     let mut found = None;
     map.retain_mut(|item| match item {
         MapItem::Entry(k, v) if k == key => {
@@ -103,5 +118,6 @@ pub fn map_remove(map: &mut Map, key: &str) -> Option<Value> {
 /// A whole document: one branch per YAML document (every other store has exactly one).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Tree {
+    /// The documents, in order.
     pub branches: Vec<Map>,
 }

@@ -138,7 +138,7 @@ fn symlinked_host_key_is_followed_but_must_reach_a_regular_file() {
         .unwrap()
         .success());
     let pubkey = std::fs::read_to_string(real.with_extension("pub")).unwrap();
-    let recipient = nix_sops::keys::ssh_to_age::public_key_to_age(pubkey.trim()).unwrap();
+    let recipient = nix_sops::keys::public_key_to_age(pubkey.trim()).unwrap();
     let s = f.encrypt_to("s.json", r#"{"a": "from-linked-key"}"#, &recipient);
     let linked = f.p("ssh_host_ed25519_key");
     symlink(&real, &linked).unwrap();

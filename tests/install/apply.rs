@@ -7,7 +7,7 @@
 //! of its `checks/nixos-test.nix` (the VM test's assertions) at the same commit.
 
 use crate::fake::*;
-use nix_sops::install::{self, changes, CheckMode};
+use nix_sops::install::{self, CheckMode};
 use serde_json::json;
 use std::path::Path;
 
@@ -218,7 +218,7 @@ fn restart_and_reload_on_change_and_not_on_no_change() {
         assert_eq!(list("activation-restart-list"), "a.service\n");
         assert_eq!(list("activation-reload-list"), "r.service\n");
         assert_eq!(
-            changes::log_lines(&out.record, false),
+            install::log_lines(&out.record, false),
             ["modifying secret: a"]
         );
     });
@@ -311,7 +311,7 @@ fn dry_activate_has_no_side_effects() {
         assert!(out.generation.is_none());
         assert!(!Path::new("/run/secrets.d").exists() && !Path::new("/run/secrets").exists());
         assert_eq!(
-            changes::log_lines(&out.record, true),
+            install::log_lines(&out.record, true),
             ["would add secrets: a, b"]
         );
 
@@ -331,7 +331,7 @@ fn dry_activate_has_no_side_effects() {
         assert_eq!(list("dry-activation-restart-list"), "a.service\n");
         assert_eq!(list("activation-restart-list"), "");
         assert_eq!(
-            changes::log_lines(&out.record, true),
+            install::log_lines(&out.record, true),
             ["would modify secret: a", "would remove secret: b"]
         );
         // The next real run gets generation 2 (nothing was left behind to collide with).
@@ -513,7 +513,7 @@ fn templates_render_every_placeholder_including_needed_for_users_secrets() {
         // Worded as main.go:1160-1187; on this first activation sops-nix itself prints nothing
         // (main.go:958), nix-sops does (README).
         assert_eq!(
-            changes::log_lines(&out.record, false),
+            install::log_lines(&out.record, false),
             [
                 "adding secrets: api, db",
                 "adding rendered secrets: app.env, sub/linked"
@@ -713,10 +713,10 @@ fn check_modes_touch_nothing() {
 /// another_template", "would add rendered secret: test_template", …).
 #[test]
 fn log_lines_match_sops_nix_wording() {
-    let rec = changes::Record {
-        secrets: changes::Section {
+    let rec = install::Record {
+        secrets: install::Section {
             added: vec!["a".into(), "b".into()],
-            modified: vec![changes::Modified {
+            modified: vec![install::Modified {
                 name: "m".into(),
                 content: true,
                 owner: false,
@@ -724,7 +724,7 @@ fn log_lines_match_sops_nix_wording() {
             }],
             removed: vec!["r".into()],
         },
-        templates: changes::Section {
+        templates: install::Section {
             added: vec!["t".into()],
             modified: vec![],
             removed: vec!["x".into(), "y".into()],
@@ -732,7 +732,7 @@ fn log_lines_match_sops_nix_wording() {
         ..Default::default()
     };
     assert_eq!(
-        changes::log_lines(&rec, false),
+        install::log_lines(&rec, false),
         [
             "adding secrets: a, b",
             "modifying secret: m",
@@ -742,7 +742,7 @@ fn log_lines_match_sops_nix_wording() {
         ]
     );
     assert_eq!(
-        changes::log_lines(&rec, true),
+        install::log_lines(&rec, true),
         [
             "would add secrets: a, b",
             "would modify secret: m",

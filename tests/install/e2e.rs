@@ -245,7 +245,7 @@ fn ssh_host_key_is_imported_as_age_key() {
         .unwrap()
         .success());
     let pubkey = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let recipient = nix_sops::keys::ssh_to_age::public_key_to_age(pubkey.trim()).unwrap();
+    let recipient = nix_sops::keys::public_key_to_age(pubkey.trim()).unwrap();
     let j = f.encrypt_to("s.json", r#"{"a": "from-ssh"}"#, &recipient);
     let missing = f.p("no-such-key");
     let m = f.manifest(

@@ -1,7 +1,7 @@
 //! Helpers of the apply tests: private mount namespaces (with a private /etc, so that users and
 //! groups made by `useradd` never reach the machine), and a fake decryption source.
 
-use nix_sops::install::plan::Source;
+use nix_sops::install::Source;
 use nix_sops::install::{CheckMode, Env, Options, RuntimeDir};
 use nix_sops::sops::{Format, MapItem, PlainTree, Tree, Value};
 use std::collections::HashMap;

@@ -4,9 +4,8 @@
 use crate::common;
 
 use common::{sops_decrypt, sops_encrypt, sops_try_encrypt, AgeKey};
-use nix_sops::keys::age::parse_identity_file;
+use nix_sops::keys::parse_identity_file;
 use nix_sops::keys::Keyring;
-use nix_sops::sops::stores;
 use nix_sops::sops::{load, DecryptOptions, Format, LoadError, Value};
 use std::path::{Path, PathBuf};
 
@@ -93,7 +92,7 @@ impl Fixture {
 
 /// The value at a top-level key of a decrypted tree.
 fn top<'a>(tree: &'a nix_sops::sops::PlainTree, key: &str) -> &'a Value {
-    nix_sops::sops::tree::map_get(&tree.tree.branches[0], key).expect("key exists")
+    nix_sops::sops::map_get(&tree.tree.branches[0], key).expect("key exists")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,12 +197,12 @@ fn json_edge_documents_match_sops() {
         let out = f.try_encrypt(&name, doc.as_bytes());
         if !out.status.success() {
             assert!(
-                stores::json::parse_plain(doc.as_bytes()).is_err(),
+                nix_sops::sops::parse_plain(Format::Json, doc.as_bytes()).is_err(),
                 "sops rejects {doc:?}, we accept it"
             );
             continue;
         }
-        assert!(stores::json::parse_plain(doc.as_bytes()).is_ok());
+        assert!(nix_sops::sops::parse_plain(Format::Json, doc.as_bytes()).is_ok());
         std::fs::write(f.path().join(format!("enc.{name}")), &out.stdout).unwrap();
         let expected = f.sops_decrypt(&name, &[]);
         let ours = f
@@ -241,7 +240,10 @@ fn json_extract_non_strings_matches_sops() {
         let ours = match v {
             // sops prints an extracted string raw.
             Value::Str(s) => s.expose().as_bytes().to_vec(),
-            other => stores::json::emit_value(other).unwrap().expose().to_vec(),
+            other => nix_sops::sops::emit_value(Format::Json, other)
+                .unwrap()
+                .expose()
+                .to_vec(),
         };
         assert_eq!(
             String::from_utf8_lossy(&ours),
@@ -254,9 +256,12 @@ fn json_extract_non_strings_matches_sops() {
     let Value::Map(m) = top(&plain, "nested") else {
         panic!("nested is a map")
     };
-    let ours = stores::json::emit(&nix_sops::sops::Tree {
-        branches: vec![m.clone()],
-    })
+    let ours = nix_sops::sops::emit(
+        Format::Json,
+        &nix_sops::sops::Tree {
+            branches: vec![m.clone()],
+        },
+    )
     .unwrap();
     assert_eq!(ours.expose(), &expected[..]);
 }
@@ -281,7 +286,7 @@ fn json_rejects_what_sops_rejects() {
         let name = "bad.json";
         let out = f.try_encrypt(name, doc.as_bytes());
         assert!(!out.status.success(), "sops accepts {doc:?}");
-        let err = stores::json::parse_plain(doc.as_bytes())
+        let err = nix_sops::sops::parse_plain(Format::Json, doc.as_bytes())
             .expect_err(doc)
             .to_string();
         assert!(err.contains(what), "{doc:?}: {err}");
@@ -367,12 +372,12 @@ fn binary_round_trips_random_and_empty_files() {
     }
     let enc = f.encrypt("x.bin", b"abc", &[]);
     let plain = f.ours(Format::Binary, &enc);
-    assert!(stores::binary::emit_value(top(&plain, "data")).is_err());
+    assert!(nix_sops::sops::emit_value(Format::Binary, top(&plain, "data")).is_err());
 }
 
 #[test]
 fn binary_plain_tree_is_one_data_value() {
-    let t = stores::binary::parse_plain(&[0xff, 0x00]).unwrap();
+    let t = nix_sops::sops::parse_plain(Format::Binary, &[0xff, 0x00]).unwrap();
     assert!(matches!(
         &t.branches[0][..],
         [nix_sops::sops::MapItem::Entry(k, Value::Bytes(b))] if k == "data" && b.expose() == [0xff, 0]
@@ -385,8 +390,11 @@ fn binary_plain_tree_is_one_data_value() {
         err.contains("JSON envelope") && !err.contains("secret"),
         "{err}"
     );
-    let t = stores::binary::parse_plain(b"").unwrap();
-    assert_eq!(stores::binary::emit(&t).unwrap().expose(), b"");
+    let t = nix_sops::sops::parse_plain(Format::Binary, b"").unwrap();
+    assert_eq!(
+        nix_sops::sops::emit(Format::Binary, &t).unwrap().expose(),
+        b""
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,10 +458,10 @@ fn dotenv_values_and_extract_match_sops() {
     assert_eq!(top(&plain, "SPACES ").as_str(), Some(" around = equals "));
     for key in ["MULTI", "EMPTY", "SPACES ", "CRLF", "NUM"] {
         let expected = f.sops_decrypt("ex.env", &["--extract", &format!("[\"{key}\"]")]);
-        let ours = stores::dotenv::emit_value(top(&plain, key)).unwrap();
+        let ours = nix_sops::sops::emit_value(Format::Dotenv, top(&plain, key)).unwrap();
         assert_eq!(ours.expose(), &expected[..], "--extract {key}");
     }
-    assert!(stores::dotenv::emit_value(&Value::Float(1.0)).is_err());
+    assert!(nix_sops::sops::emit_value(Format::Dotenv, &Value::Float(1.0)).is_err());
 }
 
 #[test]
@@ -462,7 +470,7 @@ fn dotenv_rejects_what_sops_rejects() {
     let doc = "A=1\nnot a pair\n";
     let out = f.try_encrypt("bad.env", doc.as_bytes());
     assert!(!out.status.success(), "sops accepts a line without =");
-    let err = stores::dotenv::parse_plain(doc.as_bytes())
+    let err = nix_sops::sops::parse_plain(Format::Dotenv, doc.as_bytes())
         .unwrap_err()
         .to_string();
     assert!(
@@ -572,7 +580,7 @@ fn ini_values_match_sops_extract() {
         ("[\"sec one\"][\"inner\"]", &sec, "inner"),
     ] {
         let expected = f.sops_decrypt("ex.ini", &["--extract", path]);
-        let v = nix_sops::sops::tree::map_get(m, key).expect(key);
+        let v = nix_sops::sops::map_get(m, key).expect(key);
         assert_eq!(
             v.as_str().map(str::as_bytes),
             Some(&expected[..]),
@@ -580,7 +588,7 @@ fn ini_values_match_sops_extract() {
         );
     }
     assert_eq!(
-        nix_sops::sops::tree::map_get(&sec, "escapes").and_then(Value::as_str),
+        nix_sops::sops::map_get(&sec, "escapes").and_then(Value::as_str),
         Some("tab\\there\\nno newline"),
         "\\n is not decoded in INI data"
     );
@@ -598,7 +606,7 @@ fn ini_rejects_what_sops_rejects() {
     ] {
         let out = f.try_encrypt("bad.ini", doc.as_bytes());
         assert!(!out.status.success(), "sops accepts {doc:?}");
-        let err = stores::ini::parse_plain(doc.as_bytes())
+        let err = nix_sops::sops::parse_plain(Format::Ini, doc.as_bytes())
             .expect_err(doc)
             .to_string();
         assert!(err.starts_with("cannot parse ini: line "), "{err}");
@@ -646,7 +654,7 @@ fn json_file_written_as_ini_dotenv_binary_matches_sops() {
             "flat.json",
             &["--output-type", "ini", "--extract", &format!("[\"{key}\"]")],
         );
-        let ours = stores::ini::emit_value(top(&plain, key)).unwrap();
+        let ours = nix_sops::sops::emit_value(Format::Ini, top(&plain, key)).unwrap();
         assert_eq!(
             String::from_utf8_lossy(ours.expose()),
             String::from_utf8_lossy(&expected),
@@ -850,14 +858,9 @@ fn gen_ini(rng: &mut StdRng) -> String {
 
 #[test]
 fn ini_differential_against_sops() {
-    let n = differential(
-        Format::Ini,
-        "ini",
-        1,
-        200,
-        gen_ini,
-        stores::ini::parse_plain,
-    );
+    let n = differential(Format::Ini, "ini", 1, 200, gen_ini, |b: &[u8]| {
+        nix_sops::sops::parse_plain(Format::Ini, b)
+    });
     assert!(n > 100, "only {n} documents could be compared");
 }
 
@@ -901,14 +904,9 @@ fn gen_dotenv(rng: &mut StdRng) -> String {
 
 #[test]
 fn dotenv_differential_against_sops() {
-    let n = differential(
-        Format::Dotenv,
-        "env",
-        2,
-        60,
-        gen_dotenv,
-        stores::dotenv::parse_plain,
-    );
+    let n = differential(Format::Dotenv, "env", 2, 60, gen_dotenv, |b: &[u8]| {
+        nix_sops::sops::parse_plain(Format::Dotenv, b)
+    });
     assert!(n > 40, "only {n} documents could be compared");
 }
 
@@ -1087,14 +1085,9 @@ fn gen_json(rng: &mut StdRng) -> String {
 
 #[test]
 fn json_differential_against_sops() {
-    let n = differential(
-        Format::Json,
-        "json",
-        3,
-        120,
-        gen_json,
-        stores::json::parse_plain,
-    );
+    let n = differential(Format::Json, "json", 3, 120, gen_json, |b: &[u8]| {
+        nix_sops::sops::parse_plain(Format::Json, b)
+    });
     assert!(n > 110, "only {n} documents could be compared");
 }
 
@@ -1230,7 +1223,7 @@ fn mac_only_encrypted_files_match_sops() {
 
 #[test]
 fn sops_reads_files_our_stores_write() {
-    use nix_sops::sops::encrypt::{emit_encrypted, seal};
+    use nix_sops::sops::{emit_encrypted, seal};
     let f = Fixture::new();
     let mut random = vec![0u8; 512];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut random);

@@ -5,8 +5,7 @@
 use crate::common;
 
 use common::{sops, sops_decrypt, sops_encrypt, sops_try_encrypt, AgeKey};
-use nix_sops::keys::{age::parse_identity_file, Keyring};
-use nix_sops::sops::stores::yaml;
+use nix_sops::keys::{parse_identity_file, Keyring};
 use nix_sops::sops::{load, DecryptOptions, Format, ListItem, LoadError, MapItem, Tree, Value};
 use std::path::Path;
 
@@ -87,7 +86,8 @@ impl Env {
         assert_same_text(&ours, &theirs);
         // Our reading of the plaintext places comments and types values as sops did (NaN is
         // written as `.nan` so that trees with NaN compare equal).
-        let tree = yaml::parse_plain(plain.as_bytes()).expect("parse_plain");
+        let tree =
+            nix_sops::sops::parse_plain(Format::Yaml, plain.as_bytes()).expect("parse_plain");
         if !compare_plain_tree {
             return ours;
         }
@@ -301,7 +301,7 @@ fn empty_document() {
     let env = Env::new();
     let enc = env.encrypt("in.yaml", "{}\n", &[]);
     assert!(String::from_utf8_lossy(&enc).starts_with("sops:"));
-    let (tree, _) = yaml::parse(&enc).unwrap();
+    let tree = load(Format::Yaml, &enc).unwrap().tree;
     assert_eq!(tree.branches, vec![vec![]]);
     assert_eq!(env.ours(&enc), env.theirs(&enc));
 }
@@ -434,8 +434,8 @@ fn extract_values_like_sops() {
             &["--extract", &format!("[\"{k}\"]")],
         );
         assert!(out.status.success());
-        let v = nix_sops::sops::tree::map_get(&plain.tree.branches[0], k).unwrap();
-        let ours = yaml::emit_value(v).unwrap();
+        let v = nix_sops::sops::map_get(&plain.tree.branches[0], k).unwrap();
+        let ours = nix_sops::sops::emit_value(Format::Yaml, v).unwrap();
         assert_eq!(
             String::from_utf8_lossy(ours.expose()),
             String::from_utf8_lossy(&out.stdout),
@@ -447,14 +447,14 @@ fn extract_values_like_sops() {
 /// `parse_plain` of our output equals `parse_plain` of the input (comments and order kept).
 #[test]
 fn plain_roundtrip_through_our_emitter() {
-    let t1 = yaml::parse_plain(COMMENTED.as_bytes()).unwrap();
-    let out = yaml::emit(&t1).unwrap();
-    let t2 = yaml::parse_plain(out.expose()).unwrap();
+    let t1 = nix_sops::sops::parse_plain(Format::Yaml, COMMENTED.as_bytes()).unwrap();
+    let out = nix_sops::sops::emit(Format::Yaml, &t1).unwrap();
+    let t2 = nix_sops::sops::parse_plain(Format::Yaml, out.expose()).unwrap();
     assert_eq!(t1, t2);
 }
 
 fn err_text(bytes: &[u8]) -> String {
-    match yaml::parse(bytes) {
+    match load(Format::Yaml, bytes) {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
     }
@@ -465,11 +465,11 @@ fn negative_top_level_list() {
     let e = err_text(b"- a\n- b\n");
     assert!(e.contains("list"), "{e}");
     assert!(matches!(
-        yaml::parse_plain(b"- a\n"),
+        nix_sops::sops::parse_plain(Format::Yaml, b"- a\n"),
         Err(LoadError::Structure(_))
     ));
     assert!(matches!(
-        yaml::parse_plain(b"just a scalar\n"),
+        nix_sops::sops::parse_plain(Format::Yaml, b"just a scalar\n"),
         Err(LoadError::Structure(_))
     ));
 }
@@ -487,8 +487,14 @@ fn negative_int_key() {
 
 #[test]
 fn negative_missing_sops_block() {
-    assert!(matches!(yaml::parse(b"a: 1\n"), Err(LoadError::NoMetadata)));
-    assert!(matches!(yaml::parse(b""), Err(LoadError::NoMetadata)));
+    assert!(matches!(
+        load(Format::Yaml, b"a: 1\n"),
+        Err(LoadError::NoMetadata)
+    ));
+    assert!(matches!(
+        load(Format::Yaml, b""),
+        Err(LoadError::NoMetadata)
+    ));
 }
 
 #[test]
@@ -616,7 +622,7 @@ fn comment_inside_nested_empty_flow_list() {
 fn comment_on_empty_flow_map() {
     let env = Env::new();
     let plain = "a: {} # empty map inline\nb: 1\n";
-    let tree = yaml::parse_plain(plain.as_bytes()).unwrap();
+    let tree = nix_sops::sops::parse_plain(Format::Yaml, plain.as_bytes()).unwrap();
     assert!(matches!(
         &tree.branches[0][0],
         MapItem::Entry(k, Value::Map(m)) if k == "a" && matches!(m.as_slice(), [MapItem::Comment(_)])
@@ -632,16 +638,23 @@ fn negative_duplicate_keys_like_sops() {
     let env = Env::new();
     let out = env.try_encrypt("dup.yaml", "a:\n  x: 1\n  x: 2\n");
     assert!(!out.status.success());
-    let e = yaml::parse_plain(b"a:\n  x: 1\n  x: 2\n")
+    let e = nix_sops::sops::parse_plain(Format::Yaml, b"a:\n  x: 1\n  x: 2\n")
         .unwrap_err()
         .to_string();
     assert!(e.contains("line 3") && e.contains("line 2"), "{e}");
     // …and to load an encrypted file with a repeated top-level key, but not a nested one.
     let e = err_text(b"a: 1\na: 2\nsops: {}\n");
     assert!(e.contains("already defined"), "{e}");
-    assert!(yaml::parse(b"a:\n  x: 1\n  x: 2\nsops:\n  version: 3.11.0\n").is_ok());
+    // (It parses: what stops it is the metadata, which lists no keys.)
+    assert!(matches!(
+        load(
+            Format::Yaml,
+            b"a:\n  x: 1\n  x: 2\nsops:\n  version: 3.11.0\n"
+        ),
+        Err(LoadError::Metadata(_))
+    ));
     // Later documents are not checked by sops.
-    assert!(yaml::parse_plain(b"a: 1\n---\nb: 1\nb: 2\n").is_ok());
+    assert!(nix_sops::sops::parse_plain(Format::Yaml, b"a: 1\n---\nb: 1\nb: 2\n").is_ok());
 }
 
 #[test]
@@ -728,16 +741,21 @@ fn negative_deep_nesting_is_an_error_not_a_crash() {
     for i in 0..3000 {
         block.push_str(&format!("{}k:\n", " ".repeat(i)));
     }
-    let e = yaml::parse_plain(block.as_bytes()).unwrap_err().to_string();
+    let e = nix_sops::sops::parse_plain(Format::Yaml, block.as_bytes())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("exceeded max depth of 256 at line 257"), "{e}");
     // 200 levels are fine, and survive our emitter.
     let mut ok = String::new();
     for i in 0..200 {
         ok.push_str(&format!("{}k:\n", " ".repeat(i)));
     }
-    let t = yaml::parse_plain(ok.as_bytes()).unwrap();
-    let out = yaml::emit(&t).unwrap();
-    assert_eq!(yaml::parse_plain(out.expose()).unwrap(), t);
+    let t = nix_sops::sops::parse_plain(Format::Yaml, ok.as_bytes()).unwrap();
+    let out = nix_sops::sops::emit(Format::Yaml, &t).unwrap();
+    assert_eq!(
+        nix_sops::sops::parse_plain(Format::Yaml, out.expose()).unwrap(),
+        t
+    );
 }
 
 #[test]
@@ -750,7 +768,9 @@ fn negative_what_go_yaml_refuses() {
     ] {
         let out = env.try_encrypt("bad.yaml", doc);
         assert!(!out.status.success(), "sops accepted {doc:?}");
-        let e = yaml::parse_plain(doc.as_bytes()).unwrap_err().to_string();
+        let e = nix_sops::sops::parse_plain(Format::Yaml, doc.as_bytes())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(needle) && e.contains("line 1"), "{e}");
     }
 }
@@ -758,7 +778,7 @@ fn negative_what_go_yaml_refuses() {
 #[test]
 fn negative_bracket_indentation_that_cannot_be_fixed() {
     // A genuinely broken flow collection is reported, not retried forever.
-    let e = yaml::parse_plain(b"a:\n  b: [1,\n]\n  c: 2\n]\n")
+    let e = nix_sops::sops::parse_plain(Format::Yaml, b"a:\n  b: [1,\n]\n  c: 2\n]\n")
         .unwrap_err()
         .to_string();
     assert!(e.contains("line"), "{e}");
@@ -894,7 +914,7 @@ fn alias_limit_matches_go_yaml_at_the_boundary() {
             !their_refusal,
             "m = {m}: {theirs:?}"
         );
-        let ours = yaml::parse_plain(doc.as_bytes());
+        let ours = nix_sops::sops::parse_plain(Format::Yaml, doc.as_bytes());
         if let Err(e) = &ours {
             assert!(e.to_string().contains("excessive aliasing"), "m = {m}: {e}");
         }
@@ -949,7 +969,7 @@ fn comment_only_last_document_like_sops() {
         let theirs = env.theirs(&theirs_enc);
         // Our reading of the plaintext is the tree sops encrypted.
         assert_eq!(
-            yaml::parse_plain(doc.as_bytes()).unwrap(),
+            nix_sops::sops::parse_plain(Format::Yaml, doc.as_bytes()).unwrap(),
             env.decrypted(&theirs_enc).tree,
             "{doc:?}"
         );

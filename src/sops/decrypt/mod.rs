@@ -16,6 +16,7 @@ pub(crate) const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
+/// How [`crate::sops::EncryptedFile::decrypt`] treats the file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DecryptOptions {
     /// Skip the MAC check (`--ignore-mac`). The MAC is still computed.
@@ -281,7 +282,7 @@ fn parse_go_int(s: &str) -> Option<i64> {
 }
 
 /// SOPS' `ToBytes`: the bytes a leaf contributes to the MAC (and its plaintext when encrypted).
-pub fn to_bytes(v: &Value) -> Vec<u8> {
+pub(crate) fn to_bytes(v: &Value) -> Vec<u8> {
     match v {
         Value::Str(s) => s.expose().as_bytes().to_vec(),
         Value::Bytes(b) => b.expose().to_vec(),
@@ -303,7 +304,7 @@ pub(crate) fn mac_aad(lastmodified: &str) -> Result<String, DecryptError> {
 }
 
 /// Decrypts every value, computes the MAC and checks it against the stored one.
-pub fn decrypt(
+pub(crate) fn decrypt(
     file: EncryptedFile,
     key: &DataKey,
     opts: DecryptOptions,

@@ -7,7 +7,7 @@ use crate::sops::{EmitError, Format, LoadError};
 
 /// Parses the JSON envelope. The tree is `{"data": <ENC string>}` (plus anything else the
 /// envelope holds, as sops keeps it).
-pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
     super::json::parse_with(bytes, Format::Binary).map_err(|e| match e {
         LoadError::Syntax { format, message } => LoadError::Syntax {
             format,
@@ -22,7 +22,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
 
 /// A plaintext binary file: the tree `{"data": <the bytes>}`. Bytes that are not UTF-8 are kept
 /// as they are.
-pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
+pub(crate) fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     let value = match SecretBytes::new(bytes.to_vec()).into_text() {
         Ok(s) => Value::Str(s),
         Err(b) => Value::Bytes(b),
@@ -33,7 +33,7 @@ pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
 }
 
 /// The raw decrypted bytes of `data`.
-pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let err = |message: &str| EmitError::Unsupported {
         format: Format::Binary,
         message: message.into(),
@@ -62,7 +62,7 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
 }
 
 /// sops refuses: a binary file has no structure to extract from.
-pub fn emit_value(_value: &Value) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit_value(_value: &Value) -> Result<SecretBytes, EmitError> {
     Err(EmitError::Unsupported {
         format: Format::Binary,
         message: "binary files are not structured and extracting a single value is not possible"

@@ -13,7 +13,7 @@ use crate::sops::{EmitError, Format, LoadError};
 const SOPS_PREFIX: &str = "sops_";
 
 /// Parses an encrypted dotenv file: data items, and the `sops_*` keys unflattened.
-pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
     let items = parse_items(bytes)?;
     let mut data = Vec::new();
     let mut meta = Vec::new();
@@ -46,7 +46,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
 }
 
 /// Parses a plaintext dotenv file (every line is data, `sops_*` keys included).
-pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
+pub(crate) fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     Ok(Tree {
         branches: vec![parse_items(bytes)?],
     })
@@ -109,7 +109,7 @@ fn decode_newlines(v: &[u8]) -> SecretBytes {
 }
 
 /// The whole document as `sops decrypt` prints it.
-pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let mut out = SecretBytes::new(Vec::new());
     let o = &mut out;
     let Some(branch) = tree.branches.first() else {
@@ -186,7 +186,7 @@ pub fn val_to_string(out: &mut SecretBytes, v: &Value) {
 }
 
 /// `sops decrypt --extract` of one value: dotenv can only print strings.
-pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     match value {
         Value::Str(s) => Ok(SecretBytes::new(s.expose().as_bytes().to_vec())),
         Value::Bytes(b) => Ok(b.clone()),

@@ -64,7 +64,7 @@ impl Section {
 }
 
 /// Parses an encrypted INI file: the data sections, and the `[sops]` section unflattened.
-pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
     let sections = read(bytes)?;
     let sops = sections
         .iter()
@@ -85,7 +85,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
 }
 
 /// Parses a plaintext INI file.
-pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
+pub(crate) fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     Ok(to_tree(read(bytes)?))
 }
 
@@ -355,7 +355,7 @@ fn unsupported(message: String) -> EmitError {
 }
 
 /// The whole document as `sops decrypt` prints it.
-pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let mut sections: Vec<OutSection> = Vec::new();
     for branch in &tree.branches {
         for item in branch {
@@ -519,7 +519,7 @@ fn go_trim_len(v: &[u8]) -> usize {
 }
 
 /// `sops decrypt --extract` of a non-string value: sops' INI store `json.Marshal`s it (compact).
-pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     let mut out = SecretBytes::new(Vec::new());
     marshal(&mut out, value)?;
     Ok(out)

@@ -19,7 +19,7 @@ const MAX_DEPTH: usize = 1000;
 const SOPS_KEY: &str = "sops";
 
 /// Parses an encrypted JSON file: the data tree (without `sops`) and the `sops` object.
-pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
     parse_with(bytes, Format::Json)
 }
 
@@ -51,7 +51,7 @@ pub(crate) fn parse_with(bytes: &[u8], format: Format) -> Result<(Tree, Value), 
 
 /// Parses a plaintext JSON document (what `sops encrypt` reads). Like sops' token stream, text
 /// after the top-level object is not looked at.
-pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
+pub(crate) fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     let map = Parser::new(bytes, Format::Json).document(false)?;
     Ok(Tree {
         branches: vec![map],
@@ -59,7 +59,7 @@ pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
 }
 
 /// The whole document as `sops decrypt` prints it: indented with tabs, trailing newline.
-pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let branch = first_branch(tree);
     // Sized up front: growing would copy the plaintext into a new buffer each time.
     let mut out = SecretBytes::with_capacity(map_size_hint(branch, 0));
@@ -70,7 +70,7 @@ pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
 
 /// [`emit`]'s bytes written to `w` a top-level entry at a time, so the text of a large document
 /// is never in memory whole next to its tree.
-pub fn write(tree: &Tree, w: &mut dyn std::io::Write) -> Result<(), EmitError> {
+pub(crate) fn write(tree: &Tree, w: &mut dyn std::io::Write) -> Result<(), EmitError> {
     const CHUNK: usize = 64 * 1024;
     let mut out = SecretBytes::with_capacity(CHUNK);
     let entries = first_branch(tree).iter().filter_map(|item| match item {
@@ -92,7 +92,7 @@ pub fn write(tree: &Tree, w: &mut dyn std::io::Write) -> Result<(), EmitError> {
 }
 
 /// One value as `sops decrypt --extract` prints a non-string: indented, no trailing newline.
-pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     let mut out = SecretBytes::new(Vec::new());
     write_value(&mut out, value, 0)?;
     Ok(out)

@@ -1,10 +1,12 @@
 //! One module per store; each converts text ⇄ [`Tree`] and nothing else.
 
-pub mod binary;
-pub mod dotenv;
-pub mod ini;
-pub mod json;
-pub mod yaml;
+mod binary;
+mod dotenv;
+mod ini;
+mod json;
+mod yaml;
+
+pub use dotenv::val_to_string;
 
 use crate::secret::SecretBytes;
 use crate::sops::tree::{Tree, Value};
@@ -12,7 +14,7 @@ use crate::sops::{EmitError, Format, LoadError};
 
 /// Parses an encrypted file: the data tree (without metadata) and the `sops` block as a value
 /// (dotenv and INI unflattened already).
-pub fn parse(format: Format, bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
+pub(crate) fn parse(format: Format, bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
     match format {
         Format::Yaml => yaml::parse(bytes),
         Format::Json => json::parse(bytes),
@@ -45,7 +47,11 @@ pub fn emit(format: Format, tree: &Tree) -> Result<SecretBytes, EmitError> {
 }
 
 /// Writes a whole plaintext document to `w`, as [`emit`] gives it.
-pub fn write(format: Format, tree: &Tree, w: &mut dyn std::io::Write) -> Result<(), EmitError> {
+pub(crate) fn write(
+    format: Format,
+    tree: &Tree,
+    w: &mut dyn std::io::Write,
+) -> Result<(), EmitError> {
     match format {
         // Written as it is made: a large document never has all its text in memory.
         Format::Yaml => yaml::write(tree, w).map_err(EmitError::Write),

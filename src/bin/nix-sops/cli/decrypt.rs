@@ -3,10 +3,10 @@
 use crate::cli::exit::{self, Failure};
 use nix_sops::keys::Keyring;
 use nix_sops::secret::SecretBytes;
-use nix_sops::sops::path::{self, Found};
 use nix_sops::sops::{
-    self, stores, DecryptError, DecryptOptions, EmitError, Format, PlainTree, Tree, Value,
+    self, DecryptError, DecryptOptions, EmitError, Format, PlainTree, Tree, Value,
 };
+use nix_sops::sops::{lookup, parse_extract, Found};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -128,23 +128,23 @@ fn check_version(v: &str) -> Result<(), String> {
 
 /// What `sops decrypt --extract` prints for the value at a path.
 fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes, Failure> {
-    let comps = path::parse_extract(path_arg)
+    let comps = parse_extract(path_arg)
         .map_err(|e| Failure::new(exit::INVALID_TREE_PATH_FORMAT, e.to_string()))?;
-    let found = path::lookup(&plain.tree, &comps)
+    let found = lookup(&plain.tree, &comps)
         .map_err(|e| Failure::new(exit::GENERIC, format!("error truncating tree: {e}")))?;
     let dump = |e: sops::EmitError| Failure::new(exit::ERROR_DUMPING_TREE, e.to_string());
     match found {
         Found::Comment(c) => Ok(SecretBytes::new(c.expose().as_bytes().to_vec())),
         Found::Value(Value::Str(s)) => Ok(SecretBytes::new(s.expose().as_bytes().to_vec())),
         Found::Value(Value::Bytes(b)) => Ok(b.clone()),
-        Found::Value(Value::Map(m)) => stores::emit(
+        Found::Value(Value::Map(m)) => sops::emit(
             out,
             &Tree {
                 branches: vec![m.clone()],
             },
         )
         .map_err(dump),
-        Found::Value(v) => stores::emit_value(out, v).map_err(dump),
+        Found::Value(v) => sops::emit_value(out, v).map_err(dump),
     }
 }
 

@@ -11,8 +11,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use nix_sops::secret::SecretBytes;
-use nix_sops::sops::encrypt::{emit_encrypted_owned, seal};
-use nix_sops::sops::{stores, DecryptOptions, PlainTree};
+use nix_sops::sops::{emit_encrypted_owned, seal};
+use nix_sops::sops::{DecryptOptions, PlainTree};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -378,7 +378,7 @@ pub fn run(args: EditArgs) -> Result<(), Failure> {
             format!("{shown}: file has not been modified"),
         ));
     }
-    let tree = stores::parse_plain(format, edited.expose()).map_err(|e| {
+    let tree = nix_sops::sops::parse_plain(format, edited.expose()).map_err(|e| {
         Failure::new(
             exit::GENERIC,
             format!("{shown}: the edited file is not valid {format}: {e}; nothing was changed"),

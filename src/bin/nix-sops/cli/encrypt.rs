@@ -3,11 +3,11 @@
 
 use crate::cli::exit::{self, Failure};
 use nix_sops::config;
-use nix_sops::keys::wrap::{self, Recipient};
+use nix_sops::keys::{new_data_key, Recipient};
 use nix_sops::secret::SecretBytes;
-use nix_sops::sops::encrypt::{emit_encrypted_owned, seal, write_encrypted_owned};
-use nix_sops::sops::tree::{MapItem, Tree};
-use nix_sops::sops::{stores, CryptRule, EncryptedFile, Format, Metadata, PlainTree};
+use nix_sops::sops::{emit_encrypted_owned, seal, write_encrypted_owned};
+use nix_sops::sops::{CryptRule, EncryptedFile, Format, Metadata, PlainTree};
+use nix_sops::sops::{MapItem, Tree};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -138,7 +138,7 @@ pub fn encrypt_bytes(
 }
 
 fn parse(args: &EncryptArgs, input: Format, bytes: &[u8]) -> Result<Tree, Failure> {
-    stores::parse_plain(input, bytes)
+    nix_sops::sops::parse_plain(input, bytes)
         .map_err(|e| fail(exit::GENERIC, format!("{}: {e}", args.file.display())))
 }
 
@@ -157,7 +157,7 @@ fn seal_tree(
         ));
     }
     let rule = plan(args, &args.file)?;
-    let (key, key_groups) = wrap::new_data_key(&rule.key_groups, rule.shamir_threshold)
+    let (key, key_groups) = new_data_key(&rule.key_groups, rule.shamir_threshold)
         .map_err(|e| fail(exit::GENERIC, e.to_string()))?;
     let metadata = Metadata {
         shamir_threshold: rule.shamir_threshold,

@@ -12,7 +12,7 @@ use crate::cli::exit::{self, Failure};
 use crate::cli::set::{open, Opened};
 use nix::sys::signal::{SigSet, Signal};
 use nix_sops::secret::SecretBytes;
-use nix_sops::sops::tree::{MapItem, Value};
+use nix_sops::sops::{MapItem, Value};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -161,7 +161,7 @@ pub fn environment(top: &[MapItem]) -> Result<Vec<(String, SecretBytes)>, Failur
         match value {
             Value::Str(s) => text.extend_from_slice(s.expose().as_bytes()),
             Value::Bytes(b) => text.extend_from_slice(b.expose()),
-            other => nix_sops::sops::stores::dotenv::val_to_string(&mut text, other),
+            other => nix_sops::sops::val_to_string(&mut text, other),
         }
         env.push((key.clone(), text));
     }

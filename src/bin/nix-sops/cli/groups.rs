@@ -5,7 +5,7 @@
 use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, Failure};
 use crate::cli::rotate::{deliver, rewrap, LongKeyArgs};
-use nix_sops::sops::encrypt::emit_encrypted_owned;
+use nix_sops::sops::emit_encrypted_owned;
 use nix_sops::sops::{Format, MasterKey};
 use std::path::PathBuf;
 
@@ -138,7 +138,7 @@ pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
             for fp in &a.pgp {
                 group.push(MasterKey::Pgp {
                     fingerprint: fp.clone(),
-                    created_at: nix_sops::sops::gofmt::now_rfc3339(),
+                    created_at: nix_sops::sops::now_rfc3339(),
                     enc: String::new(),
                 });
             }

@@ -49,7 +49,7 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
 
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
-    let created = nix_sops::sops::gofmt::now_rfc3339();
+    let created = nix_sops::sops::now_rfc3339();
     let secret = identity.to_string();
     let body = zeroize::Zeroizing::new(format!(
         "# created: {created}\n# public key: {recipient}\n{}\n",

@@ -37,7 +37,7 @@ impl KeyArgs {
     /// Every identity source sops knows, plus these flags. A passphrase-encrypted identity file
     /// (`age -p`) asks for its passphrase on the terminal.
     pub fn keyring(&self) -> nix_sops::keys::Keyring {
-        let mut ring = nix_sops::keys::sources::from_sops_env_prompting(
+        let mut ring = nix_sops::keys::from_sops_env_prompting(
             &self.identities,
             &self.ssh_keys,
             tty::ask_passphrase,
@@ -86,7 +86,7 @@ pub fn creation_rule(
     };
     let bytes =
         std::fs::read(&path).map_err(|e| fail(format!("{}: cannot read: {e}", path.display())))?;
-    let tree = nix_sops::sops::stores::parse_plain(nix_sops::sops::Format::Yaml, &bytes)
+    let tree = nix_sops::sops::parse_plain(nix_sops::sops::Format::Yaml, &bytes)
         .map_err(|e| fail(format!("{}: {e}", path.display())))?;
     nix_sops::config::rule_for(&path, &tree, file).map_err(|e| fail(e.to_string()))
 }

@@ -3,7 +3,7 @@
 
 use crate::cli::exit::{self, Failure};
 use crate::cli::set::{open, seal_to_bytes, Opened};
-use nix_sops::keys::wrap;
+use nix_sops::keys::{new_data_key, wrap_age, wrap_pgp};
 use nix_sops::secret::SecretBytes;
 use nix_sops::sops::{DataKey, KeyGroup, MasterKey};
 use std::io::Write;
@@ -88,7 +88,7 @@ fn master_keys(age: &Option<String>, pgp: &Option<String>) -> Result<Vec<MasterK
     for fp in split(pgp) {
         out.push(MasterKey::Pgp {
             fingerprint: fp,
-            created_at: nix_sops::sops::gofmt::now_rfc3339(),
+            created_at: nix_sops::sops::now_rfc3339(),
             enc: String::new(),
         });
     }
@@ -135,7 +135,7 @@ pub fn rewrap(
         if *threshold == 0 {
             *threshold = groups.len();
         }
-        nix_sops::keys::shamir::split(whole.expose(), groups.len(), *threshold).map_err(|e| {
+        nix_sops::keys::shamir_split(whole.expose(), groups.len(), *threshold).map_err(|e| {
             fail(format!(
                 "could not split data key into parts for Shamir ({} groups, threshold {threshold}): {e}",
                 groups.len()
@@ -152,12 +152,12 @@ pub fn rewrap(
         for k in group.iter_mut() {
             match k {
                 MasterKey::Age { recipient, enc } => {
-                    *enc = wrap::wrap_age(recipient, part).map_err(|e| fail(e.to_string()))?;
+                    *enc = wrap_age(recipient, part).map_err(|e| fail(e.to_string()))?;
                 }
                 MasterKey::Pgp {
                     fingerprint, enc, ..
                 } => {
-                    *enc = wrap::wrap_pgp(fingerprint, part).map_err(|e| fail(e.to_string()))?;
+                    *enc = wrap_pgp(fingerprint, part).map_err(|e| fail(e.to_string()))?;
                 }
                 MasterKey::Other { kind, id } => {
                     return Err(fail(format!(
@@ -243,7 +243,7 @@ pub fn run(args: RotateArgs) -> Result<(), Failure> {
         group.retain(|k| !gone.contains(&identifies(k)));
     }
     // A fresh random key (wrapped for no one yet: `rewrap` keeps the file's key order).
-    let (key, _) = wrap::new_data_key(&[], 0)
+    let (key, _) = new_data_key(&[], 0)
         .map_err(|e| Failure::new(exit::GENERIC, format!("could not generate data key: {e}")))?;
     let mut threshold = metadata.shamir_threshold;
     rewrap(&key, &mut metadata.key_groups, &mut threshold).map_err(|f| {

@@ -4,10 +4,10 @@
 use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
 use crate::cli::exit::{self, Failure};
 use nix_sops::secret::{SecretBytes, SecretString};
-use nix_sops::sops::encrypt::{emit_encrypted_owned, seal};
-use nix_sops::sops::path::{parse_extract, Component};
-use nix_sops::sops::tree::{ListItem, Map, MapItem, Value};
-use nix_sops::sops::{stores, DataKey, DecryptOptions, Format, Metadata, PlainTree};
+use nix_sops::sops::{emit_encrypted_owned, seal};
+use nix_sops::sops::{parse_extract, Component};
+use nix_sops::sops::{DataKey, DecryptOptions, Format, Metadata, PlainTree};
+use nix_sops::sops::{ListItem, Map, MapItem, Value};
 use std::path::{Path, PathBuf};
 
 use crate::cli::exit::INVALID_SET_FORMAT;
@@ -189,7 +189,7 @@ pub fn json_value(text: &[u8]) -> Result<Value, Failure> {
         }
         Some(b'{') => {
             serde_json::from_slice::<serde::de::IgnoredAny>(text).map_err(|_| invalid())?;
-            let tree = stores::parse_plain(Format::Json, text).map_err(|e| {
+            let tree = nix_sops::sops::parse_plain(Format::Json, text).map_err(|e| {
                 Failure::new(
                     INVALID_SET_FORMAT,
                     format!("Invalid --set value format: {e}"),
@@ -323,7 +323,7 @@ pub fn unset_in_map(map: &mut Map, path: &[Component]) -> Result<(), UnsetError>
 }
 
 fn unset_in_value(current: &mut Value, path: &[Component]) -> Result<(), UnsetError> {
-    let shown = nix_sops::sops::path::render(&path[..1]);
+    let shown = nix_sops::sops::render_path(&path[..1]);
     match (current, &path[0]) {
         (Value::Map(m), _) => unset_in_map(m, path),
         (Value::List(l), Component::Index(pos)) => {

@@ -1,7 +1,7 @@
 //! `nix-sops ssh-to-age`: Mic92/ssh-to-age's conversion, for `.sops.yaml` recipients of hosts.
 
 use crate::cli::exit::{self, Failure};
-use nix_sops::keys::ssh_to_age;
+use nix_sops::keys::{convert_private_key, public_key_to_age, SshToAgeError};
 use nix_sops::secret::SecretBytes;
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,7 +49,7 @@ pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "stdin".into());
     let out = if args.private_key {
-        let c = ssh_to_age::convert_private_key(input.expose())
+        let c = convert_private_key(input.expose())
             .map_err(|e| Failure::new(exit::GENERIC, format!("{source}: {e}")))?;
         // Sized once: a `format!` would grow past the identity and leave a copy behind.
         let id = c.identity_line.expose();
@@ -67,12 +67,12 @@ pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
         {
             // `ssh-keyscan` output starts with the host name; the key starts at the key type.
             let key = line.find("ssh-").map(|i| &line[i..]).unwrap_or(line);
-            match ssh_to_age::public_key_to_age(key) {
+            match public_key_to_age(key) {
                 Ok(r) => {
                     lines.push_str(&r);
                     lines.push('\n');
                 }
-                Err(ssh_to_age::SshToAgeError::NotEd25519(_)) => skipped += 1,
+                Err(SshToAgeError::NotEd25519(_)) => skipped += 1,
                 Err(e) => {
                     return Err(Failure::new(exit::GENERIC, format!("{source}: {e}")));
                 }

@@ -8,8 +8,8 @@
 use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, Failure};
 use nix_sops::config::CreationRule;
-use nix_sops::keys::wrap::{self, Recipient};
-use nix_sops::sops::encrypt::emit_encrypted_owned;
+use nix_sops::keys::{wrap_data_key, Recipient};
+use nix_sops::sops::emit_encrypted_owned;
 use nix_sops::sops::{EncryptedFile, Format, MasterKey};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -261,7 +261,7 @@ fn one(args: &UpdateKeysArgs, path: &Path) -> Result<bool, Failure> {
     let ring = args.keys.keyring();
     let key = data_key(path, &file, &ring)?;
     drop(ring);
-    file.metadata.key_groups = wrap::wrap_data_key(&key, &rule.key_groups, rule.shamir_threshold)
+    file.metadata.key_groups = wrap_data_key(&key, &rule.key_groups, rule.shamir_threshold)
         .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
     file.metadata.shamir_threshold = if rule.key_groups.len() > 1 {
         rule.shamir_threshold

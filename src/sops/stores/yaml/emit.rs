@@ -653,7 +653,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Writes [`emit_tree`]'s text to `w` as it is made, through one reused buffer: there is no
 /// output-sized buffer, whose fresh pages cost more than making the text.
-pub fn write_tree(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub(crate) fn write_tree(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = Chunked {
         out: Out {
             buf: String::with_capacity(CHUNK),
@@ -741,14 +741,14 @@ fn value_size_hint(v: &Value, indent: usize) -> usize {
 }
 
 /// [`write_tree`]'s text in memory, in a buffer sized for it up front.
-pub fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
     let hint = tree.branches.iter().map(|b| size_hint(b, 0) + 4).sum();
     let mut out = SecretBytes::with_capacity(hint);
     write_tree(tree, &mut out).map_err(EmitError::Write)?;
     Ok(out)
 }
 
-pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     let mut out = Out { buf: String::new() };
     match value {
         Value::Map(m) => document(&mut out, m),

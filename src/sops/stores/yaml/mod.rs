@@ -18,7 +18,7 @@ use crate::sops::{EmitError, LoadError};
 
 /// Parses an encrypted file: the data tree (every document a branch) and the `sops` block of the
 /// first document. The `sops` key is removed from every document, as SOPS does.
-pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
     // go-yaml refuses a repeated top-level key when SOPS reads the metadata.
     let mut branches = read(bytes, 1)?;
     let has_meta = branches.first().is_some_and(|b| {
@@ -39,7 +39,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Tree, Value), LoadError> {
 }
 
 /// Parses a plaintext YAML file (no metadata), e.g. before encryption.
-pub fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
+pub(crate) fn parse_plain(bytes: &[u8]) -> Result<Tree, LoadError> {
     Ok(Tree {
         // SOPS first decodes the plaintext into a Go map: no key may repeat at any level.
         branches: read(bytes, usize::MAX)?,
@@ -59,16 +59,16 @@ fn read(bytes: &[u8], unique_depth: usize) -> Result<Vec<crate::sops::tree::Map>
 }
 
 /// The decrypted document, byte for byte as `sops decrypt` prints a YAML file.
-pub fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit(tree: &Tree) -> Result<SecretBytes, EmitError> {
     emit::emit_tree(tree)
 }
 
 /// [`emit()`]'s text, written to `w` as it is made.
-pub fn write(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub(crate) fn write(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     emit::write_tree(tree, w)
 }
 
 /// One non-string value, as `sops decrypt --extract` prints it.
-pub fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
+pub(crate) fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
     emit::emit_value(value)
 }

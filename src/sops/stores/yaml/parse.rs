@@ -1236,7 +1236,7 @@ fn check_directives(src: &str) -> Result<(), LoadError> {
 
 /// `unique_depth`: how many mapping levels of the first document must not repeat a key
 /// (SOPS: 1 for an encrypted file, all for a plaintext one).
-pub fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, LoadError> {
+pub(crate) fn parse_documents(bytes: &[u8], unique_depth: usize) -> Result<Vec<Map>, LoadError> {
     let src = std::str::from_utf8(bytes).map_err(|e| {
         syntax(format!(
             "the file is not UTF-8 (invalid byte at offset {})",

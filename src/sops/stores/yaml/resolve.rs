@@ -9,7 +9,7 @@ use base64::Engine;
 
 /// How the scalar was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
+pub(crate) enum Style {
     Plain,
     Quoted,
     Block,
@@ -17,7 +17,7 @@ pub enum Style {
 
 /// Why a scalar cannot be typed; never contains the scalar's text.
 #[derive(Debug)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     /// Between i64::MAX and u64::MAX: Go decodes it as `uint64`, which SOPS cannot walk.
     Uint64,
     /// An explicit tag the text does not fit (`!!int abc`).
@@ -40,7 +40,7 @@ impl std::fmt::Display for ResolveError {
 
 /// What a plain scalar resolves to with no tag: also used by the emitter to decide quoting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Null,
     Bool,
     Int,
@@ -292,12 +292,12 @@ fn resolve_plain(tag: &str, s: &str) -> Resolved {
 }
 
 /// The type a plain scalar with this text gets (emitter quoting decisions).
-pub fn plain_kind(s: &str) -> Kind {
+pub(crate) fn plain_kind(s: &str) -> Kind {
     resolve_plain("", s).kind()
 }
 
 /// Short form of a tag (`!!str`), or the tag as written for local tags.
-pub fn short_tag(handle: &str, suffix: &str) -> String {
+pub(crate) fn short_tag(handle: &str, suffix: &str) -> String {
     if handle == "tag:yaml.org,2002:" || handle == "!!" {
         format!("!!{suffix}")
     } else {
@@ -326,7 +326,7 @@ fn bytes_value(bytes: Vec<u8>) -> Value {
 
 /// Types one scalar. `tag` is the short tag (`""` when none, `"!"` for the non-specific tag).
 /// The text is moved into the value when it stays a string (no copy of large files' scalars).
-pub fn resolve(tag: &str, style: Style, text: String) -> Result<Value, ResolveError> {
+pub(crate) fn resolve(tag: &str, style: Style, text: String) -> Result<Value, ResolveError> {
     // indicatedString(): `!!str`, or a quoted/block scalar without a specific tag.
     if tag == "!!str" || ((tag.is_empty() || tag == "!") && style != Style::Plain) {
         return Ok(Value::str(text));
