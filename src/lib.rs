@@ -48,5 +48,5 @@ pub mod sys;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::sops::stores::yaml::check_against_full as yaml_fast_path;
+    pub use crate::sops::stores::check_against_full as yaml_fast_path;
 }

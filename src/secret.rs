@@ -59,13 +59,13 @@ impl SecretBytes {
         }
     }
 
-    /// Appends `bytes` (see [`SecretBytes::reserve`]).
+    /// Appends `bytes` (growing as `SecretBytes::reserve` does: copy, then wipe the old buffer).
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
         self.reserve(bytes.len());
         self.0.extend_from_slice(bytes);
     }
 
-    /// Appends one byte (growing as [`SecretBytes::reserve`] does).
+    /// Appends one byte (growing as `SecretBytes::reserve` does (copy, then wipe the old buffer)).
     pub fn push(&mut self, byte: u8) {
         self.reserve(1);
         self.0.push(byte);
@@ -120,7 +120,7 @@ impl SecretBytes {
     }
 }
 
-/// Writing appends, growing as [`SecretBytes::reserve`] does.
+/// Writing appends, growing as `SecretBytes::reserve` does (copy, then wipe the old buffer).
 impl std::io::Write for SecretBytes {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.extend_from_slice(buf);
@@ -135,7 +135,7 @@ impl std::io::Write for SecretBytes {
     }
 }
 
-/// Appends, growing as [`SecretBytes::reserve`] does.
+/// Appends, growing as `SecretBytes::reserve` does (copy, then wipe the old buffer).
 impl Extend<u8> for SecretBytes {
     fn extend<I: IntoIterator<Item = u8>>(&mut self, iter: I) {
         let iter = iter.into_iter();

@@ -7,6 +7,8 @@ mod json;
 mod yaml;
 
 pub use dotenv::val_to_string;
+#[cfg(feature = "fuzzing")]
+pub use yaml::check_against_full;
 
 use crate::secret::SecretBytes;
 use crate::sops::tree::{Tree, Value};
