@@ -365,6 +365,11 @@ impl<'a> Parser<'a> {
                 }
                 self.pos += 1;
             }
+            if s.capacity() == 0 {
+                // Sized by the first run: exact for a string without escapes (most keys and
+                // values), where growing from the minimum would leave up to half unused.
+                *s = SecretString::new(String::with_capacity(self.pos - run_start));
+            }
             push_lossy(s, &self.bytes[run_start..self.pos]);
             match self.peek() {
                 None => return Err(self.error("unexpected end of input in a string")),

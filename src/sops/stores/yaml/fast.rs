@@ -21,6 +21,7 @@ use super::parse::{parse_documents, MAX_DEPTH};
 use super::resolve::{resolve, Style};
 use crate::sops::tree::{Map, MapItem, Value};
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 
 const START: u8 = 1;
 const KEY: u8 = 2;
@@ -90,10 +91,15 @@ fn plain(text: &str) -> Option<Value> {
     resolve("", Style::Plain, text.to_owned()).ok()
 }
 
-fn has_duplicate_key(map: &Map) -> bool {
+/// Whether two keys may be the same: compares the keys' hashes, so a collision also says yes
+/// (and the full reader, which compares the keys themselves, decides). A set of hashes is half
+/// the size of a set of keys, and on a large flat file it is alive at the peak of the memory.
+fn may_repeat_a_key(map: &Map) -> bool {
+    let hasher = std::hash::RandomState::new();
     let mut seen = HashSet::with_capacity(map.len());
-    map.iter()
-        .any(|item| matches!(item, MapItem::Entry(k, _) if !seen.insert(k.as_str())))
+    map.iter().any(
+        |item| matches!(item, MapItem::Entry(k, _) if !seen.insert(hasher.hash_one(k.as_str()))),
+    )
 }
 
 /// The lines of one top-level entry, read one at a time.
@@ -159,8 +165,13 @@ impl<'a> Lines<'a> {
             };
             out.push(MapItem::Entry(key, value));
         }
-        if map_depth <= self.unique_depth && has_duplicate_key(&out) {
+        if map_depth <= self.unique_depth && may_repeat_a_key(&out) {
             return None;
+        }
+        // Pushing doubles the capacity: many nested maps would keep up to half of it unused.
+        // (Depth 1 is the one-entry map that carries a top-level entry to the caller.)
+        if depth > 1 {
+            out.shrink_to_fit();
         }
         Some(out)
     }
@@ -219,7 +230,7 @@ pub(super) fn parse_document(src: &str, unique_depth: usize) -> Option<Vec<Map>>
         }
         from = end + 1;
     }
-    if top.is_empty() || (unique_depth >= 1 && has_duplicate_key(&top)) {
+    if top.is_empty() || (unique_depth >= 1 && may_repeat_a_key(&top)) {
         return None;
     }
     Some(vec![top])
