@@ -3,11 +3,11 @@
 //! are not needed, since decryption happens in this process.
 
 use super::input;
+use super::{Error, ErrorKind, Result};
 use crate::keys::sources::ProcessEnv;
 use crate::keys::Keyring;
 use crate::manifest::Manifest;
 use crate::secret::SecretBytes;
-use anyhow::{anyhow, Result};
 use std::path::Path;
 
 /// What was loaded, for messages.
@@ -123,6 +123,6 @@ impl Imported {
             msg.push_str(w);
         }
         msg.push_str("\n  set sops.age.keyFile, sops.age.sshKeyPaths, sops.gnupg.sshKeyPaths or sops.gnupg.home");
-        Err(anyhow!(msg))
+        Err(Error::new(ErrorKind::Keys, msg))
     }
 }

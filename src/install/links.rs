@@ -21,6 +21,7 @@
 use super::changes::Link;
 use super::fsutil;
 use super::plan::Entry;
+use super::{Error, ErrorKind};
 use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, mkdirat, FileStat, Mode};
@@ -258,7 +259,7 @@ pub fn resolve(path: &Path) -> Option<PathBuf> {
 /// Refuses, before anything is touched, a `path` that resolves into the secrets mount point or
 /// the symlink path (e.g. `/var/run/secrets/x` when `/var/run` → `/run`): a configuration
 /// mistake that would make a loop or overwrite a generation.
-pub fn preflight(entries: &[Entry], mount_point: &Path, symlink_path: &Path) -> anyhow::Result<()> {
+pub fn preflight(entries: &[Entry], mount_point: &Path, symlink_path: &Path) -> super::Result<()> {
     let mount = resolve_dir(mount_point);
     let link = resolve(symlink_path).unwrap_or_else(|| symlink_path.to_owned());
     // A link made at the lock file would replace it and fail every later run.
@@ -268,17 +269,22 @@ pub fn preflight(entries: &[Entry], mount_point: &Path, symlink_path: &Path) -> 
         let Some(p) = &e.link else { continue };
         let Some(r) = resolve(p) else { continue };
         if r == lock {
-            anyhow::bail!(
+            return Err(Error::new(
+                ErrorKind::Path,
+                format!(
                 "path {} of {} {} resolves to {}, the lock file of sops-install-secrets; choose \
                  another path",
                 p.display(),
                 e.kind.word(),
                 e.name,
                 r.display()
-            );
+            ),
+            ));
         }
         if r.starts_with(&mount) || r.starts_with(&link) {
-            anyhow::bail!(
+            return Err(Error::new(
+                ErrorKind::Path,
+                format!(
                 "path {} of {} {} resolves to {}, inside {}; a custom path must be outside the \
                  secrets mount point and symlink path (use the default path, or another directory)",
                 p.display(),
@@ -290,7 +296,8 @@ pub fn preflight(entries: &[Entry], mount_point: &Path, symlink_path: &Path) -> 
                 } else {
                     symlink_path.display()
                 }
-            );
+            ),
+            ));
         }
     }
     Ok(())

@@ -10,9 +10,9 @@
 //! placeholder.
 
 use super::plan::Entry;
+use super::{Error, ErrorKind, Result};
 use crate::manifest::Manifest;
 use crate::secret::SecretBytes;
-use anyhow::{anyhow, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -34,10 +34,15 @@ pub fn texts(m: &Manifest) -> Result<Vec<String>> {
             let f = t.file.as_ref().expect("validated: content or file");
             // Not followed if it is a link (the module gives store paths): whoever owns the file
             // must not be able to swap in a link to a root-only file and get its text rendered.
-            let bytes = super::input::read(f, super::input::TEMPLATE_FILE)
-                .map_err(|e| anyhow!("template {}: {e}", t.name))?;
-            String::from_utf8(bytes.to_vec())
-                .map_err(|_| anyhow!("template {}: {} is not UTF-8 text", t.name, f.display()))
+            let bytes = super::input::read(f, super::input::TEMPLATE_FILE).map_err(|e| {
+                Error::new(ErrorKind::Template, format!("template {}: {e}", t.name))
+            })?;
+            String::from_utf8(bytes.to_vec()).map_err(|_| {
+                Error::new(
+                    ErrorKind::Template,
+                    format!("template {}: {} is not UTF-8 text", t.name, f.display()),
+                )
+            })
         })
         .collect()
 }
@@ -77,9 +82,9 @@ pub fn render(
         } else {
             if !external.contains_key(secret) {
                 let v = read_for_users(for_users, secret).map_err(|why| {
-                    anyhow!(
+                    Error::new(ErrorKind::Template, format!(
                         "template {name} uses the placeholder of secret {secret}, which is not in this manifest, and {why}"
-                    )
+                    ))
                 })?;
                 external.insert(secret, v);
             }
