@@ -81,11 +81,7 @@ pub fn render(
             out.extend_from_slice(e.data.expose());
         } else {
             if !external.contains_key(secret) {
-                let v = read_for_users(for_users, secret).map_err(|why| {
-                    Error::new(ErrorKind::Template, format!(
-                        "template {name} uses the placeholder of secret {secret}, which is not in this manifest, and {why}"
-                    ))
-                })?;
+                let v = read_for_users(for_users, name, secret)?;
                 external.insert(secret, v);
             }
             out.extend_from_slice(external[secret].expose());
@@ -97,13 +93,19 @@ pub fn render(
     Ok(out)
 }
 
-fn read_for_users(dir: &Path, secret: &str) -> Result<SecretBytes, String> {
-    crate::manifest::check_name("secret", secret)?;
+/// The neededForUsers copy of `secret`, which `template` uses but this manifest does not hold.
+fn read_for_users(dir: &Path, template: &str, secret: &str) -> Result<SecretBytes> {
+    let fail = |why: String| {
+        Error::new(ErrorKind::Template, format!(
+            "template {template} uses the placeholder of secret {secret}, which is not in this manifest, and {why}"
+        ))
+    };
+    crate::manifest::check_name("secret", secret).map_err(|e| fail(e.to_string()))?;
     let p = dir.join(secret);
     std::fs::read(&p).map(SecretBytes::new).map_err(|e| {
-        format!(
+        fail(format!(
             "its neededForUsers copy {} cannot be read ({e}); the for-users secrets must be installed first",
             p.display()
-        )
+        ))
     })
 }

@@ -45,7 +45,7 @@ impl KeyArgs {
         if let Some(order) = &self.decryption_order {
             match nix_sops::keys::parse_decryption_order(order) {
                 Ok(o) => ring.decryption_order = o,
-                Err(e) => ring.load_errors.push(format!("--decryption-order: {e}")),
+                Err(e) => ring.load_errors.push(e.prefixed("--decryption-order")),
             }
         }
         ring
