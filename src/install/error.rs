@@ -229,3 +229,173 @@ mod tests {
         assert_eq!(format!("{e:#}"), "EPERM: Operation not permitted");
     }
 }
+
+/// Each step files its failures under its own kind (the messages are pinned by the integration
+/// tests; these pin the kinds).
+#[cfg(test)]
+mod kinds {
+    use super::super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn env(dir: &Path) -> Env {
+        Env {
+            dry_activate: false,
+            restart_via_systemctl: false,
+            nixos_dir: dir.join("nixos"),
+            runtime_dir: RuntimeDir {
+                path: dir.join("run").display().to_string(),
+                fallback_private: false,
+            },
+            prog: PROG.into(),
+            systemctl: dir.join("no-systemctl"),
+        }
+    }
+
+    fn opts(check_mode: CheckMode) -> Options {
+        Options {
+            check_mode,
+            ignore_passwd: true,
+            dry_run: false,
+        }
+    }
+
+    fn manifest(dir: &Path, extra: &str) -> String {
+        format!(
+            r#"{{"secrets":[],"templates":[],"placeholderBySecretName":{{}},
+               "secretsMountPoint":"{d}/secrets.d","symlinkPath":"{d}/secrets",
+               "sshKeyPaths":[],"ageSshKeyPaths":[],"userMode":true,
+               "logging":{{"keyImport":false,"secretChanges":false}}{extra}}}"#,
+            d = dir.display()
+        )
+    }
+
+    #[test]
+    fn manifest_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = install_bytes(b"{not json", &opts(CheckMode::Off), &env(dir.path())).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Manifest, "{e:#}");
+        let e = install(
+            &dir.path().join("missing.json"),
+            &opts(CheckMode::Off),
+            &env(dir.path()),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Manifest, "{e:#}");
+    }
+
+    #[test]
+    fn decrypt_kind_for_a_missing_sops_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path(), "").replace(
+            r#""secrets":[]"#,
+            &format!(
+                r#""secrets":[{{"name":"a","key":"a","sopsFile":"{}/nope.yaml","format":"yaml"}}]"#,
+                dir.path().display()
+            ),
+        );
+        let e =
+            install_bytes(m.as_bytes(), &opts(CheckMode::Sopsfile), &env(dir.path())).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Decrypt, "{e:#}");
+    }
+
+    #[test]
+    fn template_kind_for_a_missing_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path(), "").replace(
+            r#""templates":[]"#,
+            &format!(
+                r#""templates":[{{"name":"t","file":"{}/nope.tpl"}}]"#,
+                dir.path().display()
+            ),
+        );
+        let e =
+            install_bytes(m.as_bytes(), &opts(CheckMode::Manifest), &env(dir.path())).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Template, "{e:#}");
+    }
+
+    #[test]
+    fn path_kind_for_a_symlinked_mount_point() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/tmp", dir.path().join("secrets.d")).unwrap();
+        let e = mount::preflight(&dir.path().join("secrets.d")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Path, "{e:#}");
+    }
+
+    #[test]
+    fn owner_kind_for_an_unknown_user() {
+        let e = owners::resolve(
+            "secret a",
+            Some("no-such-user-nix-sops"),
+            0,
+            None,
+            0,
+            owners::Policy::Lookup,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Owner, "{e:#}");
+    }
+
+    #[test]
+    fn keys_kind_when_nothing_loads() {
+        let imported = keys::Imported {
+            keyring: crate::keys::Keyring::new(),
+            warnings: vec!["cannot use ageKeyFile: /k: cannot read".into()],
+            any: false,
+        };
+        let e = imported.require_some().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Keys, "{e:#}");
+    }
+
+    #[test]
+    fn lock_kind_for_a_lock_file_others_can_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".secrets.d.lock");
+        std::fs::write(&lock, b"").unwrap();
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let Err(e) = lock::acquire(&dir.path().join("secrets.d"), PROG, lock::WAIT) else {
+            panic!("a lock file others can read was used");
+        };
+        assert_eq!(e.kind(), ErrorKind::Lock, "{e:#}");
+    }
+
+    #[test]
+    fn mount_kind_in_user_mode_under_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), b"").unwrap();
+        let e = mount::ensure(&dir.path().join("file/secrets.d"), 0, false, true).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Mount, "{e:#}");
+    }
+
+    #[test]
+    fn write_kind_for_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"old").unwrap();
+        let fd = fsutil::open_dir(dir.path()).unwrap();
+        let mut w = write::Writer::new(&fd, None);
+        let e = w.write_bytes("a", b"new", 0, 0, 0o400).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Write, "{e:#}");
+    }
+
+    #[test]
+    fn switch_kind_for_a_directory_in_the_way() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        std::fs::write(dir.path().join("secrets/keep"), b"").unwrap();
+        let e = switch::atomic_symlink(&dir.path().join("1"), &dir.path().join("secrets"), false)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Switch, "{e:#}");
+    }
+
+    #[test]
+    fn units_kind_when_systemctl_cannot_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = units::Notify {
+            dry: false,
+            via_systemctl: true,
+            nixos_dir: dir.path(),
+            systemctl: &dir.path().join("no-systemctl"),
+        };
+        let e = n.send(&["a.service".into()], &[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Units, "{e:#}");
+    }
+}

@@ -147,3 +147,159 @@ pub fn report(err: &anyhow::Error) -> std::process::ExitCode {
     eprintln!("nix-sops: {}", message(err));
     std::process::ExitCode::from(code(err))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix_sops::sops::CipherError;
+
+    fn no_data_key() -> NoDataKey {
+        NoDataKey {
+            attempts: Vec::new(),
+            identities: Vec::new(),
+            identity_verdicts: Vec::new(),
+            load_errors: Vec::new(),
+            summary: "no master key could be decrypted".into(),
+        }
+    }
+
+    #[test]
+    fn library_errors_map_to_sops_codes() {
+        let cases: Vec<(anyhow::Error, u8)> = vec![
+            (no_data_key().into(), COULD_NOT_RETRIEVE_KEY),
+            (
+                DecryptError::Mac {
+                    stored: "a".into(),
+                    computed: "b".into(),
+                }
+                .into(),
+                MAC_MISMATCH,
+            ),
+            (
+                DecryptError::MacValue(CipherError::Authentication).into(),
+                MAC_MISMATCH,
+            ),
+            (DecryptError::LastModified("x".into()).into(), GENERIC),
+            (
+                DecryptError::NotUtf8 { path: "a".into() }.into(),
+                ERROR_DECRYPTING_TREE,
+            ),
+            (
+                KeyError::DuplicateKeyType {
+                    prefix: String::new(),
+                    key_type: "age".into(),
+                }
+                .into(),
+                DUPLICATE_DECRYPTION_KEY_TYPE,
+            ),
+            (KeyError::Invalid("k: bad".into()).into(), GENERIC),
+            (
+                PathError::Unterminated("\"a\"".into()).into(),
+                INVALID_TREE_PATH_FORMAT,
+            ),
+            (
+                PathError::BadComponent("x".into()).into(),
+                INVALID_TREE_PATH_FORMAT,
+            ),
+            (PathError::NotFound("a".into()).into(), GENERIC),
+            (
+                EmitError::Unsupported {
+                    format: nix_sops::sops::Format::Dotenv,
+                    message: "nested".into(),
+                }
+                .into(),
+                ERROR_DUMPING_TREE,
+            ),
+            (
+                EmitError::Write(std::io::Error::from_raw_os_error(libc::EPIPE)).into(),
+                GENERIC,
+            ),
+            (anyhow::anyhow!("plain message"), GENERIC),
+        ];
+        for (e, want) in cases {
+            assert_eq!(code(&e), want, "{}", message(&e));
+        }
+    }
+
+    #[test]
+    fn cli_errors_map_to_sops_codes() {
+        let cases = [
+            (CliError::NoFile(String::new()), NO_FILE_SPECIFIED),
+            (
+                CliError::ReadInput(String::new()),
+                COULD_NOT_READ_INPUT_FILE,
+            ),
+            (
+                CliError::WriteOutput(String::new()),
+                COULD_NOT_WRITE_OUTPUT_FILE,
+            ),
+            (CliError::DumpTree(String::new()), ERROR_DUMPING_TREE),
+            (
+                CliError::InvalidSetFormat(String::new()),
+                INVALID_SET_FORMAT,
+            ),
+            (
+                CliError::ConflictingParameters(String::new()),
+                CONFLICTING_PARAMETERS,
+            ),
+            (
+                CliError::KeysOfMissingFile(String::new()),
+                CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
+            ),
+            (
+                CliError::AlreadyEncrypted(String::new()),
+                FILE_ALREADY_ENCRYPTED,
+            ),
+            (
+                CliError::NotModified(String::new()),
+                FILE_HAS_NOT_BEEN_MODIFIED,
+            ),
+            (CliError::NoEditor(String::new()), NO_EDITOR_FOUND),
+            (CliError::SomeFilesFailed { code: 128 }, 128),
+            (
+                CliError::Command {
+                    code: 42,
+                    message: String::new(),
+                },
+                42,
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(code(&e.into()), want);
+        }
+    }
+
+    #[test]
+    fn context_keeps_the_code_and_formatting_drops_it() {
+        let e = anyhow::Error::from(no_data_key()).context("secrets.yaml");
+        assert_eq!(code(&e), COULD_NOT_RETRIEVE_KEY);
+        assert!(message(&e).starts_with("secrets.yaml: failed to get the data key"));
+        // groups: sops exits 1 there, so the message is kept and the type dropped.
+        let flat = anyhow::Error::msg(message(&e));
+        assert_eq!(code(&flat), GENERIC);
+        // Through several layers of context.
+        let e = anyhow::Error::from(CliError::NoFile(
+            "a: cannot operate on non-existent file".into(),
+        ))
+        .context("a")
+        .context("b");
+        assert_eq!(code(&e), NO_FILE_SPECIFIED);
+        assert_eq!(message(&e), "b: a: a: cannot operate on non-existent file");
+    }
+
+    #[test]
+    fn a_cause_the_message_already_shows_is_not_repeated() {
+        let e = anyhow::Error::from(DecryptError::Value {
+            path: "a".into(),
+            source: CipherError::Authentication,
+        })
+        .context("f.yaml");
+        assert_eq!(
+            message(&e),
+            format!(
+                "f.yaml: cannot decrypt value at a: {}",
+                CipherError::Authentication
+            )
+        );
+    }
+}
