@@ -45,14 +45,17 @@ pub enum CheckMode {
 }
 
 impl std::str::FromStr for CheckMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "off" => Ok(CheckMode::Off),
             "manifest" => Ok(CheckMode::Manifest),
             "sopsfile" => Ok(CheckMode::Sopsfile),
-            other => Err(format!(
-                "invalid value provided for -check-mode flag: {other:?} (use manifest, sopsfile or off)"
+            other => Err(Error::new(
+                ErrorKind::Manifest,
+                format!(
+                    "invalid value provided for -check-mode flag: {other:?} (use manifest, sopsfile or off)"
+                ),
             )),
         }
     }
