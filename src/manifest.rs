@@ -119,6 +119,18 @@ pub enum ManifestError {
     Invalid(String),
 }
 
+/// One value of the manifest (a name, mode, path or unit) that is not valid; the message names
+/// the field and the value and says what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+impl From<InvalidValue> for ManifestError {
+    fn from(e: InvalidValue) -> ManifestError {
+        ManifestError::Invalid(e.0)
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> ManifestError {
     ManifestError::Invalid(msg.into())
 }
@@ -184,50 +196,52 @@ struct RawTemplate {
 }
 
 /// Parses an octal mode string as sops-nix does, but only file permission bits (≤ 07777).
-pub(crate) fn parse_mode(mode: &str) -> Result<u32, String> {
+pub(crate) fn parse_mode(mode: &str) -> Result<u32, InvalidValue> {
     if mode.is_empty() || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        return Err(format!(
+        return Err(InvalidValue(format!(
             "invalid number in mode: {mode:?} is not an octal number"
-        ));
+        )));
     }
     match u32::from_str_radix(mode, 8) {
         Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(format!(
+        _ => Err(InvalidValue(format!(
             "invalid number in mode: {mode:?} is larger than 07777"
-        )),
+        ))),
     }
 }
 
 /// A secret or template `name`: a relative path of plain components.
-pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), InvalidValue> {
     if name.is_empty() {
-        return Err(format!("{what} has an empty name"));
+        return Err(InvalidValue(format!("{what} has an empty name")));
     }
     if name.contains('\0') {
-        return Err(format!("{what} {name:?}: the name contains a NUL byte"));
+        return Err(InvalidValue(format!(
+            "{what} {name:?}: the name contains a NUL byte"
+        )));
     }
     // A newline would start a new log line or restart-list line; other controls garble terminals.
     if name.chars().any(char::is_control) {
-        return Err(format!(
+        return Err(InvalidValue(format!(
             "{what} {name:?}: the name contains a control character (newline, tab, …); rename it"
-        ));
+        )));
     }
     if name.starts_with('/') {
-        return Err(format!(
+        return Err(InvalidValue(format!(
             "{what} {name:?}: the name must be relative, not an absolute path"
-        ));
+        )));
     }
     for c in name.split('/') {
         match c {
             "" => {
-                return Err(format!(
+                return Err(InvalidValue(format!(
                     "{what} {name:?}: the name has an empty path component"
-                ))
+                )))
             }
             "." | ".." => {
-                return Err(format!(
+                return Err(InvalidValue(format!(
                     "{what} {name:?}: the name must not contain `{c}` components"
-                ))
+                )))
             }
             _ => {}
         }
@@ -258,11 +272,11 @@ const UNIT_SUFFIXES: [&str; 11] = [
 /// A name without a type suffix (`nginx`) is accepted, as sops-nix accepts it: systemctl (and so
 /// switch-to-configuration) completes it to `nginx.service`. It must not start with `-`, so it
 /// can never read as an option even where `--` is not used.
-pub(crate) fn check_unit(what: &str, unit: &str) -> Result<(), String> {
+pub(crate) fn check_unit(what: &str, unit: &str) -> Result<(), InvalidValue> {
     let bad = |why: &str| {
-        Err(format!(
+        Err(InvalidValue(format!(
             "{what}: {unit:?} is not a systemd unit name ({why}); write the full unit name, e.g. \"nginx.service\""
-        ))
+        )))
     };
     if unit.is_empty() {
         return bad("it is empty");
@@ -294,25 +308,33 @@ pub(crate) fn check_unit(what: &str, unit: &str) -> Result<(), String> {
 }
 
 /// An absolute filesystem path from the manifest: no `..`, `.`, NUL or empty components.
-pub(crate) fn check_path(what: &str, path: &str) -> Result<PathBuf, String> {
+pub(crate) fn check_path(what: &str, path: &str) -> Result<PathBuf, InvalidValue> {
     if path.contains('\0') {
-        return Err(format!("{what} {path:?} contains a NUL byte"));
+        return Err(InvalidValue(format!("{what} {path:?} contains a NUL byte")));
     }
     // As in names: a newline in a path would start a new log line.
     if path.chars().any(char::is_control) {
-        return Err(format!(
+        return Err(InvalidValue(format!(
             "{what} {path:?} contains a control character (newline, tab, …)"
-        ));
+        )));
     }
     if !path.starts_with('/') {
-        return Err(format!("{what} {path:?} must be an absolute path"));
+        return Err(InvalidValue(format!(
+            "{what} {path:?} must be an absolute path"
+        )));
     }
     if path.len() > 1 {
         for c in path[1..].split('/') {
             match c {
-                "" => return Err(format!("{what} {path:?} has an empty path component")),
+                "" => {
+                    return Err(InvalidValue(format!(
+                        "{what} {path:?} has an empty path component"
+                    )))
+                }
                 "." | ".." => {
-                    return Err(format!("{what} {path:?} must not contain `{c}` components"))
+                    return Err(InvalidValue(format!(
+                        "{what} {path:?} must not contain `{c}` components"
+                    )))
                 }
                 _ => {}
             }
@@ -379,8 +401,8 @@ impl Manifest {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "/run/secrets".into()),
         )?;
-        let secrets_mount_point = check_path("secretsMountPoint", &mount).map_err(invalid)?;
-        let symlink_path = check_path("symlinkPath", &link).map_err(invalid)?;
+        let secrets_mount_point = check_path("secretsMountPoint", &mount)?;
+        let symlink_path = check_path("symlinkPath", &link)?;
         if secrets_mount_point == Path::new("/") || symlink_path == Path::new("/") {
             return Err(invalid("secretsMountPoint and symlinkPath must not be `/`"));
         }
@@ -397,7 +419,7 @@ impl Manifest {
         let mut secrets = Vec::new();
         for (i, s) in raw.secrets.unwrap_or_default().into_iter().enumerate() {
             let name = s.name.unwrap_or_default();
-            check_name(&format!("secret #{i}"), &name).map_err(invalid)?;
+            check_name(&format!("secret #{i}"), &name)?;
             let what = format!("secret {name}");
             let format = match s.format.as_deref().unwrap_or("") {
                 "" => Format::Yaml,
@@ -411,7 +433,7 @@ impl Manifest {
                 .map_err(|e| invalid(format!("{what}: {e}")))?;
             let default_path = symlink_path.join(&name);
             let path = match s.path.filter(|p| !p.is_empty()) {
-                Some(p) => check_path(&format!("path of {what}"), &subst(p)?).map_err(invalid)?,
+                Some(p) => check_path(&format!("path of {what}"), &subst(p)?)?,
                 None => default_path,
             };
             let sops_file = s
@@ -438,12 +460,12 @@ impl Manifest {
         let mut templates = Vec::new();
         for (i, t) in raw.templates.unwrap_or_default().into_iter().enumerate() {
             let name = t.name.unwrap_or_default();
-            check_name(&format!("template #{i}"), &name).map_err(invalid)?;
+            check_name(&format!("template #{i}"), &name)?;
             let what = format!("template {name}");
             let mode = parse_mode(t.mode.as_deref().unwrap_or("0400"))
                 .map_err(|e| invalid(format!("{what}: {e}")))?;
             let path = match t.path.filter(|p| !p.is_empty()) {
-                Some(p) => check_path(&format!("path of {what}"), &subst(p)?).map_err(invalid)?,
+                Some(p) => check_path(&format!("path of {what}"), &subst(p)?)?,
                 None => symlink_path.join(RENDERED_DIR).join(&name),
             };
             let content = t.content.unwrap_or_default();
@@ -593,7 +615,7 @@ impl Manifest {
                 ("reloadUnits", &t.reload_units),
             ] {
                 for u in units {
-                    check_unit(&format!("{field} of {kind} {name}"), u).map_err(invalid)?;
+                    check_unit(&format!("{field} of {kind} {name}"), u)?;
                 }
             }
             // (uid_t)-1 means "leave unchanged" to chown(2): the file would stay root's.
@@ -790,7 +812,9 @@ mod tests {
             ("", "empty"),
             (long.as_str(), "longer than 255"),
         ] {
-            let e = check_unit("restartUnits of secret s", bad).unwrap_err();
+            let e = check_unit("restartUnits of secret s", bad)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(why), "{bad:?}: {e}");
             assert!(e.starts_with("restartUnits of secret s: "), "{e}");
         }

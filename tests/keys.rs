@@ -456,9 +456,15 @@ fn ssh_to_age_rejects_rsa_keys() {
     let dir = tempdir();
     let key = ssh_keygen(dir.path(), "rsa", "id_rsa");
     let mut ring = Keyring::new();
-    let err = ring.add_ssh_host_key_as_age(&key.private).unwrap_err();
+    let err = ring
+        .add_ssh_host_key_as_age(&key.private)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("only ed25519"), "{err}");
-    assert!(ring.load_errors.iter().any(|e| e.contains("only ed25519")));
+    assert!(ring
+        .load_errors
+        .iter()
+        .any(|e| e.to_string().contains("only ed25519")));
     assert!(public_key_to_age(&key.public_line).is_err());
 }
 
@@ -754,7 +760,8 @@ fn rsa_ssh_key_as_pgp(format: &str, args: &[&str]) {
     let ed = ssh_keygen(dir.path(), "ed25519", "ssh_host_ed25519_key");
     let err = Keyring::new()
         .add_rsa_ssh_key_as_pgp(&ed.private)
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("only RSA"), "{err}");
 }
 
@@ -771,7 +778,9 @@ fn missing_plugin_binary_is_a_clear_error() {
         .to_string();
     let text = format!("{plugin_line}\n{}", good.file_text);
 
-    let err = nix_sops::keys::parse_identity_file("keys.txt", &text).unwrap_err();
+    let err = nix_sops::keys::parse_identity_file("keys.txt", &text)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("age-plugin-nixsopsmissing"), "{err}");
     assert!(err.contains("PATH"), "{err}");
 
@@ -781,7 +790,8 @@ fn missing_plugin_binary_is_a_clear_error() {
     assert!(
         ring.load_errors
             .iter()
-            .any(|e| e.contains("keys.txt: line 1") && e.contains("age-plugin-nixsopsmissing")),
+            .any(|e| e.to_string().contains("keys.txt: line 1")
+                && e.to_string().contains("age-plugin-nixsopsmissing")),
         "{:?}",
         ring.load_errors
     );
@@ -812,11 +822,14 @@ fn malformed_line_fails_that_source_only_like_sops() {
     assert!(
         ring.load_errors
             .iter()
-            .any(|e| e.contains("bad.txt") && e.contains("line 4")),
+            .any(|e| e.to_string().contains("bad.txt") && e.to_string().contains("line 4")),
         "{:?}",
         ring.load_errors
     );
-    assert!(!ring.load_errors.iter().any(|e| e.contains("not-a-key")));
+    assert!(!ring
+        .load_errors
+        .iter()
+        .any(|e| e.to_string().contains("not-a-key")));
 
     let to_good = age_encrypt(dir.path(), &in_good.recipient);
     to_good.assert_decrypts(&ring);
@@ -944,7 +957,12 @@ fn failing_sources_are_recorded_not_fatal() {
         ("XDG_CONFIG_HOME", "relative/dir"),
     ]);
     let ring = Keyring::from_env_with(&env);
-    let errs = ring.load_errors.join("\n");
+    let errs = ring
+        .load_errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         errs.contains("SOPS_AGE_KEY_FILE /nonexistent/nix-sops/keys.txt"),
         "{errs}"
@@ -1086,7 +1104,7 @@ fn passphrase_encrypted_identity_file() {
         age_passphrase_encrypt(&plain, &enc, armor, "correct horse");
 
         let mut ring = Keyring::new();
-        let err = ring.add_identity_file(&enc).unwrap_err();
+        let err = ring.add_identity_file(&enc).unwrap_err().to_string();
         assert!(err.contains("passphrase-encrypted"), "{err}");
         assert_eq!(ring.load_errors.len(), 1);
         file.assert_no_key(&ring);
@@ -1098,7 +1116,7 @@ fn passphrase_encrypted_identity_file() {
 
         let mut ring = Keyring::new();
         ring.set_passphrase_callback(|_| Some(SecretString::from("wrong")));
-        let err = ring.add_identity_file(&enc).unwrap_err();
+        let err = ring.add_identity_file(&enc).unwrap_err().to_string();
         assert!(err.contains("wrong or missing passphrase"), "{err}");
     }
 }
@@ -1110,12 +1128,13 @@ fn passphrase_protected_ssh_key() {
     let file = age_encrypt(dir.path(), &recipient_of_ssh(&key.public_line));
 
     let mut ring = Keyring::new();
-    let err = ring.add_ssh_key(&key.private).unwrap_err();
+    let err = ring.add_ssh_key(&key.private).unwrap_err().to_string();
     assert!(err.contains("passphrase-protected"), "{err}");
     file.assert_no_key(&ring);
     let err = Keyring::new()
         .add_ssh_host_key_as_age(&key.private)
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("passphrase-protected"), "{err}");
 
     let mut ring = Keyring::new();

@@ -5,9 +5,8 @@
 
 use super::fsutil;
 use super::plan::{Entry, Kind};
+use super::{Context, ErrorKind, Result};
 use crate::manifest::{RENDERED_DIR, STATE_DIR};
-use anyhow::Context;
-use anyhow::Result;
 use nix::sys::stat::{fstat, FileStat, Mode};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -196,7 +195,7 @@ fn compare_live<Fd: AsFd>(live: Fd, rel: &str, new: &[u8]) -> Result<Option<(boo
         match next {
             Ok(fd) => dir = Some(fd),
             Err(e) if gone(e) => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("open {rel}")),
+            Err(e) => return Err(e).with_context(ErrorKind::Io, || format!("open {rel}")),
         }
     }
     let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
@@ -207,9 +206,9 @@ fn compare_live<Fd: AsFd>(live: Fd, rel: &str, new: &[u8]) -> Result<Option<(boo
     let fd = match fd {
         Ok(fd) => fd,
         Err(e) if gone(e) => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("open {rel}")),
+        Err(e) => return Err(e).with_context(ErrorKind::Io, || format!("open {rel}")),
     };
-    let st = fstat(&fd).with_context(|| format!("stat {rel}"))?;
+    let st = fstat(&fd).with_context(ErrorKind::Io, || format!("stat {rel}"))?;
     if !fsutil::is_file(&st) {
         return Ok(None);
     }
@@ -223,7 +222,7 @@ fn compare_live<Fd: AsFd>(live: Fd, rel: &str, new: &[u8]) -> Result<Option<(boo
             Ok(0) => break,
             Ok(n) => len += n,
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e).with_context(|| format!("read {rel}")),
+            Err(e) => return Err(e).with_context(ErrorKind::Io, || format!("read {rel}")),
         }
     }
     Ok(Some((&buf[..len] == new, st)))

@@ -3,22 +3,26 @@
 //! (`hostPubKeys`), that the machine can recover each file's data key. Each file is read and
 //! parsed once.
 
+use super::{Context, Error, ErrorKind, Result};
 use crate::keys::recipients::{self, HostKey, Verdict};
 use crate::manifest::Manifest;
 use crate::sops::path::{lookup, parse_slash_key};
 use crate::sops::Format;
-use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
 pub(crate) fn sops_files(m: &Manifest) -> Result<()> {
-    let host =
-        recipients::parse_host_keys(&m.host_pub_keys).map_err(|e| anyhow!("hostPubKeys: {e}"))?;
+    let host = recipients::parse_host_keys(&m.host_pub_keys)
+        .map_err(|e| Error::new(ErrorKind::Manifest, format!("hostPubKeys: {e}")))?;
     let mut loaded: HashMap<&Path, crate::sops::EncryptedFile> = HashMap::new();
     for (file, format) in m.sops_files() {
-        let bytes = super::input::read(file, super::input::SOPS_FILE)?;
-        let f = crate::sops::load(format, &bytes)
-            .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", file.display()))?;
+        let bytes = super::input::read(file, super::input::SOPS_FILE).kind(ErrorKind::Decrypt)?;
+        let f = crate::sops::load(format, &bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Decrypt,
+                format!("cannot parse {format} of '{}': {e}", file.display()),
+            )
+        })?;
         loaded.insert(file, f);
     }
     for s in &m.secrets {
@@ -27,11 +31,14 @@ pub(crate) fn sops_files(m: &Manifest) -> Result<()> {
         }
         let f = &loaded[s.sops_file.as_path()];
         lookup(&f.tree, &parse_slash_key(&s.key)).map_err(|e| {
-            anyhow!(
-                "secret {} in {} is not valid: the key '{}' cannot be found ({e})",
-                s.name,
-                s.sops_file.display(),
-                s.key
+            Error::new(
+                ErrorKind::Decrypt,
+                format!(
+                    "secret {} in {} is not valid: the key '{}' cannot be found ({e})",
+                    s.name,
+                    s.sops_file.display(),
+                    s.key
+                ),
             )
         })?;
     }
@@ -104,10 +111,13 @@ fn host_can_decrypt(
     if failures.is_empty() {
         return Ok(());
     }
-    bail!(
+    Err(Error::new(
+        ErrorKind::Decrypt,
+        format!(
         "{}\nfix: add the host's key to the file's creation rule in .sops.yaml (for an ssh-ed25519 \
          host key, its age recipient from `nix-sops ssh-to-age`; with key groups, in as many \
          groups as the threshold needs), then run `nix-sops updatekeys -y FILE` and rebuild",
         failures.join("\n")
-    )
+    ),
+    ))
 }

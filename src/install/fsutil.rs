@@ -1,7 +1,7 @@
 //! Small `*at` wrappers: every write below the mount point goes through a directory fd, with
 //! `O_NOFOLLOW`, so a symlink planted inside the tree can never redirect a write.
 
-use anyhow::{Context, Result};
+use super::{Context, Error, ErrorKind, Result};
 use nix::dir::{Dir, Type};
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, FileStat, Mode};
@@ -21,15 +21,21 @@ pub(crate) const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
 pub(crate) fn make_parent(path: &Path) -> Result<(OwnedFd, &std::ffi::OsStr)> {
     use std::os::unix::fs::DirBuilderExt;
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        anyhow::bail!("{} is not a path to a file", path.display());
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("{} is not a path to a file", path.display()),
+        ));
     };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
         .create(parent)
-        .with_context(|| format!("cannot create directory {}", parent.display()))?;
-    let dir =
-        open_dir(parent).with_context(|| format!("cannot open directory {}", parent.display()))?;
+        .with_context(ErrorKind::Io, || {
+            format!("cannot create directory {}", parent.display())
+        })?;
+    let dir = open_dir(parent).with_context(ErrorKind::Io, || {
+        format!("cannot open directory {}", parent.display())
+    })?;
     Ok((dir, name))
 }
 
@@ -54,13 +60,14 @@ pub(crate) fn mkdir_owned<Fd: AsFd>(
     mode: u32,
 ) -> Result<OwnedFd> {
     mkdirat(&dir, name, Mode::from_bits_truncate(0o700))
-        .with_context(|| format!("mkdir {name}"))?;
-    let fd = open_dir_at(&dir, name).with_context(|| format!("open {name}"))?;
+        .with_context(ErrorKind::Io, || format!("mkdir {name}"))?;
+    let fd = open_dir_at(&dir, name).with_context(ErrorKind::Io, || format!("open {name}"))?;
     if let Some((u, g)) = owner {
         fchown(&fd, Some(Uid::from_raw(u)), Some(Gid::from_raw(g)))
-            .with_context(|| format!("chown {name} to {u}:{g}"))?;
+            .with_context(ErrorKind::Io, || format!("chown {name} to {u}:{g}"))?;
     }
-    fchmod(&fd, Mode::from_bits_truncate(mode)).with_context(|| format!("chmod {name}"))?;
+    fchmod(&fd, Mode::from_bits_truncate(mode))
+        .with_context(ErrorKind::Io, || format!("chmod {name}"))?;
     Ok(fd)
 }
 
@@ -151,7 +158,7 @@ pub(crate) fn read_at<Fd: AsFd>(
             Err(
                 nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ELOOP,
             ) => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("open {p}")),
+            Err(e) => return Err(e).with_context(ErrorKind::Io, || format!("open {p}")),
         }
     }
     let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
@@ -164,7 +171,7 @@ pub(crate) fn read_at<Fd: AsFd>(
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ELOOP) => {
             return Ok(None)
         }
-        Err(e) => return Err(e).with_context(|| format!("open {rel}")),
+        Err(e) => return Err(e).with_context(ErrorKind::Io, || format!("open {rel}")),
     };
     let st = fstat(&fd)?;
     if !is_file(&st) {
@@ -190,7 +197,7 @@ pub(crate) fn read_at<Fd: AsFd>(
                 }
             }
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e).with_context(|| format!("read {rel}")),
+            Err(e) => return Err(e).with_context(ErrorKind::Io, || format!("read {rel}")),
         }
     }
     buf.truncate(len);

@@ -1,7 +1,7 @@
 //! Generations: numbered directories in the mount point; `symlinkPath` points at the live one.
 
 use super::fsutil;
-use anyhow::{bail, Context, Result};
+use super::{Context, Error, ErrorKind, Result};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -35,12 +35,19 @@ impl Live {
             Some(n) => match fsutil::open_dir(&mount_point.join(n.to_string())) {
                 Ok(fd) => Some(fd),
                 Err(nix::errno::Errno::ENOENT) => None,
-                Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => bail!(
+                Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!(
                     "generation directory {} is a symlink or not a directory; refusing to use it",
                     mount_point.join(n.to_string()).display()
                 ),
+                    ))
+                }
                 Err(e) => {
-                    return Err(e).with_context(|| format!("cannot open {}", target.display()))
+                    return Err(e).with_context(ErrorKind::Io, || {
+                        format!("cannot open {}", target.display())
+                    })
                 }
             },
             None => None,
@@ -74,7 +81,9 @@ pub(crate) fn next_number<Fd: AsFd>(mount: Fd, live: Option<u64>) -> Result<u64>
         }
         match live {
             Some(l) if v > l => fsutil::remove_tree_at(&mount, &name)
-                .with_context(|| format!("cannot remove leftover generation {name}"))?,
+                .with_context(ErrorKind::Write, || {
+                    format!("cannot remove leftover generation {name}")
+                })?,
             _ => max = max.max(v),
         }
     }
@@ -91,6 +100,8 @@ pub(crate) fn create<Fd: AsFd>(
     let name = number.to_string();
     let path = mount_point.join(&name);
     let fd = fsutil::mkdir_owned(&mount, &name, owner, 0o751)
-        .with_context(|| format!("cannot create generation {}", path.display()))?;
+        .with_context(ErrorKind::Write, || {
+            format!("cannot create generation {}", path.display())
+        })?;
     Ok((fd, path))
 }

@@ -3,11 +3,11 @@
 //! are not needed, since decryption happens in this process.
 
 use super::input;
+use super::{Error, ErrorKind, Result};
 use crate::keys::sources::ProcessEnv;
-use crate::keys::Keyring;
+use crate::keys::{KeyError, Keyring};
 use crate::manifest::Manifest;
 use crate::secret::SecretBytes;
-use anyhow::{anyhow, Result};
 use std::path::Path;
 
 /// What was loaded, for messages.
@@ -66,7 +66,10 @@ pub(crate) fn load(m: &Manifest, prog: &str) -> Result<Imported> {
     // SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.config/sops/age/keys.txt, gpg), after the manifest's.
     let before = kr.load_errors.len();
     kr.load_env(&ProcessEnv);
-    let env_errors: Vec<String> = kr.load_errors[before..].to_vec();
+    let env_errors: Vec<String> = kr.load_errors[before..]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     if let Some(h) = &m.gnupg_home {
         kr.set_gnupg_home(h);
     }
@@ -84,9 +87,9 @@ pub(crate) fn load(m: &Manifest, prog: &str) -> Result<Imported> {
 /// A key file the manifest names, regular and bounded ([`input`]); a symlinked host key is
 /// followed (impermanence setups link them). A failure is kept with the keyring's load errors,
 /// as a failed parse is.
-fn read_key(kr: &mut Keyring, p: &Path, kind: input::Kind) -> Result<SecretBytes, String> {
+fn read_key(kr: &mut Keyring, p: &Path, kind: input::Kind) -> Result<SecretBytes, KeyError> {
     input::read_secret(p, kind).map_err(|e| {
-        let e = e.to_string();
+        let e = KeyError::Unreadable(e.to_string());
         kr.load_errors.push(e.clone());
         e
     })
@@ -101,14 +104,16 @@ fn key_count(kr: &Keyring) -> usize {
 }
 
 #[cfg(feature = "pgp")]
-fn rsa_as_pgp(kr: &mut Keyring, p: &Path) -> Result<String, String> {
+fn rsa_as_pgp(kr: &mut Keyring, p: &Path) -> Result<String, KeyError> {
     let key = read_key(kr, p, input::SSH_KEY)?;
     kr.add_rsa_ssh_key_text_as_pgp(&p.display().to_string(), key.expose())
 }
 
 #[cfg(not(feature = "pgp"))]
-fn rsa_as_pgp(_: &mut Keyring, _: &Path) -> Result<String, String> {
-    Err("this build has no PGP support (feature `pgp`)".into())
+fn rsa_as_pgp(_: &mut Keyring, _: &Path) -> Result<String, KeyError> {
+    Err(KeyError::Setting(
+        "this build has no PGP support (feature `pgp`)".into(),
+    ))
 }
 
 impl Imported {
@@ -123,6 +128,6 @@ impl Imported {
             msg.push_str(w);
         }
         msg.push_str("\n  set sops.age.keyFile, sops.age.sshKeyPaths, sops.gnupg.sshKeyPaths or sops.gnupg.home");
-        Err(anyhow!(msg))
+        Err(Error::new(ErrorKind::Keys, msg))
     }
 }

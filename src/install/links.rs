@@ -21,6 +21,7 @@
 use super::changes::Link;
 use super::fsutil;
 use super::plan::Entry;
+use super::{Error, ErrorKind};
 use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, mkdirat, FileStat, Mode};
@@ -262,7 +263,7 @@ pub(crate) fn preflight(
     entries: &[Entry],
     mount_point: &Path,
     symlink_path: &Path,
-) -> anyhow::Result<()> {
+) -> super::Result<()> {
     let mount = resolve_dir(mount_point);
     let link = resolve(symlink_path).unwrap_or_else(|| symlink_path.to_owned());
     // A link made at the lock file would replace it and fail every later run.
@@ -272,17 +273,22 @@ pub(crate) fn preflight(
         let Some(p) = &e.link else { continue };
         let Some(r) = resolve(p) else { continue };
         if r == lock {
-            anyhow::bail!(
+            return Err(Error::new(
+                ErrorKind::Path,
+                format!(
                 "path {} of {} {} resolves to {}, the lock file of sops-install-secrets; choose \
                  another path",
                 p.display(),
                 e.kind.word(),
                 e.name,
                 r.display()
-            );
+            ),
+            ));
         }
         if r.starts_with(&mount) || r.starts_with(&link) {
-            anyhow::bail!(
+            return Err(Error::new(
+                ErrorKind::Path,
+                format!(
                 "path {} of {} {} resolves to {}, inside {}; a custom path must be outside the \
                  secrets mount point and symlink path (use the default path, or another directory)",
                 p.display(),
@@ -294,7 +300,8 @@ pub(crate) fn preflight(
                 } else {
                     symlink_path.display()
                 }
-            );
+            ),
+            ));
         }
     }
     Ok(())
@@ -394,16 +401,14 @@ pub(crate) fn make(w: &Want<'_>) -> Result<Made, LinkError> {
         }
         Err(e) => return Err(refuse(path, format!("cannot stat: {e}"))),
     }
-    let tmp = create_temp_link(&dir, w.target).map_err(|e| refuse(path, e))?;
+    let tmp = create_temp_link(&dir, w.target, path)?;
     let fail = |why: String| {
         let _ = unlinkat(&dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
         refuse(path, why)
     };
     if let Some((u, g)) = w.owner {
-        chown_link(&dir, &tmp, w.target, u, g).map_err(|why| {
-            fail(format!(
-                "cannot change the owner of the new link to {u}:{g}: {why}"
-            ))
+        chown_link(&dir, &tmp, w.target, (u, g), path).inspect_err(|_| {
+            let _ = unlinkat(&dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
         })?;
     }
     renameat(&dir, tmp.as_os_str(), &dir, name)
@@ -416,21 +421,34 @@ pub(crate) fn make(w: &Want<'_>) -> Result<Made, LinkError> {
 /// meantime: a hard link to `/etc/shadow` on a machine without `fs.protected_hardlinks` makes it
 /// theirs. So the link is opened `O_PATH|O_NOFOLLOW`, checked to still be the symlink we made
 /// (type and target), and chowned through that descriptor (as sops-nix's `SecureSymlinkChown`).
-fn chown_link(dir: &OwnedFd, name: &OsStr, target: &Path, u: u32, g: u32) -> Result<(), String> {
+/// `path` names the link in errors; the caller removes the temporary link `name`.
+fn chown_link(
+    dir: &OwnedFd,
+    name: &OsStr,
+    target: &Path,
+    (u, g): (u32, u32),
+    path: &Path,
+) -> Result<(), LinkError> {
+    let why = |reason: String| {
+        refuse(
+            path,
+            format!("cannot change the owner of the new link to {u}:{g}: {reason}"),
+        )
+    };
     let fd = openat(
         dir,
         name,
         OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| format!("cannot open it: {e}"))?;
-    let st = fstat(&fd).map_err(|e| format!("cannot stat it: {e}"))?;
+    .map_err(|e| why(format!("cannot open it: {e}")))?;
+    let st = fstat(&fd).map_err(|e| why(format!("cannot stat it: {e}")))?;
     if !fsutil::is_symlink(&st) || readlinkat(&fd, "").ok().as_deref() != Some(target.as_os_str()) {
-        return Err(format!(
+        return Err(why(format!(
             "it was replaced by {} while being made (someone is racing nix-sops in that \
              directory); nothing was changed there",
             describe(&st)
-        ));
+        )));
     }
     fchownat(
         &fd,
@@ -439,25 +457,29 @@ fn chown_link(dir: &OwnedFd, name: &OsStr, target: &Path, u: u32, g: u32) -> Res
         Some(Gid::from_raw(g)),
         AtFlags::AT_EMPTY_PATH,
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| why(e.to_string()))
 }
 
 /// `symlinkat` under a fresh random name in `dir`, retried when the name is taken (a planted
 /// name only costs a retry).
-fn create_temp_link(dir: &OwnedFd, target: &Path) -> Result<OsString, String> {
+fn create_temp_link(dir: &OwnedFd, target: &Path, path: &Path) -> Result<OsString, LinkError> {
     for _ in 0..16 {
         let name = OsString::from(format!(".nix-sops-link-{:016x}", rand::random::<u64>()));
         match symlinkat(target.as_os_str(), dir, name.as_os_str()) {
             Ok(()) => return Ok(name),
             Err(Errno::EEXIST) => continue,
             Err(e) => {
-                return Err(format!(
-                    "cannot create a symlink in its parent directory: {e}"
+                return Err(refuse(
+                    path,
+                    format!("cannot create a symlink in its parent directory: {e}"),
                 ))
             }
         }
     }
-    Err("cannot find a free temporary name in its parent directory".to_owned())
+    Err(refuse(
+        path,
+        "cannot find a free temporary name in its parent directory",
+    ))
 }
 
 /// Removes the link at `old.path` if it still is the symlink nix-sops made (same target). Returns
@@ -527,7 +549,7 @@ mod tests {
             (me, nix::unistd::getegid().as_raw())
         };
         std::os::unix::fs::symlink(target, d.path().join("ours")).unwrap();
-        chown_link(&dir, OsStr::new("ours"), target, u, g).unwrap();
+        chown_link(&dir, OsStr::new("ours"), target, (u, g), target).unwrap();
         let md = std::fs::symlink_metadata(d.path().join("ours")).unwrap();
         assert_eq!((md.uid(), md.gid()), (u, g));
 
@@ -536,7 +558,9 @@ mod tests {
         std::os::unix::fs::symlink("/etc/shadow", d.path().join("other")).unwrap();
         for name in ["file", "other"] {
             let before = std::fs::symlink_metadata(d.path().join(name)).unwrap();
-            let e = chown_link(&dir, OsStr::new(name), target, u, g).unwrap_err();
+            let e = chown_link(&dir, OsStr::new(name), target, (u, g), target)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("was replaced by"), "{name}: {e}");
             let after = std::fs::symlink_metadata(d.path().join(name)).unwrap();
             assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));

@@ -11,7 +11,7 @@
 //! used). It is never removed (removing lock files races); `/run` is emptied at boot.
 
 use super::fsutil;
-use anyhow::{anyhow, Context, Result};
+use super::{Context, Error, ErrorKind, Result};
 use nix::errno::Errno;
 use nix::fcntl::{openat, Flock, FlockArg, OFlag};
 use nix::sys::stat::{fstat, Mode};
@@ -30,9 +30,9 @@ pub(crate) struct Held {
 /// The lock file of `mount_point`: `.<name>.lock` in its parent.
 pub(crate) fn lock_path(mount_point: &Path) -> Result<PathBuf> {
     let (Some(parent), Some(name)) = (mount_point.parent(), mount_point.file_name()) else {
-        return Err(anyhow!(
-            "secretsMountPoint {} has no parent",
-            mount_point.display()
+        return Err(Error::new(
+            ErrorKind::Lock,
+            format!("secretsMountPoint {} has no parent", mount_point.display()),
         ));
     };
     let mut file = std::ffi::OsString::from(".");
@@ -43,7 +43,7 @@ pub(crate) fn lock_path(mount_point: &Path) -> Result<PathBuf> {
 
 /// Opens (creating it if needed) the lock file, checked to be the installer's own.
 fn open_lock_file(path: &Path) -> Result<OwnedFd> {
-    let (dir, name) = fsutil::make_parent(path)?;
+    let (dir, name) = fsutil::make_parent(path).map_err(|e| e.with_kind(ErrorKind::Lock))?;
     // O_NONBLOCK: a FIFO planted here must not hang the boot; it is refused below.
     let flags = OFlag::O_RDONLY
         | OFlag::O_CREAT
@@ -52,14 +52,21 @@ fn open_lock_file(path: &Path) -> Result<OwnedFd> {
         | OFlag::O_NONBLOCK
         | OFlag::O_NOCTTY;
     let fd = openat(&dir, name, flags, Mode::from_bits_truncate(0o600))
-        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-    let st = fstat(&fd).with_context(|| format!("cannot stat {}", path.display()))?;
+        .with_context(ErrorKind::Lock, || {
+            format!("cannot open the lock file {}", path.display())
+        })?;
+    let st = fstat(&fd).with_context(ErrorKind::Lock, || {
+        format!("cannot stat {}", path.display())
+    })?;
     let me = nix::unistd::geteuid().as_raw();
     if !fsutil::is_file(&st) || st.st_uid != me || st.st_mode & 0o077 != 0 {
-        return Err(anyhow!(
+        return Err(Error::new(
+            ErrorKind::Lock,
+            format!(
             "the lock file {} is not a private (0600) regular file of uid {me}; someone else may \
              be able to hold it. Remove it, then run this again",
             path.display()
+        ),
         ));
     }
     Ok(fd)
@@ -76,17 +83,23 @@ pub(crate) fn acquire(mount_point: &Path, prog: &str, wait: Duration) -> Result<
             Ok(lock) => return Ok(Held { _lock: lock }),
             Err((back, Errno::EWOULDBLOCK)) => fd = back,
             Err((_, e)) => {
-                return Err(anyhow!("cannot lock {}: {e}", path.display()));
+                return Err(Error::new(
+                    ErrorKind::Lock,
+                    format!("cannot lock {}: {e}", path.display()),
+                ));
             }
         }
         if start.elapsed() >= wait {
-            return Err(anyhow!(
+            return Err(Error::new(
+                ErrorKind::Lock,
+                format!(
                 "another sops-install-secrets has been installing into {} for {} s (it holds {}); \
                  nothing was changed by this run. Wait for it to finish (or stop it), then run \
                  this again",
                 mount_point.display(),
                 wait.as_secs(),
                 path.display()
+            ),
             ));
         }
         if !told {

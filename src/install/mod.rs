@@ -34,8 +34,11 @@ pub use changes::{log_lines, Link, Modified, Record, Section};
 pub use plan::Source;
 // This layer's typed error (issue 9, item 5) is re-exported here, e.g. `pub use error::…;`.
 
+mod error;
+pub(crate) use error::Context;
+pub use error::{Error, ErrorKind, Result};
+
 use crate::manifest::{Manifest, STATE_DIR};
-use anyhow::{anyhow, Context, Result};
 use owners::Policy;
 use std::path::{Path, PathBuf};
 
@@ -51,14 +54,17 @@ pub enum CheckMode {
 }
 
 impl std::str::FromStr for CheckMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "off" => Ok(CheckMode::Off),
             "manifest" => Ok(CheckMode::Manifest),
             "sopsfile" => Ok(CheckMode::Sopsfile),
-            other => Err(format!(
-                "invalid value provided for -check-mode flag: {other:?} (use manifest, sopsfile or off)"
+            other => Err(Error::new(
+                ErrorKind::Manifest,
+                format!(
+                    "invalid value provided for -check-mode flag: {other:?} (use manifest, sopsfile or off)"
+                ),
             )),
         }
     }
@@ -143,16 +149,17 @@ impl RuntimeDir {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot create runtime directory {}", self.path))
+                return Err(e).with_context(ErrorKind::Io, || {
+                    format!("cannot create runtime directory {}", self.path)
+                })
             }
         }
         let md = std::fs::symlink_metadata(&self.path)?;
         if !md.is_dir() || md.uid() != nix::unistd::getuid().as_raw() || md.mode() & 0o077 != 0 {
-            return Err(anyhow!(
+            return Err(Error::new(ErrorKind::Io, format!(
                 "XDG_RUNTIME_DIR is unset and the fallback {} is not a private (0700) directory of this user; set XDG_RUNTIME_DIR",
                 self.path
-            ));
+            )));
         }
         Ok(())
     }
@@ -203,8 +210,9 @@ pub struct Outcome {
 
 /// Reads the manifest file and installs it.
 pub fn install(manifest_path: &Path, opts: &Options, env: &Env) -> Result<Outcome> {
-    let bytes = std::fs::read(manifest_path)
-        .with_context(|| format!("failed to open manifest {}", manifest_path.display()))?;
+    let bytes = std::fs::read(manifest_path).with_context(ErrorKind::Manifest, || {
+        format!("failed to open manifest {}", manifest_path.display())
+    })?;
     install_bytes(&bytes, opts, env)
 }
 
@@ -220,7 +228,7 @@ pub fn install_with(
     env: &Env,
     source: &mut dyn plan::Source,
 ) -> Result<Outcome> {
-    let m = Manifest::parse(bytes, Some(&env.runtime_dir.path))?;
+    let m = Manifest::parse(bytes, Some(&env.runtime_dir.path)).kind(ErrorKind::Manifest)?;
     if check(&m, opts.check_mode)? {
         return Ok(Outcome::default());
     }
@@ -247,10 +255,11 @@ fn check(m: &Manifest, mode: CheckMode) -> Result<bool> {
         CheckMode::Off => return Ok(false),
         CheckMode::Manifest => {}
         CheckMode::Sopsfile => {
-            check::sops_files(m).map_err(|e| anyhow!("manifest is not valid: {e:#}"))?;
+            check::sops_files(m)
+                .map_err(|e| Error::new(e.kind(), format!("manifest is not valid: {e:#}")))?;
         }
     }
-    templates::texts(m).map_err(|e| anyhow!("manifest is not valid: {e}"))?;
+    templates::texts(m).map_err(|e| Error::new(e.kind(), format!("manifest is not valid: {e}")))?;
     Ok(true)
 }
 
@@ -326,7 +335,7 @@ fn apply(m: &Manifest, planned: Planned, env: &Env) -> Result<Outcome> {
     // Before the mount: a second installer waits here, so two mounts are never stacked.
     let _lock = lock::acquire(&m.secrets_mount_point, &env.prog, lock::WAIT)?;
     let mount_fd = mount::ensure(&m.secrets_mount_point, keys_gid, m.use_tmpfs, m.user_mode)
-        .context("failed to mount filesystem for secrets")?;
+        .map_err(|e| e.context(ErrorKind::Mount, "failed to mount filesystem for secrets"))?;
     // Under the lock: the generation this run replaces cannot change any more.
     let live = generation::Live::read(&m.secrets_mount_point, &m.symlink_path)?;
     let mut record = changes::diff(&entries, live.dir.as_ref())?;
@@ -335,13 +344,14 @@ fn apply(m: &Manifest, planned: Planned, env: &Env) -> Result<Outcome> {
     let gen_path = write_and_switch(m, &mount_fd, &live, &mut entries, &mut record, dir_owner)?;
 
     // ---- after the switch: the new generation is live; every step runs ----
-    let mut failures: Vec<String> = Vec::new();
+    // Each with its step; the run's error takes the first one's kind.
+    let mut failures: Vec<(ErrorKind, String)> = Vec::new();
     // Restarts only when something ran with the old secrets (sops-nix: a missing symlinkPath is
     // stage-2 init, where nothing is restarted). Written before the links, so that a link a user
     // blocks never makes a restart vanish.
     if live.link_exists && !m.user_mode {
         if let Err(e) = notifier(env, false).send(&record.restart_units, &record.reload_units) {
-            failures.push(format!("{e:#}"));
+            failures.push((ErrorKind::Units, format!("{e:#}")));
         }
     }
     make_links(m, &entries, &live, &mut failures);
@@ -351,7 +361,7 @@ fn apply(m: &Manifest, planned: Planned, env: &Env) -> Result<Outcome> {
         }
     }
     if let Err(e) = prune::prune(&mount_fd, record.generation, m.keep_generations) {
-        failures.push(format!("{e:#}"));
+        failures.push((ErrorKind::Prune, format!("{e:#}")));
     }
     if !failures.is_empty() {
         let mut msg = format!(
@@ -359,11 +369,11 @@ fn apply(m: &Manifest, planned: Planned, env: &Env) -> Result<Outcome> {
             gen_path.display(),
             failures.len()
         );
-        for f in &failures {
+        for (_, f) in &failures {
             msg.push_str("\n  - ");
             msg.push_str(f);
         }
-        return Err(anyhow!(msg));
+        return Err(Error::new(failures[0].0, msg));
     }
     if m.user_mode {
         eprintln!(
@@ -409,13 +419,14 @@ fn write_and_switch(
     let written = (|| -> Result<()> {
         let mut w = write::Writer::new(&gen_fd, dir_owner);
         for e in entries.iter_mut() {
-            w.write(e)
-                .with_context(|| format!("{} {}", e.kind.word(), e.name))?;
+            w.write(e).map_err(|err| {
+                err.context(ErrorKind::Write, format!("{} {}", e.kind.word(), e.name))
+            })?;
             // The plaintext is not needed any more.
             e.data = crate::secret::SecretBytes::default();
         }
         // Root's own record: which secrets changed is nobody else's business.
-        let json = serde_json::to_vec_pretty(&*record)?;
+        let json = serde_json::to_vec_pretty(&*record).kind(ErrorKind::Write)?;
         let (u, g) = dir_owner.unwrap_or((0, 0));
         w.write_bytes(
             &format!("{STATE_DIR}/{}", changes::CHANGES_FILE),
@@ -438,7 +449,7 @@ fn make_links(
     m: &Manifest,
     entries: &[plan::Entry],
     live: &generation::Live,
-    failures: &mut Vec<String>,
+    failures: &mut Vec<(ErrorKind, String)>,
 ) {
     for (want, e) in links::wanted(entries, !m.user_mode) {
         match links::make(&want) {
@@ -452,7 +463,10 @@ fn make_links(
                     );
                 }
             }
-            Err(err) => failures.push(format!("{} {}: not linked at {err}", e.kind.word(), e.name)),
+            Err(err) => failures.push((
+                ErrorKind::Links,
+                format!("{} {}: not linked at {err}", e.kind.word(), e.name),
+            )),
         }
     }
     let previous = live
@@ -472,7 +486,7 @@ fn make_links(
                 }
             }
             Ok(false) => {}
-            Err(err) => failures.push(format!("stale link not removed: {err}")),
+            Err(err) => failures.push((ErrorKind::Links, format!("stale link not removed: {err}"))),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! says so.
 
 use super::fsutil;
-use anyhow::{bail, Context, Result};
+use super::{Context, Error, ErrorKind, Result};
 use nix::sys::stat::{fchmod, Mode};
 use nix::unistd::{fchown, Gid, Uid};
 use std::os::fd::OwnedFd;
@@ -15,14 +15,20 @@ use std::path::Path;
 /// Refuses a mount point that is a symlink (before anything is touched).
 pub(crate) fn preflight(mount_point: &Path) -> Result<()> {
     match std::fs::symlink_metadata(mount_point) {
-        Ok(md) if md.file_type().is_symlink() => bail!(
-            "secretsMountPoint {} is a symlink; refusing to write secrets through it",
-            mount_point.display()
-        ),
-        Ok(md) if !md.is_dir() => bail!(
-            "secretsMountPoint {} exists and is not a directory",
-            mount_point.display()
-        ),
+        Ok(md) if md.file_type().is_symlink() => Err(Error::new(
+            ErrorKind::Path,
+            format!(
+                "secretsMountPoint {} is a symlink; refusing to write secrets through it",
+                mount_point.display()
+            ),
+        )),
+        Ok(md) if !md.is_dir() => Err(Error::new(
+            ErrorKind::Path,
+            format!(
+                "secretsMountPoint {} exists and is not a directory",
+                mount_point.display()
+            ),
+        )),
         _ => Ok(()),
     }
 }
@@ -42,41 +48,50 @@ pub(crate) fn ensure(
             .recursive(true)
             .mode(0o700)
             .create(mount_point)
-            .with_context(|| format!("cannot create directory '{}'", mount_point.display()))?;
-        return fsutil::open_dir(mount_point)
-            .with_context(|| format!("cannot open {}", mount_point.display()));
+            .with_context(ErrorKind::Mount, || {
+                format!("cannot create directory '{}'", mount_point.display())
+            })?;
+        return fsutil::open_dir(mount_point).with_context(ErrorKind::Mount, || {
+            format!("cannot open {}", mount_point.display())
+        });
     }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o751)
         .create(mount_point)
-        .with_context(|| format!("cannot create directory '{}'", mount_point.display()))?;
+        .with_context(ErrorKind::Mount, || {
+            format!("cannot create directory '{}'", mount_point.display())
+        })?;
     preflight(mount_point)?;
     #[cfg(target_os = "linux")]
     linux::mount_secret_fs(mount_point, use_tmpfs)?;
     #[cfg(not(target_os = "linux"))]
     {
         let _ = use_tmpfs;
-        bail!(
+        return Err(Error::new(ErrorKind::Mount, format!(
             "cannot mount a RAM file system on {}: system installs need Linux; on this platform only user mode (home-manager) is supported",
             mount_point.display()
-        );
+        )));
     }
-    let fd = fsutil::open_dir(mount_point)
-        .with_context(|| format!("cannot open {}", mount_point.display()))?;
-    fchown(&fd, Some(Uid::from_raw(0)), Some(Gid::from_raw(keys_gid))).with_context(|| {
-        format!(
-            "cannot change owner/group of '{}' to 0/{keys_gid}",
-            mount_point.display()
-        )
+    let fd = fsutil::open_dir(mount_point).with_context(ErrorKind::Mount, || {
+        format!("cannot open {}", mount_point.display())
     })?;
+    fchown(&fd, Some(Uid::from_raw(0)), Some(Gid::from_raw(keys_gid))).with_context(
+        ErrorKind::Mount,
+        || {
+            format!(
+                "cannot change owner/group of '{}' to 0/{keys_gid}",
+                mount_point.display()
+            )
+        },
+    )?;
     fchmod(&fd, Mode::from_bits_truncate(0o751))?;
     Ok(fd)
 }
 
 #[cfg(target_os = "linux")]
 pub(crate) mod linux {
-    use anyhow::{anyhow, bail, Context, Result};
+    use super::{Context, Error, ErrorKind, Result};
     use nix::mount::{mount, MsFlags};
     use std::path::Path;
 
@@ -110,12 +125,18 @@ pub(crate) mod linux {
                 Some("mode=0751"),
             )
             .map_err(|e| {
-                anyhow!(
-                    "cannot mount {fstype} on {} (also without noswap): {e}",
-                    mount_point.display()
+                Error::new(
+                    ErrorKind::Mount,
+                    format!(
+                        "cannot mount {fstype} on {} (also without noswap): {e}",
+                        mount_point.display()
+                    ),
                 )
             }),
-            Err(e) => bail!("cannot mount {fstype} on {}: {e}", mount_point.display()),
+            Err(e) => Err(Error::new(
+                ErrorKind::Mount,
+                format!("cannot mount {fstype} on {}: {e}", mount_point.display()),
+            )),
         }
     }
 
@@ -124,7 +145,7 @@ pub(crate) mod linux {
         // thread-self: the mount namespace is per thread (tests unshare one thread).
         let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
             .or_else(|_| std::fs::read_to_string("/proc/self/mountinfo"))
-            .context("cannot read /proc/self/mountinfo")?;
+            .context(ErrorKind::Mount, "cannot read /proc/self/mountinfo")?;
         let want = path.to_string_lossy();
         Ok(info.lines().any(|l| {
             l.split(' ')
@@ -157,8 +178,9 @@ pub(crate) mod linux {
     }
 
     fn fs_magic(path: &Path) -> Result<i64> {
-        let st = nix::sys::statfs::statfs(path)
-            .with_context(|| format!("cannot statfs {}", path.display()))?;
+        let st = nix::sys::statfs::statfs(path).with_context(ErrorKind::Mount, || {
+            format!("cannot statfs {}", path.display())
+        })?;
         Ok(st.filesystem_type().0 as i64)
     }
 }

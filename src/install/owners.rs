@@ -1,6 +1,6 @@
 //! Owners by name (NSS: `getpwnam`/`getgrnam`, so LDAP/sssd users work) or by number.
 
-use anyhow::{anyhow, Result};
+use super::{Error, ErrorKind, Result};
 use nix::unistd::{Group, User};
 
 /// How owners are decided for this run.
@@ -28,13 +28,23 @@ pub(crate) struct Owner {
 pub(crate) fn user_uid(name: &str) -> Result<Option<u32>> {
     User::from_name(name)
         .map(|u| u.map(|u| u.uid.as_raw()))
-        .map_err(|e| anyhow!("cannot look up user '{name}': {e}"))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Owner,
+                format!("cannot look up user '{name}': {e}"),
+            )
+        })
 }
 
 pub(crate) fn group_gid(name: &str) -> Result<Option<u32>> {
     Group::from_name(name)
         .map(|g| g.map(|g| g.gid.as_raw()))
-        .map_err(|e| anyhow!("cannot look up group '{name}': {e}"))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Owner,
+                format!("cannot look up group '{name}': {e}"),
+            )
+        })
 }
 
 /// `what` names the entry for messages (`secret db/pass`).
@@ -79,7 +89,7 @@ pub(crate) fn resolve(
                 known = false;
                 Ok(0)
             }
-            None => Err(anyhow!(missing(name))),
+            None => Err(Error::new(ErrorKind::Owner, missing(name))),
         }
     };
     let uid = id_of(uid, owner, user_uid, &|name| {
@@ -101,7 +111,10 @@ pub(crate) fn keys_gid(policy: Policy) -> Result<u32> {
                 return Ok(g);
             }
             group_gid("nogroup")?.ok_or_else(|| {
-                anyhow!("failed to look up the 'keys' group (and 'nogroup' does not exist either)")
+                Error::new(
+                    ErrorKind::Owner,
+                    "failed to look up the 'keys' group (and 'nogroup' does not exist either)",
+                )
             })
         }
     }

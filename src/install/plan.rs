@@ -3,12 +3,12 @@
 //! secrets are extracted.
 
 use super::owners::{self, Owner, Policy};
+use super::{Context, Error, ErrorKind, Result};
 use crate::manifest::{Manifest, Secret, Target, RENDERED_DIR};
 use crate::secret::SecretBytes;
 use crate::sops::path::{lookup, parse_slash_key, render, Component, Found};
 use crate::sops::tree::{map_get, MapItem};
 use crate::sops::{Format, PlainTree, Value};
-use anyhow::{anyhow, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -88,16 +88,28 @@ impl Source for SopsSource {
 
     fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree> {
         // Regular and bounded: a FIFO or a device here would hang or exhaust the machine at boot.
-        let bytes = super::input::read(sops_file, super::input::SOPS_FILE)?;
-        let file = crate::sops::load(format, &bytes)
-            .map_err(|e| anyhow!("cannot parse {format} of '{}': {e}", sops_file.display()))?;
-        let key = self
-            .keyring
-            .unwrap_data_key(&file.metadata)
-            .map_err(|e| anyhow!("failed to decrypt '{}': {e}", sops_file.display()))?;
+        let bytes =
+            super::input::read(sops_file, super::input::SOPS_FILE).kind(ErrorKind::Decrypt)?;
+        let file = crate::sops::load(format, &bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Decrypt,
+                format!("cannot parse {format} of '{}': {e}", sops_file.display()),
+            )
+        })?;
+        let key = self.keyring.unwrap_data_key(&file.metadata).map_err(|e| {
+            Error::new(
+                ErrorKind::Decrypt,
+                format!("failed to decrypt '{}': {e}", sops_file.display()),
+            )
+        })?;
         self.decrypted += 1;
         file.decrypt(&key, crate::sops::DecryptOptions::default())
-            .map_err(|e| anyhow!("failed to decrypt '{}': {e}", sops_file.display()))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Decrypt,
+                    format!("failed to decrypt '{}': {e}", sops_file.display()),
+                )
+            })
     }
 }
 
@@ -142,11 +154,14 @@ pub(crate) fn extract(doc: &Doc<'_>, s: &Secret) -> Result<SecretBytes> {
         matches!(s.format, Format::Binary | Format::Dotenv | Format::Ini) || s.key.is_empty();
     if whole {
         return plain.emit(s.format).map_err(|e| {
-            anyhow!(
-                "secret {}: cannot write {} as {}: {e}",
-                s.name,
-                s.sops_file.display(),
-                s.format
+            Error::new(
+                ErrorKind::Decrypt,
+                format!(
+                    "secret {}: cannot write {} as {}: {e}",
+                    s.name,
+                    s.sops_file.display(),
+                    s.format
+                ),
             )
         });
     }
@@ -157,31 +172,40 @@ pub(crate) fn extract(doc: &Doc<'_>, s: &Secret) -> Result<SecretBytes> {
         None => lookup(&plain.tree, &path),
     };
     let found = found.map_err(|e| {
-        anyhow!(
-            "secret {}: the key '{}' cannot be found in {} ({e})",
-            s.name,
-            s.key,
-            s.sops_file.display()
+        Error::new(
+            ErrorKind::Decrypt,
+            format!(
+                "secret {}: the key '{}' cannot be found in {} ({e})",
+                s.name,
+                s.key,
+                s.sops_file.display()
+            ),
         )
     })?;
     let value = match found {
         Found::Value(v) => v,
         Found::Comment(_) => {
-            return Err(anyhow!(
-                "secret {}: the key '{}' in {} is a comment",
-                s.name,
-                s.key,
-                s.sops_file.display()
+            return Err(Error::new(
+                ErrorKind::Decrypt,
+                format!(
+                    "secret {}: the key '{}' in {} is a comment",
+                    s.name,
+                    s.key,
+                    s.sops_file.display()
+                ),
             ))
         }
     };
     let cannot = |e: crate::sops::EmitError| {
-        anyhow!(
-            "secret {}: cannot write the {} at {} of {}: {e}",
-            s.name,
-            value.kind(),
-            render(&path),
-            s.sops_file.display()
+        Error::new(
+            ErrorKind::Decrypt,
+            format!(
+                "secret {}: cannot write the {} at {} of {}: {e}",
+                s.name,
+                value.kind(),
+                render(&path),
+                s.sops_file.display()
+            ),
         )
     };
     match value {

@@ -1,7 +1,7 @@
 //! Pruning old generations: numeric directories `n <= current - keep` go; anything else stays.
 
 use super::fsutil;
-use anyhow::{Context, Result};
+use super::{Context, ErrorKind, Result};
 use std::os::fd::AsFd;
 
 /// Returns the generations removed.
@@ -10,7 +10,7 @@ pub(crate) fn prune<Fd: AsFd>(mount: Fd, current: u64, keep: u64) -> Result<Vec<
         return Ok(Vec::new());
     }
     let mut removed = Vec::new();
-    for (name, _) in fsutil::list(&mount)? {
+    for (name, _) in fsutil::list(&mount).map_err(|e| e.with_kind(ErrorKind::Prune))? {
         // Only plain decimal numbers, as written by us (no signs, no leading zeros).
         let Ok(n) = name.parse::<u64>() else { continue };
         if n.to_string() != name || n == current {
@@ -18,8 +18,9 @@ pub(crate) fn prune<Fd: AsFd>(mount: Fd, current: u64, keep: u64) -> Result<Vec<
         }
         // `n <= current - keep`, written so that no `keep` can wrap around.
         if current.checked_sub(keep).is_some_and(|last| n <= last) {
-            fsutil::remove_tree_at(&mount, &name)
-                .with_context(|| format!("cannot remove old generation {name}"))?;
+            fsutil::remove_tree_at(&mount, &name).with_context(ErrorKind::Prune, || {
+                format!("cannot remove old generation {name}")
+            })?;
             removed.push(n);
         }
     }

@@ -2,7 +2,7 @@
 //! Done relative to the parent's descriptor, under a random temporary name (nothing to plant).
 
 use super::fsutil;
-use anyhow::{bail, Context, Result};
+use super::{Context, Error, ErrorKind, Result};
 use nix::errno::Errno;
 use nix::fcntl::renameat;
 use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
@@ -12,15 +12,18 @@ use std::path::Path;
 /// Points `link` at `target` atomically. A real directory or file at `link` (not a symlink) is
 /// replaced only when `replace_non_link` is set, and then with a message saying so.
 pub(crate) fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool) -> Result<()> {
-    let (dir, name) = fsutil::make_parent(link)?;
+    let (dir, name) = fsutil::make_parent(link).map_err(|e| e.with_kind(ErrorKind::Switch))?;
     let parent = link.parent().expect("make_parent checked it");
     if let Some(st) = fsutil::lstat_at(&dir, name)? {
         if !fsutil::is_symlink(&st) {
             if !replace_non_link {
-                bail!(
-                    "{} exists and is not a symlink; not replacing it",
-                    link.display()
-                );
+                return Err(Error::new(
+                    ErrorKind::Switch,
+                    format!(
+                        "{} exists and is not a symlink; not replacing it",
+                        link.display()
+                    ),
+                ));
             }
             eprintln!(
                 "sops-install-secrets: replacing {} {} (not a symlink) with a link to {}",
@@ -37,7 +40,9 @@ pub(crate) fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool)
             } else {
                 unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).map_err(Into::into)
             }
-            .with_context(|| format!("cannot remove {}", link.display()))?;
+            .with_context(ErrorKind::Switch, || {
+                format!("cannot remove {}", link.display())
+            })?;
         }
     }
     let mut tmp = None;
@@ -50,15 +55,23 @@ pub(crate) fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool)
             }
             Err(Errno::EEXIST) => continue,
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot create a symlink in {}", parent.display()))
+                return Err(e).with_context(ErrorKind::Switch, || {
+                    format!("cannot create a symlink in {}", parent.display())
+                })
             }
         }
     }
-    let tmp = tmp.with_context(|| format!("no free temporary name in {}", parent.display()))?;
+    let tmp = tmp.ok_or_else(|| {
+        Error::new(
+            ErrorKind::Switch,
+            format!("no free temporary name in {}", parent.display()),
+        )
+    })?;
     if let Err(e) = renameat(&dir, tmp.as_os_str(), &dir, name) {
         let _ = unlinkat(&dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
-        return Err(e).with_context(|| format!("cannot move the new link to {}", link.display()));
+        return Err(e).with_context(ErrorKind::Switch, || {
+            format!("cannot move the new link to {}", link.display())
+        });
     }
     Ok(())
 }

@@ -10,9 +10,9 @@
 //! placeholder.
 
 use super::plan::Entry;
+use super::{Error, ErrorKind, Result};
 use crate::manifest::Manifest;
 use crate::secret::SecretBytes;
-use anyhow::{anyhow, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -34,10 +34,15 @@ pub(crate) fn texts(m: &Manifest) -> Result<Vec<String>> {
             let f = t.file.as_ref().expect("validated: content or file");
             // Not followed if it is a link (the module gives store paths): whoever owns the file
             // must not be able to swap in a link to a root-only file and get its text rendered.
-            let bytes = super::input::read(f, super::input::TEMPLATE_FILE)
-                .map_err(|e| anyhow!("template {}: {e}", t.name))?;
-            String::from_utf8(bytes.to_vec())
-                .map_err(|_| anyhow!("template {}: {} is not UTF-8 text", t.name, f.display()))
+            let bytes = super::input::read(f, super::input::TEMPLATE_FILE).map_err(|e| {
+                Error::new(ErrorKind::Template, format!("template {}: {e}", t.name))
+            })?;
+            String::from_utf8(bytes.to_vec()).map_err(|_| {
+                Error::new(
+                    ErrorKind::Template,
+                    format!("template {}: {} is not UTF-8 text", t.name, f.display()),
+                )
+            })
         })
         .collect()
 }
@@ -76,11 +81,7 @@ pub(crate) fn render(
             out.extend_from_slice(e.data.expose());
         } else {
             if !external.contains_key(secret) {
-                let v = read_for_users(for_users, secret).map_err(|why| {
-                    anyhow!(
-                        "template {name} uses the placeholder of secret {secret}, which is not in this manifest, and {why}"
-                    )
-                })?;
+                let v = read_for_users(for_users, name, secret)?;
                 external.insert(secret, v);
             }
             out.extend_from_slice(external[secret].expose());
@@ -92,13 +93,19 @@ pub(crate) fn render(
     Ok(out)
 }
 
-fn read_for_users(dir: &Path, secret: &str) -> Result<SecretBytes, String> {
-    crate::manifest::check_name("secret", secret)?;
+/// The neededForUsers copy of `secret`, which `template` uses but this manifest does not hold.
+fn read_for_users(dir: &Path, template: &str, secret: &str) -> Result<SecretBytes> {
+    let fail = |why: String| {
+        Error::new(ErrorKind::Template, format!(
+            "template {template} uses the placeholder of secret {secret}, which is not in this manifest, and {why}"
+        ))
+    };
+    crate::manifest::check_name("secret", secret).map_err(|e| fail(e.to_string()))?;
     let p = dir.join(secret);
     std::fs::read(&p).map(SecretBytes::new).map_err(|e| {
-        format!(
+        fail(format!(
             "its neededForUsers copy {} cannot be read ({e}); the for-users secrets must be installed first",
             p.display()
-        )
+        ))
     })
 }

@@ -1,7 +1,7 @@
 //! Telling systemd what to restart: the activation lists switch-to-configuration reads, or
 //! `systemctl --no-block` when running as a unit (`SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1`).
 
-use anyhow::{bail, Context, Result};
+use super::{Context, Error, ErrorKind, Result};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -50,14 +50,14 @@ impl Notify<'_> {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&p)
-            .with_context(|| format!("cannot open {}", p.display()))?;
+            .with_context(ErrorKind::Units, || format!("cannot open {}", p.display()))?;
         let mut text = String::new();
         for u in units {
             text.push_str(u);
             text.push('\n');
         }
         f.write_all(text.as_bytes())
-            .with_context(|| format!("cannot write {}", p.display()))
+            .with_context(ErrorKind::Units, || format!("cannot write {}", p.display()))
     }
 }
 
@@ -73,12 +73,15 @@ fn systemctl(bin: &Path, verb: &str, units: &[String]) -> Result<()> {
         .args(units)
         .stdout(std::process::Stdio::inherit())
         .status()
-        .with_context(|| format!("cannot run systemctl {verb}"))?;
+        .with_context(ErrorKind::Units, || format!("cannot run systemctl {verb}"))?;
     if !status.success() {
-        bail!(
-            "error running 'systemctl --no-block {verb} -- {}': {status}",
-            units.join(" ")
-        );
+        return Err(Error::new(
+            ErrorKind::Units,
+            format!(
+                "error running 'systemctl --no-block {verb} -- {}': {status}",
+                units.join(" ")
+            ),
+        ));
     }
     Ok(())
 }

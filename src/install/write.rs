@@ -4,7 +4,7 @@
 
 use super::fsutil;
 use super::plan::Entry;
-use anyhow::{Context, Result};
+use super::{Context, ErrorKind, Result};
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fchmod, Mode};
 use nix::unistd::{fchown, Gid, Uid};
@@ -55,8 +55,13 @@ impl<'a> Writer<'a> {
         let fd = match fsutil::open_dir_at(pfd, name) {
             Ok(fd) => fd,
             Err(nix::errno::Errno::ENOENT) => fsutil::mkdir_owned(pfd, name, owner, 0o751)
-                .with_context(|| format!("cannot create directory {rel}"))?,
-            Err(e) => return Err(e).with_context(|| format!("cannot open directory {rel}")),
+                .with_context(ErrorKind::Write, || {
+                    format!("cannot create directory {rel}")
+                })?,
+            Err(e) => {
+                return Err(e)
+                    .with_context(ErrorKind::Write, || format!("cannot open directory {rel}"))
+            }
         };
         self.dirs.insert(rel.to_owned(), fd);
         Ok(())
@@ -81,16 +86,19 @@ impl<'a> Writer<'a> {
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .with_context(|| format!("cannot create {rel}"))?;
+        .with_context(ErrorKind::Write, || format!("cannot create {rel}"))?;
         if self.chown_files {
             fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-                .with_context(|| format!("cannot change owner/group of {rel} to {uid}:{gid}"))?;
+                .with_context(ErrorKind::Write, || {
+                    format!("cannot change owner/group of {rel} to {uid}:{gid}")
+                })?;
         }
-        fchmod(&fd, Mode::from_bits_truncate(mode))
-            .with_context(|| format!("cannot change mode of {rel} to {mode:04o}"))?;
+        fchmod(&fd, Mode::from_bits_truncate(mode)).with_context(ErrorKind::Write, || {
+            format!("cannot change mode of {rel} to {mode:04o}")
+        })?;
         let mut f = std::fs::File::from(fd);
         f.write_all(data)
-            .with_context(|| format!("cannot write {rel}"))?;
+            .with_context(ErrorKind::Write, || format!("cannot write {rel}"))?;
         Ok(())
     }
 }

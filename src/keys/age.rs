@@ -1,7 +1,7 @@
 //! age identities: X25519 and plugin identity files (as SOPS parses them), passphrase-encrypted
 //! identity files, and native age-ssh identities from OpenSSH private keys.
 
-use super::AgeIdentity;
+use super::{AgeIdentity, KeyError, UnwrapError};
 use crate::secret::SecretBytes;
 use std::sync::Arc;
 
@@ -39,13 +39,13 @@ impl ::age::Callbacks for Callbacks {
 }
 
 /// Decrypts an armored age file (the `enc` of an age master key) with any of the identities.
-pub(crate) fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretBytes, String> {
+pub(crate) fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretBytes, UnwrapError> {
     if identities.is_empty() {
-        return Err("no age identity available".into());
+        return Err(UnwrapError::NoAgeIdentity);
     }
     let reader = ::age::armor::ArmoredReader::new(enc.as_bytes());
-    let decryptor =
-        ::age::Decryptor::new(reader).map_err(|e| format!("malformed age ciphertext: {e}"))?;
+    let decryptor = ::age::Decryptor::new(reader)
+        .map_err(|e| UnwrapError::Failed(format!("malformed age ciphertext: {e}")))?;
     let mut out = decryptor
         .decrypt(
             identities
@@ -53,12 +53,12 @@ pub(crate) fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretByte
                 .map(|i| i.identity.as_ref() as &dyn ::age::Identity),
         )
         .map_err(|e| match e {
-            ::age::DecryptError::NoMatchingKeys => "no identity matches".to_owned(),
-            other => format!("age decryption failed: {other}"),
+            ::age::DecryptError::NoMatchingKeys => UnwrapError::NoMatchingAgeIdentity,
+            other => UnwrapError::Failed(format!("age decryption failed: {other}")),
         })?;
     let mut buf = SecretBytes::with_capacity(64);
     buf.read_to_end(&mut out)
-        .map_err(|e| format!("age decryption failed: {e}"))?;
+        .map_err(|e| UnwrapError::Failed(format!("age decryption failed: {e}")))?;
     Ok(buf)
 }
 
@@ -66,13 +66,13 @@ pub(crate) fn unwrap(identities: &[AgeIdentity], enc: &str) -> Result<SecretByte
 /// without making the whole source fail (a plugin whose binary is missing).
 pub(crate) struct Parsed {
     pub identities: Vec<AgeIdentity>,
-    pub problems: Vec<String>,
+    pub problems: Vec<KeyError>,
 }
 
 /// Parses an identity file's text (`AGE-SECRET-KEY-1…`, `AGE-PLUGIN-…` lines, `#` comments,
 /// blank lines). As SOPS: any other line makes the whole source fail. A plugin line whose binary
 /// is not on `PATH` also fails here, naming the binary.
-pub fn parse_identity_file(source: &str, text: &str) -> Result<Vec<AgeIdentity>, String> {
+pub fn parse_identity_file(source: &str, text: &str) -> Result<Vec<AgeIdentity>, KeyError> {
     let parsed = parse_source(source, text.as_bytes(), &Callbacks::default())?;
     match parsed.problems.into_iter().next() {
         Some(p) => Err(p),
@@ -86,12 +86,15 @@ pub(crate) fn parse_source(
     source: &str,
     bytes: &[u8],
     callbacks: &Callbacks,
-) -> Result<Parsed, String> {
+) -> Result<Parsed, KeyError> {
     if bytes.starts_with(b"age-encryption") || bytes.starts_with(b"-----BEGIN AGE") {
         return parse_encrypted(source, bytes, callbacks);
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| format!("{source}: not UTF-8 text, so not an age identity file"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        KeyError::Invalid(format!(
+            "{source}: not UTF-8 text, so not an age identity file"
+        ))
+    })?;
     let mut out = Parsed {
         identities: Vec::new(),
         problems: Vec::new(),
@@ -106,17 +109,20 @@ pub(crate) fn parse_source(
         if line.starts_with("AGE-PLUGIN-") {
             match parse_plugin(source, lineno, line, callbacks) {
                 Ok(id) => out.identities.push(id),
-                Err(PluginLineError::Missing(msg)) => out.problems.push(msg),
-                Err(PluginLineError::Invalid(msg)) => return Err(msg),
+                // A missing plugin spoils only its own line.
+                Err(e @ KeyError::MissingPlugin(_)) => out.problems.push(e),
+                Err(e) => return Err(e),
             }
         } else if line.starts_with("AGE-SECRET-KEY-PQ-1") {
-            return Err(format!(
+            return Err(KeyError::Invalid(format!(
                 "{source}: line {lineno} is a post-quantum (ML-KEM) age identity, which nix-sops \
                  does not support yet"
-            ));
+            )));
         } else if line.starts_with("AGE-SECRET-KEY-1") {
             let id: ::age::x25519::Identity = line.parse().map_err(|_| {
-                format!("{source}: line {lineno} is not a valid AGE-SECRET-KEY-1 identity")
+                KeyError::Invalid(format!(
+                    "{source}: line {lineno} is not a valid AGE-SECRET-KEY-1 identity"
+                ))
             })?;
             let recipient = id.to_public().to_string();
             out.identities.push(AgeIdentity {
@@ -125,18 +131,13 @@ pub(crate) fn parse_source(
             });
         } else {
             // Never echo the line: it may be a mangled secret key.
-            return Err(format!(
+            return Err(KeyError::Invalid(format!(
                 "{source}: line {lineno} is not an age identity (unknown identity type; expected \
                  AGE-SECRET-KEY-1… or AGE-PLUGIN-…)"
-            ));
+            )));
         }
     }
     Ok(out)
-}
-
-enum PluginLineError {
-    Missing(String),
-    Invalid(String),
 }
 
 fn parse_plugin(
@@ -144,9 +145,9 @@ fn parse_plugin(
     lineno: usize,
     line: &str,
     callbacks: &Callbacks,
-) -> Result<AgeIdentity, PluginLineError> {
+) -> Result<AgeIdentity, KeyError> {
     let id: ::age::plugin::Identity = line.parse().map_err(|e| {
-        PluginLineError::Invalid(format!(
+        KeyError::Invalid(format!(
             "{source}: line {lineno} is not a valid age plugin identity ({e})"
         ))
     })?;
@@ -157,43 +158,48 @@ fn parse_plugin(
             identity: Box::new(plugin),
         }),
         Err(::age::plugin::ResolveError::MissingPlugin { binary_name }) => {
-            Err(PluginLineError::Missing(format!(
+            Err(KeyError::MissingPlugin(format!(
                 "{source}: line {lineno} needs the age plugin binary `{binary_name}`, which is \
                  not on PATH (install it, or add it to sops.age.plugins)"
             )))
         }
-        Err(e) => Err(PluginLineError::Invalid(format!(
+        Err(e) => Err(KeyError::Invalid(format!(
             "{source}: line {lineno}: age plugin `{name}`: {e}"
         ))),
     }
 }
 
-fn parse_encrypted(source: &str, bytes: &[u8], callbacks: &Callbacks) -> Result<Parsed, String> {
+fn parse_encrypted(source: &str, bytes: &[u8], callbacks: &Callbacks) -> Result<Parsed, KeyError> {
     if callbacks.passphrase.is_none() {
-        return Err(format!(
+        return Err(KeyError::Locked(format!(
             "{source} is a passphrase-encrypted age identity file; nix-sops runs unattended and \
              cannot ask for the passphrase: decrypt it (`age -d`) into a file only root can read"
-        ));
+        )));
     }
     let reader = ::age::armor::ArmoredReader::new(bytes);
-    let decryptor = ::age::Decryptor::new(reader)
-        .map_err(|e| format!("{source}: malformed passphrase-encrypted identity file: {e}"))?;
+    let decryptor = ::age::Decryptor::new(reader).map_err(|e| {
+        KeyError::Invalid(format!(
+            "{source}: malformed passphrase-encrypted identity file: {e}"
+        ))
+    })?;
     let encrypted = ::age::encrypted::EncryptedIdentity::new(decryptor, callbacks.clone(), None)
         .ok_or_else(|| {
-            format!("{source}: an age-encrypted file that is not passphrase-encrypted")
+            KeyError::Invalid(format!(
+                "{source}: an age-encrypted file that is not passphrase-encrypted"
+            ))
         })?;
     let file = encrypted.decrypt(Some(source)).map_err(|e| match e {
-        ::age::DecryptError::KeyDecryptionFailed => {
-            format!(
-                "{source}: wrong or missing passphrase for the encrypted identity file (nix-sops \
+        ::age::DecryptError::KeyDecryptionFailed => KeyError::Locked(format!(
+            "{source}: wrong or missing passphrase for the encrypted identity file (nix-sops \
                  asks on the terminal, /dev/tty; without one, decrypt it with `age -d` first)"
-            )
-        }
-        other => format!("{source}: cannot decrypt the identity file: {other}"),
+        )),
+        other => KeyError::Invalid(format!(
+            "{source}: cannot decrypt the identity file: {other}"
+        )),
     })?;
     let ids = file
         .into_identities()
-        .map_err(|e| format!("{source}: {e}"))?;
+        .map_err(|e| KeyError::Invalid(format!("{source}: {e}")))?;
     Ok(Parsed {
         identities: ids
             .into_iter()
@@ -213,10 +219,10 @@ pub(crate) fn ssh_identity(
     source: &str,
     bytes: &[u8],
     callbacks: &Callbacks,
-) -> Result<AgeIdentity, String> {
+) -> Result<AgeIdentity, KeyError> {
     let identity =
         ::age::ssh::Identity::from_buffer(std::io::BufReader::new(bytes), Some(source.into()))
-            .map_err(|e| format!("{source}: malformed SSH identity: {e}"))?;
+            .map_err(|e| KeyError::Invalid(format!("{source}: malformed SSH identity: {e}")))?;
     let public = super::ssh_to_age::public_key_line(bytes)
         .or_else(|| {
             std::fs::read_to_string(format!("{source}.pub"))
@@ -228,15 +234,17 @@ pub(crate) fn ssh_identity(
         ::age::ssh::Identity::Unencrypted(_) => Box::new(identity),
         ::age::ssh::Identity::Encrypted(_) => {
             if callbacks.passphrase.is_none() {
-                return Err(format!(
+                return Err(KeyError::Locked(format!(
                     "{source}: the SSH key is passphrase-protected; nix-sops runs unattended and \
                      cannot ask for the passphrase"
-                ));
+                )));
             }
             Box::new(identity.with_callbacks(callbacks.clone()))
         }
         ::age::ssh::Identity::Unsupported(k) => {
-            return Err(format!("{source}: unsupported SSH key for age: {k:?}"));
+            return Err(KeyError::Invalid(format!(
+                "{source}: unsupported SSH key for age: {k:?}"
+            )));
         }
     };
     Ok(AgeIdentity {
@@ -246,10 +254,10 @@ pub(crate) fn ssh_identity(
 }
 
 #[cfg(not(feature = "ssh"))]
-pub(crate) fn ssh_identity(source: &str, _: &[u8], _: &Callbacks) -> Result<AgeIdentity, String> {
-    Err(format!(
+pub(crate) fn ssh_identity(source: &str, _: &[u8], _: &Callbacks) -> Result<AgeIdentity, KeyError> {
+    Err(KeyError::Setting(format!(
         "{source}: SSH age identities need nix-sops built with the `ssh` feature"
-    ))
+    )))
 }
 
 #[cfg(test)]
@@ -272,9 +280,13 @@ mod tests {
     fn other_lines_fail_the_source_without_echoing() {
         let err =
             parse_identity_file("keys.txt", "# c\nAGE-SECRET-KEY-1SECRETSTUFF\n").unwrap_err();
+        assert!(matches!(err, KeyError::Invalid(_)), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("keys.txt: line 2"), "{err}");
         assert!(!err.contains("SECRETSTUFF"), "{err}");
-        let err = parse_identity_file("keys.txt", "  AGE-SECRET-KEY-1X\n").unwrap_err();
+        let err = parse_identity_file("keys.txt", "  AGE-SECRET-KEY-1X\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown identity type"), "{err}");
         assert!(!err.contains("AGE-SECRET-KEY-1X"), "{err}");
     }
@@ -283,6 +295,7 @@ mod tests {
     fn encrypted_identity_file_without_passphrase_is_a_clear_error() {
         let err =
             parse_identity_file("k.age", "age-encryption.org/v1\n-> scrypt x 10\n").unwrap_err();
-        assert!(err.contains("passphrase-encrypted"), "{err}");
+        assert!(matches!(err, KeyError::Locked(_)), "{err:?}");
+        assert!(err.to_string().contains("passphrase-encrypted"), "{err}");
     }
 }

@@ -35,7 +35,8 @@ impl Gpg {
 
     /// Decrypts the armored message. `--batch --no-tty` and a closed stdin (after the message)
     /// make a missing key or a passphrase prompt fail instead of waiting for a terminal.
-    pub fn decrypt(&self, enc: &str) -> Result<SecretBytes, String> {
+    pub fn decrypt(&self, enc: &str) -> Result<SecretBytes, super::UnwrapError> {
+        use super::UnwrapError::Failed;
         let mut cmd = Command::new(&self.binary);
         if let Some(h) = &self.home {
             cmd.arg("--homedir").arg(h);
@@ -46,7 +47,7 @@ impl Gpg {
             .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
-            .map_err(|e| format!("cannot run `{}`: {e}", self.binary))?;
+            .map_err(|e| Failed(format!("cannot run `{}`: {e}", self.binary)))?;
         // Write from a thread: gpg may fill its stdout before reading all of stdin.
         let mut stdin = child.stdin.take().expect("piped");
         let input = enc.as_bytes().to_vec();
@@ -56,7 +57,7 @@ impl Gpg {
         });
         let out = child
             .wait_with_output()
-            .map_err(|e| format!("`{}` failed: {e}", self.binary))?;
+            .map_err(|e| Failed(format!("`{}` failed: {e}", self.binary)))?;
         let _ = writer.join();
         let stdout = SecretBytes::new(out.stdout);
         if !out.status.success() {
@@ -67,7 +68,7 @@ impl Gpg {
                 .filter(|l| !l.is_empty())
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(format!(
+            return Err(Failed(format!(
                 "{}: {}",
                 self.describe(),
                 if msg.is_empty() {
@@ -75,10 +76,13 @@ impl Gpg {
                 } else {
                     msg
                 }
-            ));
+            )));
         }
         if stdout.is_empty() {
-            return Err(format!("{}: gpg returned zero bytes", self.describe()));
+            return Err(Failed(format!(
+                "{}: gpg returned zero bytes",
+                self.describe()
+            )));
         }
         Ok(stdout)
     }

@@ -12,14 +12,9 @@ mod gpg;
 #[cfg(feature = "pgp")]
 mod pgp;
 pub(crate) mod recipients;
-// These three hold error enums that the typed-error work (issue 9, item 5) rewrites and
-// documents; until then their variants are exempt from `missing_docs`.
-#[allow(missing_docs)]
 mod shamir;
 pub(crate) mod sources;
-#[allow(missing_docs)]
 mod ssh_to_age;
-#[allow(missing_docs)]
 pub(crate) mod wrap;
 
 // The surface. Decrypting: a [`Keyring`] (from the environment or files) unwraps a file's data
@@ -34,74 +29,12 @@ pub use shamir::{combine as shamir_combine, split as shamir_split, ShamirError};
 pub use wrap::{new_data_key, wrap_age, wrap_data_key, wrap_pgp, Recipient, WrapError};
 // `ssh-to-age`: an ed25519 SSH key as an age identity or recipient.
 pub use ssh_to_age::{convert_private_key, public_key_to_age, Converted, SshToAgeError};
-// Typed errors of this layer (issue 9, item 5) are re-exported here, e.g. `pub use error::…;`.
+
+mod error;
+pub use error::{Attempt, KeyError, NoDataKey, UnwrapError};
 
 use crate::secret::SecretBytes;
 use crate::sops::{DataKey, MasterKey, Metadata};
-
-/// Why one master key of the file could not be used.
-#[derive(Debug, Clone)]
-pub struct Attempt {
-    /// `age recipient age1…`, `pgp fingerprint …`.
-    pub key: String,
-    /// Key group index (0-based).
-    pub group: usize,
-    /// Why it did not unwrap (the identity's error, or "no identity for this key type").
-    pub reason: String,
-}
-
-/// No data key could be recovered: SOPS exits 128.
-#[derive(Debug, thiserror::Error)]
-pub struct NoDataKey {
-    /// One entry per master key of the file, in the order tried.
-    pub attempts: Vec<Attempt>,
-    /// The identities that were available (descriptions: source and public key, never secrets).
-    pub identities: Vec<String>,
-    /// For each of `identities`, why it did not fit, judged from the public key its description
-    /// shows ("not a recipient of this file"); `None` when it shows none.
-    pub identity_verdicts: Vec<Option<String>>,
-    /// Sources that could not be loaded and why.
-    pub load_errors: Vec<String>,
-    /// e.g. "2 of 3 key groups are needed (Shamir threshold); 1 decrypted".
-    pub summary: String,
-}
-
-impl std::fmt::Display for NoDataKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "failed to get the data key required to decrypt the SOPS file: {}",
-            self.summary
-        )?;
-        writeln!(f, "keys in the file:")?;
-        for a in &self.attempts {
-            writeln!(f, "  group {}: {}: {}", a.group, a.key, a.reason)?;
-        }
-        if self.identities.is_empty() {
-            writeln!(f, "no identities were available")?;
-        } else {
-            writeln!(f, "identities tried:")?;
-            for (n, i) in self.identities.iter().enumerate() {
-                match self.identity_verdicts.get(n).and_then(Option::as_deref) {
-                    Some(v) => writeln!(f, "  {i}: {v}")?,
-                    None => writeln!(f, "  {i}")?,
-                }
-            }
-        }
-        if !self.load_errors.is_empty() {
-            writeln!(f, "sources that could not be loaded:")?;
-            for e in &self.load_errors {
-                writeln!(f, "  {e}")?;
-            }
-        }
-        write!(
-            f,
-            "give a matching key with --identity/--ssh-key, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, \
-             ~/.config/sops/age/keys.txt, or a GnuPG key; on a machine whose key is not a \
-             recipient: add its key to .sops.yaml, run `nix-sops updatekeys FILE` and redeploy"
-        )
-    }
-}
 
 /// A loaded identity with a human description (source and public key).
 pub struct AgeIdentity {
@@ -122,7 +55,7 @@ pub(crate) const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
 
 /// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` as sops does: comma-separated, empty
 /// means the default, a repeated type is an error (sops exits 112, `DuplicateDecryptionKeyType`).
-pub fn parse_decryption_order(s: &str) -> Result<Vec<String>, String> {
+pub fn parse_decryption_order(s: &str) -> Result<Vec<String>, KeyError> {
     if s.is_empty() {
         return Ok(DEFAULT_DECRYPTION_ORDER
             .iter()
@@ -132,7 +65,10 @@ pub fn parse_decryption_order(s: &str) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for t in s.split(',') {
         if out.iter().any(|o| o == t) {
-            return Err(format!("Duplicate decryption key type: {t}"));
+            return Err(KeyError::DuplicateKeyType {
+                prefix: String::new(),
+                key_type: t.to_owned(),
+            });
         }
         out.push(t.to_owned());
     }
@@ -149,7 +85,7 @@ pub struct Keyring {
     /// The gpg binary and home, tried for pgp keys the in-memory keys cannot open.
     pub gpg: Option<gpg::Gpg>,
     /// Sources that could not be loaded: reported if no key fits, never fatal on their own.
-    pub load_errors: Vec<String>,
+    pub load_errors: Vec<KeyError>,
     /// Key types in the order they are tried within a group: the sops CLI's `age,pgp` by default
     /// (`--decryption-order`, `SOPS_DECRYPTION_ORDER`). Empty means the file's load order (kms …
     /// pgp, age), which is what the sops library, and so sops-nix's installer, uses.
@@ -211,7 +147,7 @@ impl Keyring {
         out
     }
 
-    fn unwrap_pgp(&self, enc: &str) -> Result<SecretBytes, String> {
+    fn unwrap_pgp(&self, enc: &str) -> Result<SecretBytes, UnwrapError> {
         let mut reasons = Vec::new();
         #[cfg(feature = "pgp")]
         if !self.pgp.is_empty() {
@@ -226,20 +162,19 @@ impl Keyring {
                 Err(e) => reasons.push(e),
             }
         }
-        if reasons.is_empty() {
-            reasons.push("no PGP key or GnuPG home available".into());
+        match reasons.len() {
+            0 => Err(UnwrapError::NoPgp),
+            1 => Err(reasons.remove(0)),
+            _ => Err(UnwrapError::Each(reasons)),
         }
-        Err(reasons.join("; "))
     }
 
     /// Unwraps one master key: the data key (one group) or a Shamir share (several groups).
-    fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, String> {
+    fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, UnwrapError> {
         match key {
             MasterKey::Age { enc, .. } => age::unwrap(&self.age, enc),
             MasterKey::Pgp { enc, .. } => self.unwrap_pgp(enc),
-            MasterKey::Other { kind, .. } => {
-                Err(format!("{kind} keys are not supported by nix-sops"))
-            }
+            MasterKey::Other { kind, .. } => Err(UnwrapError::Unsupported(kind.to_string())),
         }
     }
 

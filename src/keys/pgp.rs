@@ -1,6 +1,7 @@
 //! PGP keys held in memory (rPGP): armored secret keys, and RSA SSH host keys turned into OpenPGP
 //! keys as sops-nix's `sshkeys/convert.go` does for `sops.gnupg.sshKeyPaths`.
 
+use super::{KeyError, UnwrapError};
 use crate::secret::SecretBytes;
 use pgp::composed::{KeyDetails, Message, PublicOrSecret, SignedKeyDetails, SignedSecretKey};
 use pgp::packet::{Features, KeyFlags, PubKeyInner, UserId};
@@ -28,11 +29,14 @@ impl PgpKey {
     }
 
     /// The armored public key, e.g. to import the ssh-derived key into a GnuPG keyring.
-    pub fn public_key_armored(&self) -> Result<String, String> {
+    pub fn public_key_armored(&self) -> Result<String, KeyError> {
         let public = self.key.to_public_key();
-        public
-            .to_armored_string(Default::default())
-            .map_err(|e| format!("cannot armor the public key {}: {e}", self.fingerprint))
+        public.to_armored_string(Default::default()).map_err(|e| {
+            KeyError::Invalid(format!(
+                "cannot armor the public key {}: {e}",
+                self.fingerprint
+            ))
+        })
     }
 }
 
@@ -44,38 +48,40 @@ impl std::fmt::Debug for PgpKey {
 
 /// Secret keys from armored text (`gpg --export-secret-keys -a`). Public keys in the same text
 /// are ignored; passphrase-protected keys are an error (nothing can ask for the passphrase).
-pub(crate) fn parse_armored(source: &str, text: &[u8]) -> Result<Vec<PgpKey>, String> {
+pub(crate) fn parse_armored(source: &str, text: &[u8]) -> Result<Vec<PgpKey>, KeyError> {
     let (iter, _) = PublicOrSecret::from_armor_many(text)
-        .map_err(|e| format!("{source}: not an armored OpenPGP key: {e}"))?;
+        .map_err(|e| KeyError::Invalid(format!("{source}: not an armored OpenPGP key: {e}")))?;
     collect_secret_keys(source, iter)
 }
 
 /// Secret keys from a binary keyring (`secring.gpg`, which SOPS reads with go-crypto before it
 /// falls back to the gpg binary).
-pub(crate) fn parse_binary(source: &str, bytes: &[u8]) -> Result<Vec<PgpKey>, String> {
+pub(crate) fn parse_binary(source: &str, bytes: &[u8]) -> Result<Vec<PgpKey>, KeyError> {
     let iter = PublicOrSecret::from_bytes_many(bytes)
-        .map_err(|e| format!("{source}: not an OpenPGP keyring: {e}"))?;
+        .map_err(|e| KeyError::Invalid(format!("{source}: not an OpenPGP keyring: {e}")))?;
     collect_secret_keys(source, iter)
 }
 
 fn collect_secret_keys(
     source: &str,
     iter: Box<dyn Iterator<Item = pgp::errors::Result<PublicOrSecret>> + '_>,
-) -> Result<Vec<PgpKey>, String> {
+) -> Result<Vec<PgpKey>, KeyError> {
     let mut keys = Vec::new();
     for item in iter {
-        match item.map_err(|e| format!("{source}: malformed OpenPGP key: {e}"))? {
+        match item
+            .map_err(|e| KeyError::Invalid(format!("{source}: malformed OpenPGP key: {e}")))?
+        {
             PublicOrSecret::Secret(k) => {
                 if k.primary_key.secret_params().is_encrypted()
                     || k.secret_subkeys
                         .iter()
                         .any(|s| s.key.secret_params().is_encrypted())
                 {
-                    return Err(format!(
+                    return Err(KeyError::Locked(format!(
                         "{source}: the secret key {:X} is passphrase-protected; nix-sops cannot \
                          ask for the passphrase (export it without one, or use a GnuPG home)",
                         k.primary_key.fingerprint()
-                    ));
+                    )));
                 }
                 keys.push(PgpKey::new(source, k))
             }
@@ -83,7 +89,9 @@ fn collect_secret_keys(
         }
     }
     if keys.is_empty() {
-        return Err(format!("{source}: holds no OpenPGP secret key"));
+        return Err(KeyError::Invalid(format!(
+            "{source}: holds no OpenPGP secret key"
+        )));
     }
     Ok(keys)
 }
@@ -94,10 +102,11 @@ pub(crate) const SSH_UID: &str = "root (Imported from SSH) <root@localhost>";
 /// An RSA OpenSSH private key as the OpenPGP key sops-nix builds from it: a v4 RSA primary key
 /// created at time 0 (so the fingerprint depends on the RSA key alone), uid [`SSH_UID`], flags
 /// sign/certify/encrypt.
-pub(crate) fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String> {
+pub(crate) fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, KeyError> {
     let rsa_key = rsa_from_ssh_file(source, bytes)?;
     let secret = PlainSecretParams::RSA(rsa_key.into());
-    let public = PublicParams::try_from(&secret).map_err(|e| format!("{source}: {e}"))?;
+    let public =
+        PublicParams::try_from(&secret).map_err(|e| KeyError::Invalid(format!("{source}: {e}")))?;
     let inner = PubKeyInner::new(
         KeyVersion::V4,
         pgp::crypto::public_key::PublicKeyAlgorithm::RSA,
@@ -105,18 +114,18 @@ pub(crate) fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String>
         None,
         public,
     )
-    .map_err(|e| format!("{source}: {e}"))?;
-    let primary_pub =
-        pgp::packet::PublicKey::from_inner(inner).map_err(|e| format!("{source}: {e}"))?;
+    .map_err(|e| KeyError::Invalid(format!("{source}: {e}")))?;
+    let primary_pub = pgp::packet::PublicKey::from_inner(inner)
+        .map_err(|e| KeyError::Invalid(format!("{source}: {e}")))?;
     let primary = pgp::packet::SecretKey::new(primary_pub, SecretParams::Plain(secret))
-        .map_err(|e| format!("{source}: {e}"))?;
+        .map_err(|e| KeyError::Invalid(format!("{source}: {e}")))?;
     let mut flags = KeyFlags::default();
     flags.set_sign(true);
     flags.set_certify(true);
     flags.set_encrypt_comms(true);
     flags.set_encrypt_storage(true);
-    let uid =
-        UserId::from_str(Default::default(), SSH_UID).map_err(|e| format!("{source}: {e}"))?;
+    let uid = UserId::from_str(Default::default(), SSH_UID)
+        .map_err(|e| KeyError::Invalid(format!("{source}: {e}")))?;
     let details = KeyDetails::new(
         Some(uid),
         vec![],
@@ -139,7 +148,9 @@ pub(crate) fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String>
             primary.public_key(),
             &Password::empty(),
         )
-        .map_err(|e| format!("{source}: cannot self-sign the converted key: {e}"))?;
+        .map_err(|e| {
+            KeyError::Invalid(format!("{source}: cannot self-sign the converted key: {e}"))
+        })?;
     Ok(PgpKey::new(
         source,
         SignedSecretKey::new(primary, signed, vec![], vec![]),
@@ -149,19 +160,22 @@ pub(crate) fn from_ssh_rsa(source: &str, bytes: &[u8]) -> Result<PgpKey, String>
 /// The RSA key of an SSH private key file: OpenSSH format, or PEM (`BEGIN RSA PRIVATE KEY`,
 /// `BEGIN PRIVATE KEY`) as older `ssh-keygen -m PEM` writes and Go's `ssh.ParseRawPrivateKey`
 /// also reads.
-fn rsa_from_ssh_file(source: &str, bytes: &[u8]) -> Result<rsa::RsaPrivateKey, String> {
+fn rsa_from_ssh_file(source: &str, bytes: &[u8]) -> Result<rsa::RsaPrivateKey, KeyError> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     use rsa::pkcs8::DecodePrivateKey;
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| format!("{source}: failed to parse private ssh key: not text"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        KeyError::Invalid(format!(
+            "{source}: failed to parse private ssh key: not text"
+        ))
+    })?;
     let pem_err = |e: &dyn std::fmt::Display| {
         if text.contains("ENCRYPTED") {
-            format!(
+            KeyError::Locked(format!(
                 "{source}: the SSH key is passphrase-protected; nix-sops cannot ask for the \
                  passphrase"
-            )
+            ))
         } else {
-            format!("{source}: failed to parse private ssh key: {e}")
+            KeyError::Invalid(format!("{source}: failed to parse private ssh key: {e}"))
         }
     };
     if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
@@ -170,29 +184,30 @@ fn rsa_from_ssh_file(source: &str, bytes: &[u8]) -> Result<rsa::RsaPrivateKey, S
     if text.contains("-----BEGIN PRIVATE KEY-----") {
         return rsa::RsaPrivateKey::from_pkcs8_pem(text).map_err(|e| pem_err(&e));
     }
-    let ssh = ssh_key::PrivateKey::from_openssh(bytes)
-        .map_err(|e| format!("{source}: failed to parse private ssh key: {e}"))?;
+    let ssh = ssh_key::PrivateKey::from_openssh(bytes).map_err(|e| {
+        KeyError::Invalid(format!("{source}: failed to parse private ssh key: {e}"))
+    })?;
     if ssh.is_encrypted() {
-        return Err(format!(
+        return Err(KeyError::Locked(format!(
             "{source}: the SSH key is passphrase-protected; nix-sops cannot ask for the passphrase"
-        ));
+        )));
     }
     let pair = ssh.key_data().rsa().ok_or_else(|| {
-        format!(
+        KeyError::Invalid(format!(
             "{source}: only RSA keys are supported right now, got {}",
             ssh.algorithm().as_str()
-        )
+        ))
     })?;
-    rsa_private_key(pair).map_err(|e| format!("{source}: invalid RSA key: {e}"))
+    rsa_private_key(pair).map_err(|e| KeyError::Invalid(format!("{source}: invalid RSA key: {e}")))
 }
 
 /// ssh-key 0.6.7's own `TryFrom<&RsaKeypair>` passes `p` twice instead of `p, q`, so the key is
 /// assembled here from its components.
-fn rsa_private_key(pair: &ssh_key::private::RsaKeypair) -> Result<rsa::RsaPrivateKey, String> {
+fn rsa_private_key(pair: &ssh_key::private::RsaKeypair) -> Result<rsa::RsaPrivateKey, KeyError> {
     let big = |m: &ssh_key::Mpint, what: &str| {
         m.as_positive_bytes()
             .map(rsa::BigUint::from_bytes_be)
-            .ok_or_else(|| format!("the RSA {what} is not a positive integer"))
+            .ok_or_else(|| KeyError::Invalid(format!("the RSA {what} is not a positive integer")))
     };
     let key = rsa::RsaPrivateKey::from_components(
         big(&pair.public.n, "modulus")?,
@@ -203,17 +218,19 @@ fn rsa_private_key(pair: &ssh_key::private::RsaKeypair) -> Result<rsa::RsaPrivat
             big(&pair.private.q, "prime q")?,
         ],
     )
-    .map_err(|e| e.to_string())?;
-    key.validate().map_err(|e| e.to_string())?;
+    .map_err(|e| KeyError::Invalid(e.to_string()))?;
+    key.validate()
+        .map_err(|e| KeyError::Invalid(e.to_string()))?;
     Ok(key)
 }
 
 /// Decrypts the armored `enc` of a pgp master key with any of the keys.
-pub(crate) fn unwrap(keys: &[PgpKey], enc: &str) -> Result<SecretBytes, String> {
+pub(crate) fn unwrap(keys: &[PgpKey], enc: &str) -> Result<SecretBytes, UnwrapError> {
     if keys.is_empty() {
-        return Err("no PGP secret key loaded".into());
+        return Err(UnwrapError::NoPgpKey);
     }
-    let (msg, _) = Message::from_string(enc).map_err(|e| format!("malformed PGP message: {e}"))?;
+    let (msg, _) = Message::from_string(enc)
+        .map_err(|e| UnwrapError::Failed(format!("malformed PGP message: {e}")))?;
     let passwords: Vec<Password> = keys.iter().map(|_| Password::empty()).collect();
     let msg = msg
         .decrypt_with_keys(
@@ -221,17 +238,17 @@ pub(crate) fn unwrap(keys: &[PgpKey], enc: &str) -> Result<SecretBytes, String> 
             keys.iter().map(|k| &k.key).collect(),
         )
         .map_err(|e| match e {
-            pgp::errors::Error::MissingKey => "no loaded PGP secret key matches".to_owned(),
-            other => format!("PGP decryption failed: {other}"),
+            pgp::errors::Error::MissingKey => UnwrapError::NoMatchingPgpKey,
+            other => UnwrapError::Failed(format!("PGP decryption failed: {other}")),
         })?;
     let mut msg = if msg.is_compressed() {
         msg.decompress()
-            .map_err(|e| format!("PGP decompression failed: {e}"))?
+            .map_err(|e| UnwrapError::Failed(format!("PGP decompression failed: {e}")))?
     } else {
         msg
     };
     let data = msg
         .as_data_vec()
-        .map_err(|e| format!("PGP decryption failed: {e}"))?;
+        .map_err(|e| UnwrapError::Failed(format!("PGP decryption failed: {e}")))?;
     Ok(SecretBytes::new(data))
 }

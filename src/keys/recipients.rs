@@ -25,30 +25,36 @@ pub(crate) enum HostKey {
 impl HostKey {
     /// Parses `age1…` or `ssh-ed25519 AAAA… [comment]`. The error names the entry and says how
     /// to get a valid one.
-    pub(crate) fn parse(entry: &str) -> Result<HostKey, String> {
+    pub(crate) fn parse(entry: &str) -> Result<HostKey, super::KeyError> {
+        use super::KeyError::Invalid;
         let s = entry.trim();
         let age_prefix = s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("age1"));
         if age_prefix && s.len() > 4 && !s.contains(char::is_whitespace) {
             let lower = s.to_ascii_lowercase();
             // A typo would otherwise only show as "not a recipient".
             bech32::decode(&lower).map_err(|e| {
-                format!("host key {s:?} is not a valid age recipient (bech32: {e})")
+                Invalid(format!(
+                    "host key {s:?} is not a valid age recipient (bech32: {e})"
+                ))
             })?;
             return Ok(HostKey::Age(lower));
         }
         if s.starts_with("ssh-ed25519 ") {
-            let age = super::ssh_to_age::public_key_to_age(s)
-                .map_err(|e| format!("host key {s:?} is not a valid ssh-ed25519 key: {e}"))?;
+            let age = super::ssh_to_age::public_key_to_age(s).map_err(|e| {
+                Invalid(format!(
+                    "host key {s:?} is not a valid ssh-ed25519 key: {e}"
+                ))
+            })?;
             return Ok(HostKey::SshEd25519 {
                 line: key_text(s),
                 age,
             });
         }
-        Err(format!(
+        Err(Invalid(format!(
             "host key {s:?} is neither an age recipient (age1…) nor an ssh-ed25519 public key; \
              use the host's `ssh-ed25519 AAAA…` (`ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`) \
              or its age recipient (`nix-sops ssh-to-age`)"
-        ))
+        )))
     }
 
     /// How messages show it: the key, and its age recipient for an SSH key.
@@ -81,7 +87,7 @@ fn key_text(line: &str) -> String {
 }
 
 /// Parses every entry; the first bad one is the error.
-pub(crate) fn parse_host_keys(entries: &[String]) -> Result<Vec<HostKey>, String> {
+pub(crate) fn parse_host_keys(entries: &[String]) -> Result<Vec<HostKey>, super::KeyError> {
     entries.iter().map(|e| HostKey::parse(e)).collect()
 }
 
@@ -293,7 +299,9 @@ mod tests {
     fn parse_rejects_what_cannot_be_a_host_key() {
         assert!(HostKey::parse("ssh-rsa AAAAB3NzaC1yc2E").is_err());
         assert!(HostKey::parse("age1 with spaces").is_err());
-        let e = HostKey::parse("hostname ssh-ed25519 AAAA").unwrap_err();
+        let e = HostKey::parse("hostname ssh-ed25519 AAAA")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ssh-keyscan"), "{e}");
         assert!(HostKey::parse("ssh-ed25519 notbase64").is_err());
         // One character changed: the checksum fails.

@@ -7,23 +7,32 @@
 use crate::secret::SecretBytes;
 use zeroize::Zeroizing;
 
+/// Why key-group parts cannot be combined, or a data key cannot be split.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShamirError {
+    /// Fewer than two parts (the threshold is at least two).
     #[error("less than two parts cannot be used to reconstruct the secret (got {0})")]
     TooFewParts(usize),
     #[error("parts must be at least two bytes")]
+    /// A part shorter than its x coordinate plus one byte.
     PartTooShort,
     #[error(
         "all parts must be the same length (part 1 has {first} bytes, part {index} has {len})"
     )]
+    /// Parts of different lengths (from different data keys).
     LengthMismatch {
+        /// Length of the first part.
         first: usize,
+        /// Which part (1-based) differs.
         index: usize,
+        /// Its length.
         len: usize,
     },
     #[error("duplicate part detected (x coordinate {0} appears twice)")]
+    /// Two parts with the same x coordinate.
     DuplicatePart(u8),
     #[error("cannot split: {0}")]
+    /// A threshold or part count that cannot split (e.g. threshold above the group count).
     InvalidSplit(&'static str),
 }
 

@@ -4,7 +4,7 @@
 //! A source that fails to load is recorded in `load_errors` (and so reported by `NoDataKey`), never
 //! fatal by itself: another source may still hold the right key.
 
-use super::{age, gpg::Gpg, AgeIdentity, Keyring};
+use super::{age, gpg::Gpg, AgeIdentity, KeyError, Keyring};
 use crate::secret::SecretString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -38,13 +38,13 @@ pub(crate) const SOPS_AGE_KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
 pub(crate) const SOPS_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
 
 /// Go's `os.UserConfigDir` on Linux: `$XDG_CONFIG_HOME` (must be absolute), else `$HOME/.config`.
-fn user_config_dir(env: &dyn Env) -> Result<PathBuf, String> {
+fn user_config_dir(env: &dyn Env) -> Result<PathBuf, &'static str> {
     match env.var("XDG_CONFIG_HOME").filter(|s| !s.is_empty()) {
         Some(dir) if Path::new(&dir).is_absolute() => Ok(PathBuf::from(dir)),
-        Some(_) => Err("path in $XDG_CONFIG_HOME is relative".into()),
+        Some(_) => Err("path in $XDG_CONFIG_HOME is relative"),
         None => match env.var("HOME").filter(|s| !s.is_empty()) {
             Some(home) => Ok(PathBuf::from(home).join(".config")),
-            None => Err("neither $XDG_CONFIG_HOME nor $HOME are defined".into()),
+            None => Err("neither $XDG_CONFIG_HOME nor $HOME are defined"),
         },
     }
 }
@@ -92,9 +92,9 @@ impl Keyring {
                     let _ = self
                         .add_identity_text(&format!("{SOPS_AGE_KEY_FILE} {path}"), bytes.expose());
                 }
-                Err(e) => self
-                    .load_errors
-                    .push(format!("{SOPS_AGE_KEY_FILE} {path}: cannot read: {e}")),
+                Err(e) => self.load_errors.push(KeyError::Unreadable(format!(
+                    "{SOPS_AGE_KEY_FILE} {path}: cannot read: {e}"
+                ))),
             }
         }
         if let Some(cmd) = env.var(SOPS_AGE_KEY_CMD) {
@@ -109,23 +109,24 @@ impl Keyring {
                         let _ = self.add_identity_text(&path.display().to_string(), bytes.expose());
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => self
-                        .load_errors
-                        .push(format!("{}: cannot read: {e}", path.display())),
+                    Err(e) => self.load_errors.push(KeyError::Unreadable(format!(
+                        "{}: cannot read: {e}",
+                        path.display()
+                    ))),
                 }
             }
             Err(e) => {
                 if self.age.is_empty() {
-                    self.load_errors.push(format!(
+                    self.load_errors.push(KeyError::Setting(format!(
                         "sops/age/keys.txt: user config directory unknown: {e}"
-                    ));
+                    )));
                 }
             }
         }
         if let Some(order) = env.var("SOPS_DECRYPTION_ORDER") {
             match super::parse_decryption_order(&order) {
                 Ok(o) => self.decryption_order = o,
-                Err(e) => self.load_errors.push(format!("SOPS_DECRYPTION_ORDER: {e}")),
+                Err(e) => self.load_errors.push(e.prefixed("SOPS_DECRYPTION_ORDER")),
             }
         }
         let binary = env
@@ -146,7 +147,7 @@ impl Keyring {
         self.callbacks.passphrase = Some(Arc::new(f));
     }
 
-    fn record<T>(&mut self, r: Result<T, String>) -> Result<T, String> {
+    fn record<T>(&mut self, r: Result<T, KeyError>) -> Result<T, KeyError> {
         if let Err(e) = &r {
             self.load_errors.push(e.clone());
         }
@@ -157,17 +158,19 @@ impl Keyring {
     fn read_key_file(
         &mut self,
         path: &Path,
-    ) -> Result<(String, crate::secret::SecretBytes), String> {
+    ) -> Result<(String, crate::secret::SecretBytes), KeyError> {
         let source = path.display().to_string();
         match std::fs::read(path) {
             Ok(b) => Ok((source, crate::secret::SecretBytes::new(b))),
-            Err(e) => self.record(Err(format!("{source}: cannot read: {e}"))),
+            Err(e) => self.record(Err(KeyError::Unreadable(format!(
+                "{source}: cannot read: {e}"
+            )))),
         }
     }
 
     /// Identity text (a key file's content, `SOPS_AGE_KEY`, a key command's output) named
     /// `source`. Returns how many identities it gave.
-    pub fn add_identity_text(&mut self, source: &str, bytes: &[u8]) -> Result<usize, String> {
+    pub fn add_identity_text(&mut self, source: &str, bytes: &[u8]) -> Result<usize, KeyError> {
         let parsed = age::parse_source(source, bytes, &self.callbacks);
         match parsed {
             Ok(p) => {
@@ -181,16 +184,18 @@ impl Keyring {
     }
 
     /// An age identity file (`--identity`, the installer's `keyFile`).
-    pub fn add_identity_file(&mut self, path: &Path) -> Result<usize, String> {
+    pub fn add_identity_file(&mut self, path: &Path) -> Result<usize, KeyError> {
         let (source, bytes) = self.read_key_file(path)?;
         self.add_identity_text(&source, bytes.expose())
     }
 
     /// `SOPS_AGE_KEY_CMD`: split with shell rules, run (stdin closed), stdout parsed.
-    pub(crate) fn add_key_command(&mut self, cmd: &str) -> Result<usize, String> {
+    pub(crate) fn add_key_command(&mut self, cmd: &str) -> Result<usize, KeyError> {
         let source = format!("{SOPS_AGE_KEY_CMD} `{cmd}`");
         let Some(args) = shlex::split(cmd).filter(|a| !a.is_empty()) else {
-            return self.record(Err(format!("{source}: cannot parse the command")));
+            return self.record(Err(KeyError::Setting(format!(
+                "{source}: cannot parse the command"
+            ))));
         };
         let out = Command::new(&args[0])
             .args(&args[1..])
@@ -198,17 +203,19 @@ impl Keyring {
             .stderr(Stdio::piped())
             .output();
         match out {
-            Err(e) => self.record(Err(format!("{source}: cannot run it: {e}"))),
+            Err(e) => self.record(Err(KeyError::Unreadable(format!(
+                "{source}: cannot run it: {e}"
+            )))),
             Ok(out) => {
                 let stdout = crate::secret::SecretBytes::new(out.stdout);
                 if !out.status.success() {
                     let stderr = String::from_utf8_lossy(&out.stderr);
                     let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-                    return self.record(Err(format!(
+                    return self.record(Err(KeyError::Unreadable(format!(
                         "{source}: failed ({}){}",
                         out.status,
                         last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
-                    )));
+                    ))));
                 }
                 self.add_identity_text(&source, stdout.expose())
             }
@@ -217,7 +224,7 @@ impl Keyring {
 
     /// An OpenSSH private key (`--ssh-key`, `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_*`): the
     /// native age-ssh identity, and for ed25519 also its ssh-to-age X25519 identity.
-    pub fn add_ssh_key(&mut self, path: &Path) -> Result<(), String> {
+    pub fn add_ssh_key(&mut self, path: &Path) -> Result<(), KeyError> {
         let (source, bytes) = self.read_key_file(path)?;
         let native = age::ssh_identity(&source, bytes.expose(), &self.callbacks);
         let is_ed25519 = ssh_key::PrivateKey::from_openssh(bytes.expose())
@@ -245,7 +252,12 @@ impl Keyring {
                 Ok(())
             }
             None if native_ok => Ok(()),
-            None => Err(self.load_errors.last().cloned().unwrap_or_default()),
+            // Not ed25519: the native identity's error (recorded above) is the answer.
+            None => {
+                Err(self.load_errors.last().cloned().unwrap_or_else(|| {
+                    KeyError::Invalid(format!("{source}: not a usable SSH key"))
+                }))
+            }
         }
     }
 
@@ -253,9 +265,14 @@ impl Keyring {
         &self,
         source: &str,
         bytes: &[u8],
-    ) -> Result<(AgeIdentity, String), String> {
-        let c = super::ssh_to_age::convert_private_key(bytes)
-            .map_err(|e| format!("{source}: cannot convert to an age key: {e}"))?;
+    ) -> Result<(AgeIdentity, String), KeyError> {
+        let c = super::ssh_to_age::convert_private_key(bytes).map_err(|e| {
+            let msg = format!("{source}: cannot convert to an age key: {e}");
+            match e {
+                super::ssh_to_age::SshToAgeError::Encrypted => KeyError::Locked(msg),
+                _ => KeyError::Invalid(msg),
+            }
+        })?;
         let recipient = c.recipient.clone();
         Ok((
             AgeIdentity {
@@ -268,7 +285,7 @@ impl Keyring {
 
     /// sops-nix's `sops.age.sshKeyPaths`: an ed25519 host key converted by ssh-to-age. Returns
     /// the `age1…` recipient for the "Imported … as age key with fingerprint …" log line.
-    pub fn add_ssh_host_key_as_age(&mut self, path: &Path) -> Result<String, String> {
+    pub fn add_ssh_host_key_as_age(&mut self, path: &Path) -> Result<String, KeyError> {
         let (source, bytes) = self.read_key_file(path)?;
         self.add_ssh_host_key_text_as_age(&source, bytes.expose())
     }
@@ -278,7 +295,7 @@ impl Keyring {
         &mut self,
         source: &str,
         bytes: &[u8],
-    ) -> Result<String, String> {
+    ) -> Result<String, KeyError> {
         let r = self.converted_identity(source, bytes);
         match self.record(r) {
             Ok((id, recipient)) => {
@@ -289,15 +306,20 @@ impl Keyring {
         }
     }
 
-    /// The installer's `sshKeyPaths`, on a key already read (`source` names it):
-    /// [`Keyring::add_ssh_host_key_as_age`], plus the key as a native age-ssh identity, so files
-    /// that name the host's `ssh-ed25519` key directly (SOPS ≥ 3.10) decrypt too, as the
-    /// `sops.hostPubKeys` build check counts them.
+    /// The installer's `sshKeyPaths`: [`Keyring::add_ssh_host_key_as_age`], plus the key as a
+    /// native age-ssh identity, so files that name the host's `ssh-ed25519` key directly
+    /// (SOPS ≥ 3.10) decrypt too, as the `sops.hostPubKeys` build check counts them.
+    pub fn add_ssh_host_key(&mut self, path: &Path) -> Result<String, KeyError> {
+        let (source, bytes) = self.read_key_file(path)?;
+        self.add_ssh_host_key_text(&source, bytes.expose())
+    }
+
+    /// [`Self::add_ssh_host_key`] on a key already read (`source` names it).
     pub(crate) fn add_ssh_host_key_text(
         &mut self,
         source: &str,
         bytes: &[u8],
-    ) -> Result<String, String> {
+    ) -> Result<String, KeyError> {
         let recipient = self.add_ssh_host_key_text_as_age(source, bytes)?;
         // The conversion succeeded, so this is an unencrypted ed25519 key.
         if let Ok(native) = age::ssh_identity(source, bytes, &self.callbacks) {
@@ -308,7 +330,7 @@ impl Keyring {
 
     /// Armored OpenPGP secret keys (`gpg --export-secret-keys -a`).
     #[cfg(feature = "pgp")]
-    pub fn add_pgp_armored(&mut self, path: &Path) -> Result<usize, String> {
+    pub fn add_pgp_armored(&mut self, path: &Path) -> Result<usize, KeyError> {
         let (source, bytes) = self.read_key_file(path)?;
         let r = super::pgp::parse_armored(&source, bytes.expose());
         let keys = self.record(r)?;
@@ -321,7 +343,7 @@ impl Keyring {
     /// from it. Returns the fingerprint in uppercase hex, as `.sops.yaml` and the file's `fp`
     /// write it (sops-nix's "Imported … as GPG key with fingerprint …" line prints it lowercase).
     #[cfg(feature = "pgp")]
-    pub fn add_rsa_ssh_key_as_pgp(&mut self, path: &Path) -> Result<String, String> {
+    pub fn add_rsa_ssh_key_as_pgp(&mut self, path: &Path) -> Result<String, KeyError> {
         let (source, bytes) = self.read_key_file(path)?;
         self.add_rsa_ssh_key_text_as_pgp(&source, bytes.expose())
     }
@@ -332,7 +354,7 @@ impl Keyring {
         &mut self,
         source: &str,
         bytes: &[u8],
-    ) -> Result<String, String> {
+    ) -> Result<String, KeyError> {
         let r = super::pgp::from_ssh_rsa(source, bytes);
         let key = self.record(r)?;
         let fp = key.fingerprint.clone();

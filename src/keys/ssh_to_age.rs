@@ -10,17 +10,23 @@ use bech32::{Bech32, Hrp};
 use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
+/// Why an SSH key cannot be converted to age (as ssh-to-age refuses it).
 #[derive(Debug, thiserror::Error)]
 pub enum SshToAgeError {
+    /// Not an OpenSSH private key file.
     #[error("not an OpenSSH private key: {0}")]
     Parse(String),
     #[error("the SSH key is passphrase-protected; nix-sops cannot ask for the passphrase")]
+    /// A passphrase-protected private key.
     Encrypted,
     #[error("only ed25519 keys can be converted to age, this is a {0} key")]
+    /// Another key type (its name).
     NotEd25519(String),
     #[error("not an OpenSSH public key line: {0}")]
+    /// Not an `ssh-… AAAA…` public key line.
     PublicParse(String),
     #[error("the ed25519 public key is not a valid curve point")]
+    /// An ed25519 public key that is not a point on the curve.
     InvalidPoint,
 }
 

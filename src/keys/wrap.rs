@@ -12,15 +12,26 @@ pub enum Recipient {
     Pgp(String),
 }
 
+/// Why a data key cannot be encrypted to a recipient.
 #[derive(Debug, thiserror::Error)]
 pub enum WrapError {
+    /// Neither an age recipient nor an SSH public key.
     #[error("{0:?} is not an age recipient (age1…) or an SSH public key (ssh-ed25519/ssh-rsa)")]
     BadAgeRecipient(String),
     #[error("cannot encrypt to age recipient {recipient}: {message}")]
-    Age { recipient: String, message: String },
+    /// age refused the recipient.
+    Age {
+        /// The recipient as written.
+        recipient: String,
+        /// age's reason.
+        message: String,
+    },
     #[error("cannot encrypt to PGP key {fingerprint}: {message}")]
+    /// The PGP key could not encrypt.
     Pgp {
+        /// The key's fingerprint.
         fingerprint: String,
+        /// Why.
         message: String,
     },
 }

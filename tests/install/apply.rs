@@ -14,7 +14,7 @@ use std::path::Path;
 const RAMFS: i64 = 0x858458f6;
 const TMPFS: i64 = 0x01021994;
 
-fn run(m: &[u8], src: &mut FakeSource) -> anyhow::Result<install::Outcome> {
+fn run(m: &[u8], src: &mut FakeSource) -> install::Result<install::Outcome> {
     install::install_with(m, &opts(), &env(), src)
 }
 

@@ -144,12 +144,19 @@ impl FakeSource {
 }
 
 impl Source for FakeSource {
-    fn decrypt(&mut self, sops_file: &Path, format: Format) -> anyhow::Result<PlainTree> {
+    fn decrypt(
+        &mut self,
+        sops_file: &Path,
+        format: Format,
+    ) -> nix_sops::install::Result<PlainTree> {
         *self.calls.entry(sops_file.to_owned()).or_default() += 1;
         let doc = self.docs.get(sops_file).ok_or_else(|| {
-            anyhow::anyhow!(
-                "failed to decrypt '{}': no such fake file",
-                sops_file.display()
+            nix_sops::install::Error::new(
+                nix_sops::install::ErrorKind::Decrypt,
+                format!(
+                    "failed to decrypt '{}': no such fake file",
+                    sops_file.display()
+                ),
             )
         })?;
         Ok(PlainTree {

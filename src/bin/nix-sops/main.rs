@@ -79,6 +79,6 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+        Err(e) => cli::exit::report(&e),
     }
 }

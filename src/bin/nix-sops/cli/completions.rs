@@ -14,7 +14,7 @@ pub struct CompletionsArgs {
 }
 
 /// Writes the script for `cmd` (the whole `nix-sops` command) to stdout.
-pub fn run(args: CompletionsArgs, mut cmd: clap::Command) -> Result<(), crate::cli::exit::Failure> {
+pub fn run(args: CompletionsArgs, mut cmd: clap::Command) -> anyhow::Result<()> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "nix-sops", &mut out);
     use std::io::Write;
@@ -22,10 +22,5 @@ pub fn run(args: CompletionsArgs, mut cmd: clap::Command) -> Result<(), crate::c
     stdout
         .write_all(&out)
         .and_then(|_| stdout.flush())
-        .map_err(|e| {
-            crate::cli::exit::Failure::new(
-                crate::cli::exit::GENERIC,
-                format!("cannot write to stdout: {e}"),
-            )
-        })
+        .map_err(|e| anyhow::anyhow!("cannot write to stdout: {e}"))
 }

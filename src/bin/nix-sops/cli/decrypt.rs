@@ -1,11 +1,10 @@
 //! `nix-sops decrypt`: `sops decrypt` with the same output and exit codes.
 
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::CliError;
+use anyhow::Context;
 use nix_sops::keys::Keyring;
 use nix_sops::secret::SecretBytes;
-use nix_sops::sops::{
-    self, DecryptError, DecryptOptions, EmitError, Format, PlainTree, Tree, Value,
-};
+use nix_sops::sops::{self, DecryptOptions, EmitError, Format, PlainTree, Tree, Value};
 use nix_sops::sops::{lookup, parse_extract, Found};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,25 +39,20 @@ pub struct DecryptArgs {
 }
 
 /// Reads and parses one encrypted file (sops' load step, with its exit codes).
-pub fn load_file(file: &Path, format: Format) -> Result<sops::EncryptedFile, Failure> {
+pub fn load_file(file: &Path, format: Format) -> anyhow::Result<sops::EncryptedFile> {
     let shown = file.display();
     if !file.exists() {
         // sops checks this first, with its own code.
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            format!("{shown}: cannot operate on non-existent file"),
-        ));
+        return Err(anyhow::Error::from(CliError::NoFile(format!(
+            "{shown}: cannot operate on non-existent file"
+        ))));
     }
     let bytes = std::fs::read(file).map_err(|e| {
-        Failure::new(
-            exit::COULD_NOT_READ_INPUT_FILE,
-            format!("{shown}: cannot read: {e}"),
-        )
+        anyhow::Error::from(CliError::ReadInput(format!("{shown}: cannot read: {e}")))
     })?;
-    let encrypted = sops::load(format, &bytes)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
-    check_version(&encrypted.metadata.version)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
+    let encrypted =
+        sops::load(format, &bytes).map_err(|e| anyhow::Error::msg(format!("{shown}: {e}")))?;
+    check_version(&encrypted.metadata.version).with_context(|| shown.to_string())?;
     Ok(encrypted)
 }
 
@@ -67,13 +61,10 @@ pub fn data_key(
     file: &Path,
     encrypted: &sops::EncryptedFile,
     keyring: &Keyring,
-) -> Result<sops::DataKey, Failure> {
-    keyring.unwrap_data_key(&encrypted.metadata).map_err(|e| {
-        Failure::new(
-            exit::COULD_NOT_RETRIEVE_KEY,
-            format!("{}: {e}", file.display()),
-        )
-    })
+) -> anyhow::Result<sops::DataKey> {
+    keyring
+        .unwrap_data_key(&encrypted.metadata)
+        .with_context(|| file.display().to_string())
 }
 
 /// Decrypts a loaded file with its data key; errors carry sops' exit codes.
@@ -82,16 +73,11 @@ pub fn decrypt_loaded(
     encrypted: sops::EncryptedFile,
     key: &sops::DataKey,
     opts: DecryptOptions,
-) -> Result<PlainTree, Failure> {
-    encrypted.decrypt(key, opts).map_err(|e| {
-        let code = match &e {
-            // sops 3.11 reports a MAC it cannot decrypt as a mismatch too.
-            DecryptError::Mac { .. } | DecryptError::MacValue(_) => exit::MAC_MISMATCH,
-            DecryptError::LastModified(_) => exit::GENERIC,
-            _ => exit::ERROR_DECRYPTING_TREE,
-        };
-        Failure::new(code, format!("{}: {e}", file.display()))
-    })
+) -> anyhow::Result<PlainTree> {
+    // The exit code (MAC mismatch, …) comes from the DecryptError: `exit::code`.
+    encrypted
+        .decrypt(key, opts)
+        .with_context(|| file.display().to_string())
 }
 
 /// Reads, unwraps the data key and decrypts one file.
@@ -100,7 +86,7 @@ pub fn decrypt_file(
     format: Format,
     keyring: &Keyring,
     opts: DecryptOptions,
-) -> Result<PlainTree, Failure> {
+) -> anyhow::Result<PlainTree> {
     let encrypted = load_file(file, format)?;
     let key = data_key(file, &encrypted, keyring)?;
     decrypt_loaded(file, encrypted, &key, opts)
@@ -108,7 +94,7 @@ pub fn decrypt_file(
 
 /// The sops CLI refuses a file whose `version` is not semantic versioning (it compares versions
 /// to apply bug-fix migrations); the library, and so sops-nix, does not care.
-fn check_version(v: &str) -> Result<(), String> {
+fn check_version(v: &str) -> anyhow::Result<()> {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
     let numeric = |p: &&str| {
@@ -119,20 +105,20 @@ fn check_version(v: &str) -> Result<(), String> {
     if v.starts_with("1.") || (parts.len() == 3 && parts.iter().all(numeric)) {
         Ok(())
     } else {
-        Err(format!(
+        anyhow::bail!(
             "sops metadata version {:?} is not a semantic version (x.y.z)",
             v.chars().take(32).collect::<String>()
-        ))
+        )
     }
 }
 
 /// What `sops decrypt --extract` prints for the value at a path.
-fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes, Failure> {
-    let comps = parse_extract(path_arg)
-        .map_err(|e| Failure::new(exit::INVALID_TREE_PATH_FORMAT, e.to_string()))?;
+fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> anyhow::Result<SecretBytes> {
+    let comps = parse_extract(path_arg).map_err(anyhow::Error::from)?;
     let found = lookup(&plain.tree, &comps)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("error truncating tree: {e}")))?;
-    let dump = |e: sops::EmitError| Failure::new(exit::ERROR_DUMPING_TREE, e.to_string());
+        .map_err(|e| anyhow::Error::msg(format!("error truncating tree: {e}")))?;
+    // ERROR_DUMPING_TREE comes from the EmitError: `exit::code`.
+    let dump = anyhow::Error::from;
     match found {
         Found::Comment(c) => Ok(SecretBytes::new(c.expose().as_bytes().to_vec())),
         Found::Value(Value::Str(s)) => Ok(SecretBytes::new(s.expose().as_bytes().to_vec())),
@@ -148,7 +134,7 @@ fn extract(plain: &PlainTree, path_arg: &str, out: Format) -> Result<SecretBytes
     }
 }
 
-pub fn run(args: DecryptArgs) -> Result<(), Failure> {
+pub fn run(args: DecryptArgs) -> anyhow::Result<()> {
     args.keys.check_decryption_order()?;
     let (input, output) = args.types.resolve(&args.file)?;
     let keyring = args.keys.keyring();
@@ -173,10 +159,7 @@ pub fn run(args: DecryptArgs) -> Result<(), Failure> {
     .and_then(|()| stdout.flush().map_err(EmitError::Write));
     drop(plain);
     written.map_err(|e| match e {
-        EmitError::Write(e) => Failure::new(exit::GENERIC, format!("cannot write to stdout: {e}")),
-        e => Failure::new(
-            exit::ERROR_DUMPING_TREE,
-            format!("{}: {e}", args.file.display()),
-        ),
+        EmitError::Write(e) => anyhow::Error::msg(format!("cannot write to stdout: {e}")),
+        e => anyhow::Error::from(e).context(args.file.display().to_string()),
     })
 }

@@ -3,7 +3,7 @@
 
 use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
 use crate::cli::encrypt::{encrypt_bytes, EncryptArgs};
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::CliError;
 use nix::fcntl::{FcntlArg, OFlag};
 use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
@@ -18,11 +18,6 @@ use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-
-/// sops' exit code when the editor left the file as it was.
-const FILE_HAS_NOT_BEEN_MODIFIED: u8 = 200;
-/// sops' exit code when no editor can be found.
-const NO_EDITOR_FOUND: u8 = 201;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -64,9 +59,9 @@ struct Signals {
 }
 
 impl Signals {
-    fn block() -> Result<Signals, Failure> {
+    fn block() -> anyhow::Result<Signals> {
         let fail = |e: nix::errno::Errno| {
-            Failure::new(exit::GENERIC, format!("cannot set up signal handling: {e}"))
+            anyhow::Error::msg(format!("cannot set up signal handling: {e}"))
         };
         let mut set = SigSet::empty();
         for sig in [
@@ -91,7 +86,7 @@ impl Signals {
 
     /// A stop signal that came while the file was decrypted ends the process now, before any
     /// plaintext is written; then reads block, for the editor's wait.
-    fn before_editor(&self, file: &Path) -> Result<(), Failure> {
+    fn before_editor(&self, file: &Path) -> anyhow::Result<()> {
         while let Ok(Some(info)) = self.fd.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGCHLD) | Err(_) => {}
@@ -100,7 +95,7 @@ impl Signals {
         }
         nix::fcntl::fcntl(&self.fd, FcntlArg::F_SETFL(OFlag::empty()))
             .map(drop)
-            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot wait for signals: {e}")))
+            .map_err(|e| anyhow::Error::msg(format!("cannot wait for signals: {e}")))
     }
 
     /// Waits for the next of the blocked signals.
@@ -142,7 +137,7 @@ impl Drop for Signals {
 struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new() -> Result<Scratch, Failure> {
+    fn new() -> anyhow::Result<Scratch> {
         // The user's own runtime directory (a tmpfs on systemd machines; trusted as the user
         // declared it, but only if it is theirs alone), else /dev/shm if it is RAM-backed.
         // Never $TMPDIR, which may be a disk.
@@ -165,8 +160,7 @@ impl Scratch {
                 }
             }
         }
-        Err(Failure::new(
-            exit::GENERIC,
+        Err(anyhow::Error::msg(
             "cannot create a private directory for the plaintext: $XDG_RUNTIME_DIR is unset or \
              not this user's own, and /dev/shm is not a writable tmpfs; set XDG_RUNTIME_DIR to a \
              private tmpfs directory (the plaintext is never put in $TMPDIR, which may be a disk)",
@@ -200,8 +194,8 @@ impl Drop for Scratch {
 
 /// Starts `cmd file` (searched in PATH) with an empty signal mask: ours blocks SIGINT, SIGTERM
 /// and SIGHUP, and `std::process::Command` would pass that on, leaving the editor deaf to them.
-fn spawn_editor(cmd: &[String], file: &Path) -> Result<Pid, Failure> {
-    let cant = |why: String| Failure::new(NO_EDITOR_FOUND, format!("cannot run {}: {why}", cmd[0]));
+fn spawn_editor(cmd: &[String], file: &Path) -> anyhow::Result<Pid> {
+    let cant = |why: String| CliError::NoEditor(format!("cannot run {}: {why}", cmd[0]));
     let cstr = |s: &[u8]| CString::new(s).map_err(|_| cant("it contains a NUL byte".into()));
     let mut args = cmd
         .iter()
@@ -221,15 +215,15 @@ fn spawn_editor(cmd: &[String], file: &Path) -> Result<Pid, Failure> {
         .and_then(|()| attr.set_flags(PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK))
         .map_err(|e| cant(e.to_string()))?;
     let actions = PosixSpawnFileActions::init().map_err(|e| cant(e.to_string()))?;
-    posix_spawnp(&args[0], &actions, &attr, &args, &env).map_err(|e| cant(e.to_string()))
+    posix_spawnp(&args[0], &actions, &attr, &args, &env).map_err(|e| cant(e.to_string()).into())
 }
 
-fn editor() -> Result<Vec<String>, Failure> {
+fn editor() -> anyhow::Result<Vec<String>> {
     for var in ["SOPS_EDITOR", "EDITOR"] {
         if let Some(cmd) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
             return shlex::split(&cmd)
                 .filter(|w| !w.is_empty())
-                .ok_or_else(|| Failure::new(exit::GENERIC, format!("${var} cannot be parsed")));
+                .ok_or_else(|| anyhow::Error::msg(format!("${var} cannot be parsed")));
         }
     }
     for candidate in ["vim", "nano", "vi"] {
@@ -240,14 +234,11 @@ fn editor() -> Result<Vec<String>, Failure> {
             return Ok(vec![candidate.into()]);
         }
     }
-    Err(Failure::new(
-        NO_EDITOR_FOUND,
-        "no editor found: set $EDITOR (or $SOPS_EDITOR)",
-    ))
+    Err(CliError::NoEditor("no editor found: set $EDITOR (or $SOPS_EDITOR)".into()).into())
 }
 
 /// Runs the editor on `bytes` and returns what the file holds afterwards.
-fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> Result<SecretBytes, Failure> {
+fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> anyhow::Result<SecretBytes> {
     signals.before_editor(file)?;
     let scratch = Scratch::new()?;
     let name = file
@@ -261,12 +252,7 @@ fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> Result<SecretByte
         .mode(0o600)
         .open(&tmp)
         .and_then(|mut f| f.write_all(bytes).map(|_| f))
-        .map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("cannot write the temporary file: {e}"),
-            )
-        })?;
+        .map_err(|e| anyhow::Error::msg(format!("cannot write the temporary file: {e}")))?;
     f.flush().ok();
     drop(f);
     let cmd = editor()?;
@@ -308,10 +294,7 @@ fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> Result<SecretByte
                 ),
             ),
             None => {
-                return Err(Failure::new(
-                    exit::GENERIC,
-                    "cannot wait for the editor; it was stopped, the plaintext removed and nothing changed",
-                ))
+                return Err(anyhow::Error::msg("cannot wait for the editor; it was stopped, the plaintext removed and nothing changed"))
             }
         }
     };
@@ -321,17 +304,17 @@ fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> Result<SecretByte
         Err(sig) => Some(format!("killed by {sig}")),
     };
     if let Some(how) = failed {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!("the editor {} failed ({how}); nothing was changed", cmd[0]),
-        ));
+        return Err(anyhow::Error::msg(format!(
+            "the editor {} failed ({how}); nothing was changed",
+            cmd[0]
+        )));
     }
     std::fs::read(&tmp)
         .map(SecretBytes::new)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("cannot read the edited file: {e}")))
+        .map_err(|e| anyhow::Error::msg(format!("cannot read the edited file: {e}")))
 }
 
-pub fn run(args: EditArgs) -> Result<(), Failure> {
+pub fn run(args: EditArgs) -> anyhow::Result<()> {
     // First, so that every thread started from here on (decryption may start one) blocks them too.
     let signals = Signals::block()?;
     let format = crate::cli::input_format(args.input_type.as_deref(), &args.file)?;
@@ -369,24 +352,20 @@ pub fn run(args: EditArgs) -> Result<(), Failure> {
     let plain = decrypt_loaded(&args.file, encrypted, &key, DecryptOptions::default())?;
     let before = plain
         .emit(format)
-        .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
+        .map_err(|e| anyhow::Error::from(CliError::DumpTree(format!("{shown}: {e}"))))?;
     drop(plain);
     let edited = edit_bytes(&args.file, before.expose(), &signals)?;
     if edited.expose() == before.expose() {
-        return Err(Failure::new(
-            FILE_HAS_NOT_BEEN_MODIFIED,
-            format!("{shown}: file has not been modified"),
-        ));
+        return Err(CliError::NotModified(format!("{shown}: file has not been modified")).into());
     }
     let tree = nix_sops::sops::parse_plain(format, edited.expose()).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("{shown}: the edited file is not valid {format}: {e}; nothing was changed"),
-        )
+        anyhow::Error::msg(format!(
+            "{shown}: the edited file is not valid {format}: {e}; nothing was changed"
+        ))
     })?;
     let file = seal(PlainTree { format, tree }, metadata, &key)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
+        .map_err(|e| anyhow::Error::msg(format!("{shown}: {e}")))?;
     let out = emit_encrypted_owned(file)
-        .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
+        .map_err(|e| anyhow::Error::from(CliError::DumpTree(format!("{shown}: {e}"))))?;
     crate::cli::write_replacing(&args.file, &out)
 }

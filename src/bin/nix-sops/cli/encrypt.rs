@@ -1,7 +1,7 @@
 //! `nix-sops encrypt`: a new SOPS file that the Go sops (and sops-nix) read, from a plaintext
 //! file, with keys from the flags or the matching `.sops.yaml` creation rule.
 
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::CliError;
 use nix_sops::config;
 use nix_sops::keys::{new_data_key, Recipient};
 use nix_sops::secret::SecretBytes;
@@ -13,9 +13,6 @@ use std::path::{Path, PathBuf};
 
 /// The sops version nix-sops writes files as: the format it reproduces.
 pub const SOPS_FORMAT_VERSION: &str = "3.11.0";
-
-/// sops' exit code for a file that already has a `sops` block.
-const FILE_ALREADY_ENCRYPTED: u8 = 203;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -60,10 +57,6 @@ pub struct EncryptArgs {
     pub file: PathBuf,
 }
 
-fn fail(code: u8, msg: impl Into<String>) -> Failure {
-    Failure::new(code, msg)
-}
-
 fn split_list(values: &[String]) -> Vec<String> {
     values
         .iter()
@@ -84,7 +77,7 @@ fn already_encrypted(format: Format, tree: &Tree) -> bool {
 }
 
 /// Keys, threshold, crypt rule and flags for `file`: from the command line, else `.sops.yaml`.
-fn plan(args: &EncryptArgs, file: &Path) -> Result<config::CreationRule, Failure> {
+fn plan(args: &EncryptArgs, file: &Path) -> anyhow::Result<config::CreationRule> {
     let flag_rule = [
         ("unencrypted_suffix", &args.unencrypted_suffix),
         ("encrypted_suffix", &args.encrypted_suffix),
@@ -95,7 +88,7 @@ fn plan(args: &EncryptArgs, file: &Path) -> Result<config::CreationRule, Failure
     .find_map(|(name, v)| v.as_ref().map(|v| (name, v.clone())))
     .map(|(name, v)| CryptRule::from_field(name, &v))
     .transpose()
-    .map_err(|e| fail(exit::GENERIC, e.to_string()))?;
+    .map_err(|e| anyhow::Error::msg(e.to_string()))?;
 
     let age = split_list(&args.age);
     let pgp = split_list(&args.pgp);
@@ -126,20 +119,17 @@ pub fn encrypt_bytes(
     input: Format,
     output: Format,
     bytes: &[u8],
-) -> Result<Vec<u8>, Failure> {
+) -> anyhow::Result<Vec<u8>> {
     let tree = parse(args, input, bytes)?;
     let file = seal_tree(args, input, output, tree)?;
     emit_encrypted_owned(file).map_err(|e| {
-        fail(
-            exit::ERROR_DUMPING_TREE,
-            format!("{}: {e}", args.file.display()),
-        )
+        anyhow::Error::from(CliError::DumpTree(format!("{}: {e}", args.file.display())))
     })
 }
 
-fn parse(args: &EncryptArgs, input: Format, bytes: &[u8]) -> Result<Tree, Failure> {
+fn parse(args: &EncryptArgs, input: Format, bytes: &[u8]) -> anyhow::Result<Tree> {
     nix_sops::sops::parse_plain(input, bytes)
-        .map_err(|e| fail(exit::GENERIC, format!("{}: {e}", args.file.display())))
+        .map_err(|e| anyhow::Error::msg(format!("{}: {e}", args.file.display())))
 }
 
 /// Encrypts a parsed plaintext `tree` (read as `input`) for `output`.
@@ -148,17 +138,16 @@ fn seal_tree(
     input: Format,
     output: Format,
     tree: Tree,
-) -> Result<EncryptedFile, Failure> {
+) -> anyhow::Result<EncryptedFile> {
     let shown = args.file.display();
     if already_encrypted(input, &tree) {
-        return Err(fail(
-            FILE_ALREADY_ENCRYPTED,
-            format!("{shown}: the file already has a sops block: it is encrypted already"),
-        ));
+        return Err(anyhow::Error::from(CliError::AlreadyEncrypted(format!(
+            "{shown}: the file already has a sops block: it is encrypted already"
+        ))));
     }
     let rule = plan(args, &args.file)?;
     let (key, key_groups) = new_data_key(&rule.key_groups, rule.shamir_threshold)
-        .map_err(|e| fail(exit::GENERIC, e.to_string()))?;
+        .map_err(|e| anyhow::Error::msg(e.to_string()))?;
     let metadata = Metadata {
         shamir_threshold: rule.shamir_threshold,
         key_groups,
@@ -176,28 +165,23 @@ fn seal_tree(
         metadata,
         &key,
     )
-    .map_err(|e| fail(exit::GENERIC, format!("{shown}: {e}")))?;
+    .map_err(|e| anyhow::Error::msg(format!("{shown}: {e}")))?;
     Ok(file)
 }
 
-pub fn run(args: EncryptArgs) -> Result<(), Failure> {
+pub fn run(args: EncryptArgs) -> anyhow::Result<()> {
     let (input, output) = args.types.resolve(&args.file)?;
     let bytes = SecretBytes::new(std::fs::read(&args.file).map_err(|e| {
-        fail(
-            exit::COULD_NOT_READ_INPUT_FILE,
-            format!("{}: cannot read: {e}", args.file.display()),
-        )
+        anyhow::Error::from(CliError::ReadInput(format!(
+            "{}: cannot read: {e}",
+            args.file.display()
+        )))
     })?);
     let tree = parse(&args, input, bytes.expose())?;
     // The plaintext text is not needed once parsed: give its memory back before encrypting.
     drop(bytes);
     let file = seal_tree(&args, input, output, tree)?;
-    let dump = |e| {
-        fail(
-            exit::ERROR_DUMPING_TREE,
-            format!("{}: {e}", args.file.display()),
-        )
-    };
+    let dump = |e| anyhow::Error::from(CliError::DumpTree(format!("{}: {e}", args.file.display())));
     if args.in_place {
         crate::cli::write_replacing_with(&args.file, |w| {
             write_encrypted_owned(file, w).map_err(dump)
@@ -208,6 +192,6 @@ pub fn run(args: EncryptArgs) -> Result<(), Failure> {
         write_encrypted_owned(file, &mut stdout).map_err(dump)?;
         stdout
             .flush()
-            .map_err(|e| fail(exit::GENERIC, format!("cannot write to stdout: {e}")))
+            .map_err(|e| anyhow::Error::msg(format!("cannot write to stdout: {e}")))
     }
 }

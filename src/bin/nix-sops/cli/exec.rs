@@ -8,7 +8,7 @@
 //! `$TMPDIR`), removed whatever way the command ends: its exit, an error, or SIGTERM/SIGHUP
 //! (passed on to the command) or SIGINT/SIGQUIT sent to nix-sops.
 
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::{self, CliError};
 use crate::cli::set::{open, Opened};
 use nix::sys::signal::{SigSet, Signal};
 use nix_sops::secret::SecretBytes;
@@ -87,28 +87,23 @@ pub struct ExecFileArgs {
     pub args: Vec<String>,
 }
 
-fn file_and_command(args: &[String]) -> Result<(PathBuf, &str), Failure> {
+fn file_and_command(args: &[String]) -> anyhow::Result<(PathBuf, &str)> {
     match args {
         [file, command] => Ok((PathBuf::from(file), command.as_str())),
-        _ => Err(Failure::new(
-            exit::GENERIC,
+        _ => Err(anyhow::Error::msg(
             "error: missing file to decrypt: give FILE and COMMAND",
         )),
     }
 }
 
 /// `--user`: the uid and primary gid to run the command with.
-fn lookup_user(name: &str) -> Result<(u32, u32), Failure> {
+fn lookup_user(name: &str) -> anyhow::Result<(u32, u32)> {
     match nix::unistd::User::from_name(name) {
         Ok(Some(u)) => Ok((u.uid.as_raw(), u.gid.as_raw())),
-        Ok(None) => Err(Failure::new(
-            exit::GENERIC,
-            format!("--user {name}: no such user"),
-        )),
-        Err(e) => Err(Failure::new(
-            exit::GENERIC,
-            format!("--user {name}: cannot look the user up: {e}"),
-        )),
+        Ok(None) => Err(anyhow::Error::msg(format!("--user {name}: no such user"))),
+        Err(e) => Err(anyhow::Error::msg(format!(
+            "--user {name}: cannot look the user up: {e}"
+        ))),
     }
 }
 
@@ -123,7 +118,7 @@ fn shell(command: &str, user: Option<(u32, u32)>) -> Command {
 
 /// The command's exit status as nix-sops' result: its code; 255 when a signal killed it (sops
 /// exits with Go's -1 then).
-fn status_result(status: ExitStatus) -> Result<(), Failure> {
+fn status_result(status: ExitStatus) -> anyhow::Result<()> {
     if status.success() {
         return Ok(());
     }
@@ -132,30 +127,29 @@ fn status_result(status: ExitStatus) -> Result<(), Failure> {
         (None, Some(s)) => (255, format!("killed by signal {s}")),
         _ => (1, status.to_string()),
     };
-    Err(Failure::new(
-        u8::try_from(code).unwrap_or(exit::GENERIC),
-        format!("the command failed: {what}"),
-    ))
+    Err(CliError::Command {
+        code: u8::try_from(code).unwrap_or(exit::GENERIC),
+        message: format!("the command failed: {what}"),
+    }
+    .into())
 }
 
 /// The variables sops' `exec-env` makes of the first document's top-level entries.
-pub fn environment(top: &[MapItem]) -> Result<Vec<(String, SecretBytes)>, Failure> {
+pub fn environment(top: &[MapItem]) -> anyhow::Result<Vec<(String, SecretBytes)>> {
     let mut env = Vec::new();
     for item in top {
         let MapItem::Entry(key, value) = item else {
             continue;
         };
         if matches!(value, Value::Map(_) | Value::List(_)) {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("cannot use complex value in environment; offending key {key}"),
-            ));
+            return Err(anyhow::Error::msg(format!(
+                "cannot use complex value in environment; offending key {key}"
+            )));
         }
         if key.contains('=') {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("cannot use keys with '=' in environment: {key}"),
-            ));
+            return Err(anyhow::Error::msg(format!(
+                "cannot use keys with '=' in environment: {key}"
+            )));
         }
         let mut text = SecretBytes::default();
         match value {
@@ -168,13 +162,12 @@ pub fn environment(top: &[MapItem]) -> Result<Vec<(String, SecretBytes)>, Failur
     Ok(env)
 }
 
-pub fn run_env(args: ExecEnvArgs) -> Result<(), Failure> {
+pub fn run_env(args: ExecEnvArgs) -> anyhow::Result<()> {
     let (file, command) = file_and_command(&args.args)?;
     if args.background && args.same_process {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: The --same-process flag cannot be used with --background",
-        ));
+        return Err(anyhow::Error::from(CliError::ConflictingParameters(
+            String::from("Error: The --same-process flag cannot be used with --background"),
+        )));
     }
     let user = args.user.as_deref().map(lookup_user).transpose()?;
     let format = crate::cli::input_format(args.input_type.as_deref(), &file)?;
@@ -198,21 +191,18 @@ pub fn run_env(args: ExecEnvArgs) -> Result<(), Failure> {
     }
     if args.same_process {
         let err = cmd.exec();
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!("cannot run /bin/sh: {err}"),
-        ));
+        return Err(anyhow::Error::msg(format!("cannot run /bin/sh: {err}")));
     }
     if args.background {
         log::warn!("exec-env's --background option is deprecated (as in sops)");
         return cmd
             .spawn()
             .map(drop)
-            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot run /bin/sh: {e}")));
+            .map_err(|e| anyhow::Error::msg(format!("cannot run /bin/sh: {e}")));
     }
     let status = cmd
         .status()
-        .map_err(|e| Failure::new(exit::GENERIC, format!("cannot run /bin/sh: {e}")))?;
+        .map_err(|e| anyhow::Error::msg(format!("cannot run /bin/sh: {e}")))?;
     drop(env);
     status_result(status)
 }
@@ -257,7 +247,7 @@ impl RamDir {
     /// and [`safe_base`].
     /// `fifo_only`: it will hold only a FIFO, whose data never reaches the file system, so
     /// `$TMPDIR` will do when no RAM-backed directory exists.
-    pub fn new(fifo_only: bool) -> Result<RamDir, Failure> {
+    pub fn new(fifo_only: bool) -> anyhow::Result<RamDir> {
         use rand::Rng;
         let bases = [
             std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
@@ -279,17 +269,14 @@ impl RamDir {
                 return Ok(RamDir(dir));
             }
         }
-        Err(Failure::new(
-            exit::GENERIC,
-            if fifo_only {
-                "no directory for the FIFO: neither $XDG_RUNTIME_DIR, /dev/shm nor $TMPDIR is \
+        Err(anyhow::Error::msg(if fifo_only {
+            "no directory for the FIFO: neither $XDG_RUNTIME_DIR, /dev/shm nor $TMPDIR is \
                  writable"
-            } else {
-                "no RAM-backed directory for the plaintext: neither $XDG_RUNTIME_DIR nor \
+        } else {
+            "no RAM-backed directory for the plaintext: neither $XDG_RUNTIME_DIR nor \
                  /dev/shm is a writable tmpfs (set XDG_RUNTIME_DIR to one, or leave out \
                  --no-fifo)"
-            },
-        ))
+        }))
     }
 
     pub fn path(&self) -> &Path {
@@ -304,13 +291,12 @@ impl Drop for RamDir {
 }
 
 /// The plaintext's name inside the private directory: `--filename` (one path component).
-fn plaintext_name(filename: Option<&str>) -> Result<String, Failure> {
+fn plaintext_name(filename: Option<&str>) -> anyhow::Result<String> {
     let name = filename.filter(|n| !n.is_empty()).unwrap_or("tmp-file");
     if name.contains('/') || name == "." || name == ".." {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!("--filename {name:?}: must be a plain file name, without '/'"),
-        ));
+        return Err(anyhow::Error::msg(format!(
+            "--filename {name:?}: must be a plain file name, without '/'"
+        )));
     }
     Ok(name.to_owned())
 }
@@ -332,12 +318,12 @@ fn guarded_signals() -> SigSet {
 
 /// Waits for the child with the guarded signals blocked: SIGTERM and SIGHUP are passed on to
 /// it; SIGINT and SIGQUIT (which a terminal sends the command too) are left to it.
-fn wait_guarded(child: &mut std::process::Child, set: &SigSet) -> Result<ExitStatus, Failure> {
+fn wait_guarded(child: &mut std::process::Child, set: &SigSet) -> anyhow::Result<ExitStatus> {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     loop {
         if let Some(status) = child
             .try_wait()
-            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot wait for the command: {e}")))?
+            .map_err(|e| anyhow::Error::msg(format!("cannot wait for the command: {e}")))?
         {
             return Ok(status);
         }
@@ -347,16 +333,15 @@ fn wait_guarded(child: &mut std::process::Child, set: &SigSet) -> Result<ExitSta
             }
             Ok(_) => {}
             Err(e) => {
-                return Err(Failure::new(
-                    exit::GENERIC,
-                    format!("cannot wait for the command: {e}"),
-                ))
+                return Err(anyhow::Error::msg(format!(
+                    "cannot wait for the command: {e}"
+                )))
             }
         }
     }
 }
 
-pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
+pub fn run_file(args: ExecFileArgs) -> anyhow::Result<()> {
     let (file, command) = file_and_command(&args.args)?;
     let (input, output) = args.types.resolve(&file)?;
     let name = plaintext_name(args.filename.as_deref())?;
@@ -364,7 +349,7 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
     let Opened { plain, .. } = open(&file, input, &args.keys, false)?;
     let text = plain
         .emit(output)
-        .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{}: {e}", file.display())))?;
+        .map_err(|e| anyhow::Error::from(CliError::DumpTree(format!("{}: {e}", file.display()))))?;
     drop(plain);
     if args.background {
         log::warn!(
@@ -377,14 +362,11 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
     let signals = guarded_signals();
     signals
         .thread_block()
-        .map_err(|e| Failure::new(exit::GENERIC, format!("cannot block signals: {e}")))?;
+        .map_err(|e| anyhow::Error::msg(format!("cannot block signals: {e}")))?;
     let dir = RamDir::new(!args.no_fifo)?;
     let path = dir.path().join(&name);
     let cannot = |what: &str, e: std::io::Error| {
-        Failure::new(
-            exit::GENERIC,
-            format!("{}: cannot {what}: {e}", path.display()),
-        )
+        anyhow::Error::msg(format!("{}: cannot {what}: {e}", path.display()))
     };
     // With --user the directory stays ours (0711: the user may reach the file, not replace it)
     // and only the file or FIFO becomes theirs, so nothing the user can rename is ever chowned
@@ -412,12 +394,7 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
         None
     } else {
         nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(
-            |e| {
-                Failure::new(
-                    exit::GENERIC,
-                    format!("{}: cannot make a FIFO: {e}", path.display()),
-                )
-            },
+            |e| anyhow::Error::msg(format!("{}: cannot make a FIFO: {e}", path.display())),
         )?;
         if let Some((uid, gid)) = user {
             std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
@@ -443,7 +420,7 @@ pub fn run_file(args: ExecFileArgs) -> Result<(), Failure> {
     nix_sops::sys::unblock_signals_in_child(&mut cmd);
     let mut child = cmd
         .spawn()
-        .map_err(|e| Failure::new(exit::GENERIC, format!("cannot run /bin/sh: {e}")))?;
+        .map_err(|e| anyhow::Error::msg(format!("cannot run /bin/sh: {e}")))?;
     let status = wait_guarded(&mut child, &signals);
     if let Some(writer) = writer {
         // A command that never opened the FIFO leaves the writer waiting for a reader: be that

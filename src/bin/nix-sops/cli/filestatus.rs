@@ -1,7 +1,7 @@
 //! `nix-sops filestatus`: is a file encrypted by sops? Prints `{"encrypted":true}` or
 //! `{"encrypted":false}` as `sops filestatus` does (pre-commit hooks parse it).
 
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::CliError;
 use nix_sops::secret::SecretBytes;
 use nix_sops::sops::{self, LoadError};
 use std::path::PathBuf;
@@ -32,21 +32,15 @@ pub fn is_encrypted(format: sops::Format, bytes: &[u8]) -> Result<bool, LoadErro
     }
 }
 
-pub fn run(args: FileStatusArgs) -> Result<(), Failure> {
+pub fn run(args: FileStatusArgs) -> anyhow::Result<()> {
     let Some(file) = args.file else {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
+        return Err(anyhow::Error::from(CliError::NoFile(String::from(
             "Error: no file specified",
-        ));
+        ))));
     };
     let format = crate::cli::input_format(args.input_type.as_deref(), &file)?;
     let shown = file.display();
-    let fail = |m: String| {
-        Failure::new(
-            exit::GENERIC,
-            format!("cannot check file status of {shown}: {m}"),
-        )
-    };
+    let fail = |m: String| anyhow::Error::msg(format!("cannot check file status of {shown}: {m}"));
     // The file may be plaintext: its bytes are wiped when dropped.
     let bytes = std::fs::read(&file)
         .map(SecretBytes::new)

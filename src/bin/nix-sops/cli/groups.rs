@@ -3,8 +3,9 @@
 //! `lastmodified` are left as they are (sops does not touch them either).
 
 use crate::cli::decrypt::{data_key, load_file};
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::{self, CliError};
 use crate::cli::rotate::{deliver, rewrap, LongKeyArgs};
+use anyhow::Context;
 use nix_sops::sops::emit_encrypted_owned;
 use nix_sops::sops::{Format, MasterKey};
 use std::path::PathBuf;
@@ -85,28 +86,26 @@ fn regroup(
     keys: &LongKeyArgs,
     in_place: bool,
     threshold: usize,
-    change: impl FnOnce(&mut Vec<nix_sops::sops::KeyGroup>) -> Result<(), Failure>,
-) -> Result<(), Failure> {
+    change: impl FnOnce(&mut Vec<nix_sops::sops::KeyGroup>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     keys.key_args().check_decryption_order()?;
     let Some(file) = file else {
-        return Err(Failure::new(
-            exit::COULD_NOT_READ_INPUT_FILE,
+        return Err(anyhow::Error::from(CliError::ReadInput(String::from(
             "Error reading file: no file given (--file FILE)",
-        ));
+        ))));
     };
     let format: Format = crate::cli::input_format(input_type, file)?;
     let shown = file.display();
     if let Err(e) = std::fs::metadata(file) {
-        return Err(Failure::new(
-            exit::COULD_NOT_READ_INPUT_FILE,
-            format!("Error reading file {shown}: {e}"),
-        ));
+        return Err(anyhow::Error::from(CliError::ReadInput(format!(
+            "Error reading file {shown}: {e}"
+        ))));
     }
     let mut encrypted = load_file(file, format)?;
     let ring = keys.key_args().keyring();
     // sops' groups commands fail with its generic code when no key fits (not 128).
     let key =
-        data_key(file, &encrypted, &ring).map_err(|f| Failure::new(exit::GENERIC, f.message))?;
+        data_key(file, &encrypted, &ring).map_err(|e| anyhow::Error::msg(exit::message(&e)))?;
     drop(ring);
     let meta = &mut encrypted.metadata;
     change(&mut meta.key_groups)?;
@@ -114,24 +113,21 @@ fn regroup(
         meta.shamir_threshold = threshold;
     }
     if meta.key_groups.len() < meta.shamir_threshold {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "{shown}: the Shamir threshold is {}, but only {} key groups would be left: \
+        return Err(anyhow::Error::msg(format!(
+            "{shown}: the Shamir threshold is {}, but only {} key groups would be left: \
                  lower it with --shamir-secret-sharing-threshold",
-                meta.shamir_threshold,
-                meta.key_groups.len()
-            ),
-        ));
+            meta.shamir_threshold,
+            meta.key_groups.len()
+        )));
     }
     rewrap(&key, &mut meta.key_groups, &mut meta.shamir_threshold)
-        .map_err(|f| Failure::new(f.code, format!("{shown}: {}", f.message)))?;
+        .with_context(|| shown.to_string())?;
     let out = emit_encrypted_owned(encrypted)
-        .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
+        .map_err(|e| anyhow::Error::from(CliError::DumpTree(format!("{shown}: {e}"))))?;
     deliver(&out, in_place.then_some(file), None)
 }
 
-pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
+pub fn run(cmd: GroupsCommand) -> anyhow::Result<()> {
     match cmd {
         GroupsCommand::Add(a) => {
             let mut group = Vec::new();
@@ -144,10 +140,9 @@ pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
             }
             for r in a.age.iter().flat_map(|v| v.split(',')).map(str::trim) {
                 if !(r.starts_with("age1") || r.starts_with("ssh-")) {
-                    return Err(Failure::new(
-                        exit::GENERIC,
-                        format!("{r:?} is not an age recipient (age1…) or an SSH public key"),
-                    ));
+                    return Err(anyhow::Error::msg(format!(
+                        "{r:?} is not an age recipient (age1…) or an SSH public key"
+                    )));
                 }
                 group.push(MasterKey::Age {
                     recipient: r.to_owned(),
@@ -155,8 +150,7 @@ pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
                 });
             }
             if group.is_empty() {
-                return Err(Failure::new(
-                    exit::GENERIC,
+                return Err(anyhow::Error::msg(
                     "the new group has no keys: give --age and/or --pgp",
                 ));
             }
@@ -174,16 +168,12 @@ pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
         }
         GroupsCommand::Delete(d) => {
             let [index] = d.index.as_slice() else {
-                return Err(Failure::new(
-                    exit::GENERIC,
+                return Err(anyhow::Error::msg(
                     "error: exactly one positional argument (index) required",
                 ));
             };
             let index: usize = index.parse::<u32>().map(|i| i as usize).map_err(|e| {
-                Failure::new(
-                    exit::GENERIC,
-                    format!("failed to parse [index] argument {index:?}: {e}"),
-                )
+                anyhow::Error::msg(format!("failed to parse [index] argument {index:?}: {e}"))
             })?;
             regroup(
                 d.file.as_deref(),
@@ -193,13 +183,10 @@ pub fn run(cmd: GroupsCommand) -> Result<(), Failure> {
                 d.shamir_threshold,
                 |groups| {
                     if index >= groups.len() {
-                        return Err(Failure::new(
-                            exit::GENERIC,
-                            format!(
-                                "there is no key group {index} (the file has {}, numbered from 0)",
-                                groups.len()
-                            ),
-                        ));
+                        return Err(anyhow::Error::msg(format!(
+                            "there is no key group {index} (the file has {}, numbered from 0)",
+                            groups.len()
+                        )));
                     }
                     groups.remove(index);
                     Ok(())

@@ -1,6 +1,5 @@
 //! `nix-sops keygen`: an age X25519 identity, in `age-keygen`'s file format.
 
-use crate::cli::exit::{self, Failure};
 use age::secrecy::ExposeSecret;
 use std::path::PathBuf;
 
@@ -18,14 +17,10 @@ pub struct KeygenArgs {
     pub convert: Option<PathBuf>,
 }
 
-pub fn run(args: KeygenArgs) -> Result<(), Failure> {
+pub fn run(args: KeygenArgs) -> anyhow::Result<()> {
     if let Some(path) = args.convert {
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("{}: cannot read: {e}", path.display()),
-            )
-        })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::Error::msg(format!("{}: cannot read: {e}", path.display())))?;
         let text = zeroize::Zeroizing::new(text);
         for (n, line) in text.lines().enumerate() {
             let line = line.trim_end_matches('\r');
@@ -33,14 +28,11 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
                 continue;
             }
             let id: age::x25519::Identity = line.parse().map_err(|_| {
-                Failure::new(
-                    exit::GENERIC,
-                    format!(
-                        "{}: line {} is not an age X25519 identity (AGE-SECRET-KEY-1…)",
-                        path.display(),
-                        n + 1
-                    ),
-                )
+                anyhow::Error::msg(format!(
+                    "{}: line {} is not an age X25519 identity (AGE-SECRET-KEY-1…)",
+                    path.display(),
+                    n + 1
+                ))
             })?;
             println!("{}", id.to_public());
         }

@@ -45,23 +45,21 @@ impl KeyArgs {
         if let Some(order) = &self.decryption_order {
             match nix_sops::keys::parse_decryption_order(order) {
                 Ok(o) => ring.decryption_order = o,
-                Err(e) => ring.load_errors.push(format!("--decryption-order: {e}")),
+                Err(e) => ring.load_errors.push(e.prefixed("--decryption-order")),
             }
         }
         ring
     }
 
     /// sops refuses a `--decryption-order` that names a type twice, before anything else.
-    pub fn check_decryption_order(&self) -> Result<(), exit::Failure> {
+    pub fn check_decryption_order(&self) -> anyhow::Result<()> {
         match self
             .decryption_order
             .as_deref()
             .map(nix_sops::keys::parse_decryption_order)
         {
-            Some(Err(e)) => Err(exit::Failure::new(
-                exit::DUPLICATE_DECRYPTION_KEY_TYPE,
-                format!("--decryption-order: {e}"),
-            )),
+            // DUPLICATE_DECRYPTION_KEY_TYPE, from the KeyError: `exit::code`.
+            Some(Err(e)) => Err(e.prefixed("--decryption-order").into()),
             _ => Ok(()),
         }
     }
@@ -72,8 +70,8 @@ impl KeyArgs {
 pub fn creation_rule(
     config: Option<&std::path::Path>,
     file: &std::path::Path,
-) -> Result<nix_sops::config::CreationRule, exit::Failure> {
-    let fail = |m: String| exit::Failure::new(exit::GENERIC, m);
+) -> anyhow::Result<nix_sops::config::CreationRule> {
+    let fail = |m: String| anyhow::Error::msg(m);
     let path = match config {
         Some(p) => p.to_path_buf(),
         None => {
@@ -107,7 +105,7 @@ impl FormatArgs {
     pub fn resolve(
         &self,
         file: &std::path::Path,
-    ) -> Result<(nix_sops::sops::Format, nix_sops::sops::Format), exit::Failure> {
+    ) -> anyhow::Result<(nix_sops::sops::Format, nix_sops::sops::Format)> {
         let input = input_format(self.input_type.as_deref(), file)?;
         let output = format_arg("--output-type", self.output_type.as_deref(), input)?;
         Ok((input, output))
@@ -118,7 +116,7 @@ impl FormatArgs {
 pub fn input_format(
     input_type: Option<&str>,
     file: &std::path::Path,
-) -> Result<nix_sops::sops::Format, exit::Failure> {
+) -> anyhow::Result<nix_sops::sops::Format> {
     format_arg(
         "--input-type",
         input_type,
@@ -131,14 +129,13 @@ pub fn format_arg(
     flag: &str,
     value: Option<&str>,
     default: nix_sops::sops::Format,
-) -> Result<nix_sops::sops::Format, exit::Failure> {
+) -> anyhow::Result<nix_sops::sops::Format> {
     match value {
         None => Ok(default),
         Some(name) => nix_sops::sops::Format::from_name(name).ok_or_else(|| {
-            exit::Failure::new(
-                exit::GENERIC,
-                format!("{flag} {name:?} is not one of yaml, json, dotenv, ini, binary"),
-            )
+            anyhow::Error::msg(format!(
+                "{flag} {name:?} is not one of yaml, json, dotenv, ini, binary"
+            ))
         }),
     }
 }
@@ -150,11 +147,11 @@ pub fn write_new_file(
     mode: u32,
     bytes: &[u8],
     cannot_create: &str,
-) -> Result<(), exit::Failure> {
+) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let fail = |what: &str, e: std::io::Error| {
-        exit::Failure::new(exit::GENERIC, format!("{}: {what}: {e}", path.display()))
+        anyhow::Error::msg(format!("{}: {what}: {e}", path.display()))
     };
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -167,14 +164,10 @@ pub fn write_new_file(
 
 /// Replaces `path` atomically with `bytes` (a temporary file beside it, renamed over), keeping
 /// the original file's mode.
-pub fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> Result<(), exit::Failure> {
+pub fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     write_replacing_with(path, |w| {
-        w.write_all(bytes).map_err(|e| {
-            exit::Failure::new(
-                exit::GENERIC,
-                format!("{}: cannot write: {e}", path.display()),
-            )
-        })
+        w.write_all(bytes)
+            .map_err(|e| anyhow::Error::msg(format!("{}: cannot write: {e}", path.display())))
     })
 }
 
@@ -182,15 +175,11 @@ pub fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> Result<(), exit:
 /// memory whole first).
 pub fn write_replacing_with(
     path: &std::path::Path,
-    write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), exit::Failure>,
-) -> Result<(), exit::Failure> {
+    write: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let fail = |e: std::io::Error| {
-        exit::Failure::new(
-            exit::GENERIC,
-            format!("{}: cannot write: {e}", path.display()),
-        )
-    };
+    let fail =
+        |e: std::io::Error| anyhow::Error::msg(format!("{}: cannot write: {e}", path.display()));
     let mode = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o600);

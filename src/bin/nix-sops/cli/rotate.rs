@@ -1,8 +1,9 @@
 //! `nix-sops rotate`: a new data key for a file (after someone leaves), every value encrypted
 //! again, a new MAC; optionally adding or removing age/PGP keys on the way, as `sops rotate` does.
 
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::{self, CliError};
 use crate::cli::set::{open, seal_to_bytes, Opened};
+use anyhow::Context;
 use nix_sops::keys::{new_data_key, wrap_age, wrap_pgp};
 use nix_sops::secret::SecretBytes;
 use nix_sops::sops::{DataKey, KeyGroup, MasterKey};
@@ -83,7 +84,7 @@ fn split(list: &Option<String>) -> Vec<String> {
 }
 
 /// The master keys of `--add-age`/`--add-pgp` (or the `rm` pair), checked as sops checks them.
-fn master_keys(age: &Option<String>, pgp: &Option<String>) -> Result<Vec<MasterKey>, Failure> {
+fn master_keys(age: &Option<String>, pgp: &Option<String>) -> anyhow::Result<Vec<MasterKey>> {
     let mut out = Vec::new();
     for fp in split(pgp) {
         out.push(MasterKey::Pgp {
@@ -94,10 +95,9 @@ fn master_keys(age: &Option<String>, pgp: &Option<String>) -> Result<Vec<MasterK
     }
     for r in split(age) {
         if !(r.starts_with("age1") || r.starts_with("ssh-")) {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("{r:?} is not an age recipient (age1…) or an SSH public key"),
-            ));
+            return Err(anyhow::Error::msg(format!(
+                "{r:?} is not an age recipient (age1…) or an SSH public key"
+            )));
         }
         out.push(MasterKey::Age {
             recipient: r,
@@ -119,12 +119,8 @@ fn identifies(k: &MasterKey) -> String {
 /// sops' `UpdateMasterKeys`: wraps `key` (or, with several groups, one Shamir share per group)
 /// for every master key, in place and in the file's order. Several groups without a threshold
 /// get a threshold of all groups, as sops sets it.
-pub fn rewrap(
-    key: &DataKey,
-    groups: &mut [KeyGroup],
-    threshold: &mut usize,
-) -> Result<(), Failure> {
-    let fail = |m: String| Failure::new(exit::GENERIC, m);
+pub fn rewrap(key: &DataKey, groups: &mut [KeyGroup], threshold: &mut usize) -> anyhow::Result<()> {
+    let fail = |m: String| anyhow::Error::msg(m);
     if groups.is_empty() {
         return Err(fail("no key groups: the file would have no keys".into()));
     }
@@ -176,53 +172,45 @@ pub fn deliver(
     out: &[u8],
     in_place: Option<&std::path::Path>,
     output: Option<&std::path::Path>,
-) -> Result<(), Failure> {
+) -> anyhow::Result<()> {
     if let Some(path) = in_place {
         return crate::cli::write_replacing(path, out)
-            .map_err(|f| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, f.message));
+            .map_err(|e| CliError::WriteOutput(exit::message(&e)).into());
     }
     if let Some(path) = output {
         return std::fs::write(path, out).map_err(|e| {
-            Failure::new(
-                exit::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!(
-                    "{}: could not open output file for writing: {e}",
-                    path.display()
-                ),
-            )
+            anyhow::Error::from(CliError::WriteOutput(format!(
+                "{}: could not open output file for writing: {e}",
+                path.display()
+            )))
         });
     }
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(out)
         .and_then(|_| stdout.flush())
-        .map_err(|e| Failure::new(exit::GENERIC, format!("cannot write to stdout: {e}")))
+        .map_err(|e| anyhow::Error::msg(format!("cannot write to stdout: {e}")))
 }
 
-pub fn run(args: RotateArgs) -> Result<(), Failure> {
+pub fn run(args: RotateArgs) -> anyhow::Result<()> {
     let Some(file) = args.file.clone() else {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
+        return Err(anyhow::Error::from(CliError::NoFile(String::from(
             "Error: no file specified",
-        ));
+        ))));
     };
     if args.in_place && args.output.is_some() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot operate on both --output and --in-place",
-        ));
+        return Err(anyhow::Error::from(CliError::ConflictingParameters(
+            String::from("Error: cannot operate on both --output and --in-place"),
+        )));
     }
     let changes_keys = [&args.add_age, &args.rm_age, &args.add_pgp, &args.rm_pgp]
         .iter()
         .any(|v| v.as_deref().is_some_and(|s| !s.is_empty()));
     if changes_keys && !file.exists() {
-        return Err(Failure::new(
-            exit::CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
-            format!(
+        return Err(anyhow::Error::from(CliError::KeysOfMissingFile(format!(
                 "Error: cannot add or remove keys on non-existent file {:?}, use the `edit` subcommand instead.",
                 file.display().to_string()
-            ),
-        ));
+            ))));
     }
     let typed = args.filename_override.as_deref().unwrap_or(&file);
     let (input, output) = args.types.resolve(typed)?;
@@ -244,18 +232,10 @@ pub fn run(args: RotateArgs) -> Result<(), Failure> {
     }
     // A fresh random key (wrapped for no one yet: `rewrap` keeps the file's key order).
     let (key, _) = new_data_key(&[], 0)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("could not generate data key: {e}")))?;
+        .map_err(|e| anyhow::Error::msg(format!("could not generate data key: {e}")))?;
     let mut threshold = metadata.shamir_threshold;
-    rewrap(&key, &mut metadata.key_groups, &mut threshold).map_err(|f| {
-        Failure::new(
-            f.code,
-            format!(
-                "{}: could not generate data key: {}",
-                file.display(),
-                f.message
-            ),
-        )
-    })?;
+    rewrap(&key, &mut metadata.key_groups, &mut threshold)
+        .with_context(|| format!("{}: could not generate data key", file.display()))?;
     metadata.shamir_threshold = threshold;
     let out = seal_to_bytes(&file, output, plain, metadata, &key)?;
     deliver(

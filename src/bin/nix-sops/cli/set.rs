@@ -2,15 +2,13 @@
 //! place, as `sops set`/`sops unset` do: same data key and keys, values re-encrypted, new MAC.
 
 use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::CliError;
 use nix_sops::secret::{SecretBytes, SecretString};
 use nix_sops::sops::{emit_encrypted_owned, seal};
 use nix_sops::sops::{parse_extract, Component};
 use nix_sops::sops::{DataKey, DecryptOptions, Format, Metadata, PlainTree};
 use nix_sops::sops::{ListItem, Map, MapItem, Value};
 use std::path::{Path, PathBuf};
-
-use crate::cli::exit::INVALID_SET_FORMAT;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -94,13 +92,13 @@ pub fn open(
     format: Format,
     keys: &crate::cli::KeyArgs,
     ignore_mac: bool,
-) -> Result<Opened, Failure> {
+) -> anyhow::Result<Opened> {
     keys.check_decryption_order()?;
     if let Err(e) = std::fs::metadata(file) {
-        return Err(Failure::new(
-            exit::COULD_NOT_READ_INPUT_FILE,
-            format!("Error reading file {}: {e}", file.display()),
-        ));
+        return Err(anyhow::Error::from(CliError::ReadInput(format!(
+            "Error reading file {}: {e}",
+            file.display()
+        ))));
     }
     let encrypted = load_file(file, format)?;
     let metadata = encrypted.metadata.clone();
@@ -123,7 +121,7 @@ pub fn seal_to_bytes(
     plain: PlainTree,
     metadata: Metadata,
     key: &DataKey,
-) -> Result<Vec<u8>, Failure> {
+) -> anyhow::Result<Vec<u8>> {
     let shown = file.display();
     let sealed = seal(
         PlainTree {
@@ -133,12 +131,11 @@ pub fn seal_to_bytes(
         metadata,
         key,
     )
-    .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
+    .map_err(|e| anyhow::Error::msg(format!("{shown}: {e}")))?;
     emit_encrypted_owned(sealed).map_err(|e| {
-        Failure::new(
-            exit::ERROR_DUMPING_TREE,
-            format!("{shown}: could not marshal tree: {e}"),
-        )
+        anyhow::Error::from(CliError::DumpTree(format!(
+            "{shown}: could not marshal tree: {e}"
+        )))
     })
 }
 
@@ -146,38 +143,32 @@ pub fn seal_to_bytes(
 /// nix-sops itself then refuses to read.
 const MAX_PATH_DEPTH: usize = 256;
 
-fn tree_path(arg: &str, what: &str) -> Result<Vec<Component>, Failure> {
+fn tree_path(arg: &str, what: &str) -> anyhow::Result<Vec<Component>> {
     match parse_extract(arg) {
-        Ok(p) if p.len() > MAX_PATH_DEPTH => Err(Failure::new(
-            INVALID_SET_FORMAT,
-            format!(
+        Ok(p) if p.len() > MAX_PATH_DEPTH => {
+            Err(anyhow::Error::from(CliError::InvalidSetFormat(format!(
                 "Invalid {what} index format: {} levels deep, more than the {MAX_PATH_DEPTH} \
                  a sops file may nest",
                 p.len()
-            ),
-        )),
+            ))))
+        }
         Ok(p) if !p.is_empty() => Ok(p),
-        Ok(_) => Err(Failure::new(
-            INVALID_SET_FORMAT,
-            format!(
-                "Invalid {what} index format: {arg:?} names no key or index (e.g. '[\"a\"][0]')"
-            ),
-        )),
-        Err(e) => Err(Failure::new(
-            INVALID_SET_FORMAT,
-            format!("Invalid {what} index format: {e}"),
-        )),
+        Ok(_) => Err(anyhow::Error::from(CliError::InvalidSetFormat(format!(
+            "Invalid {what} index format: {arg:?} names no key or index (e.g. '[\"a\"][0]')"
+        )))),
+        Err(e) => Err(anyhow::Error::from(CliError::InvalidSetFormat(format!(
+            "Invalid {what} index format: {e}"
+        )))),
     }
 }
 
 /// sops' `jsonValueToTreeInsertableValue`: any JSON value but an array; an object becomes a
 /// branch as the JSON store reads it (numbers are float64, as Go's encoding/json makes them).
-pub fn json_value(text: &[u8]) -> Result<Value, Failure> {
+pub fn json_value(text: &[u8]) -> anyhow::Result<Value> {
     let invalid = || {
-        Failure::new(
-            INVALID_SET_FORMAT,
+        anyhow::Error::from(CliError::InvalidSetFormat(String::from(
             "Value for --set is not valid JSON (a string needs its quotes: '\"text\"')",
-        )
+        )))
     };
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
@@ -190,10 +181,9 @@ pub fn json_value(text: &[u8]) -> Result<Value, Failure> {
         Some(b'{') => {
             serde_json::from_slice::<serde::de::IgnoredAny>(text).map_err(|_| invalid())?;
             let tree = nix_sops::sops::parse_plain(Format::Json, text).map_err(|e| {
-                Failure::new(
-                    INVALID_SET_FORMAT,
-                    format!("Invalid --set value format: {e}"),
-                )
+                anyhow::Error::from(CliError::InvalidSetFormat(format!(
+                    "Invalid --set value format: {e}"
+                )))
             })?;
             Ok(Value::Map(
                 tree.branches.into_iter().next().unwrap_or_default(),
@@ -201,11 +191,8 @@ pub fn json_value(text: &[u8]) -> Result<Value, Failure> {
         }
         Some(b'[') => {
             serde_json::from_slice::<serde::de::IgnoredAny>(text).map_err(|_| invalid())?;
-            Err(Failure::new(
-                INVALID_SET_FORMAT,
-                "Invalid --set value format: a JSON array cannot be set as a whole (as in sops): \
-                 set its elements by index instead",
-            ))
+            Err(anyhow::Error::from(CliError::InvalidSetFormat(String::from("Invalid --set value format: a JSON array cannot be set as a whole (as in sops): \
+                 set its elements by index instead"))))
         }
         _ => match serde_json::from_slice::<serde_json::Value>(text).map_err(|_| invalid())? {
             serde_json::Value::Null => Ok(Value::Null),
@@ -350,17 +337,13 @@ fn unset_in_value(current: &mut Value, path: &[Component]) -> Result<(), UnsetEr
 }
 
 /// The JSON text of the value: the argument, the file it names, or stdin.
-fn value_text(args: &SetArgs) -> Result<SecretBytes, Failure> {
+fn value_text(args: &SetArgs) -> anyhow::Result<SecretBytes> {
     // Read through the wiping type: stdin or a FIFO (`<(cmd)`) has no size to presize from, and
     // a growing plain buffer would leave copies of the value in freed memory.
     let mut buf = SecretBytes::default();
     if args.value_stdin {
-        buf.read_to_end(&mut std::io::stdin().lock()).map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("cannot read the value from stdin: {e}"),
-            )
-        })?;
+        buf.read_to_end(&mut std::io::stdin().lock())
+            .map_err(|e| anyhow::Error::msg(format!("cannot read the value from stdin: {e}")))?;
         return Ok(buf);
     }
     if args.value_file {
@@ -368,17 +351,12 @@ fn value_text(args: &SetArgs) -> Result<SecretBytes, Failure> {
         return std::fs::File::open(path)
             .and_then(|mut f| buf.read_to_end(&mut f))
             .map(|_| buf)
-            .map_err(|e| {
-                Failure::new(
-                    exit::GENERIC,
-                    format!("{path}: cannot read the value file: {e}"),
-                )
-            });
+            .map_err(|e| anyhow::Error::msg(format!("{path}: cannot read the value file: {e}")));
     }
     Ok(SecretBytes::new(args.args[2].as_bytes().to_vec()))
 }
 
-pub fn run_set(args: SetArgs) -> Result<(), Failure> {
+pub fn run_set(args: SetArgs) -> anyhow::Result<()> {
     let wanted = if args.value_stdin { 2 } else { 3 };
     if args.args.len() != wanted {
         let msg = if args.value_stdin {
@@ -386,7 +364,7 @@ pub fn run_set(args: SetArgs) -> Result<(), Failure> {
         } else {
             "Error: no file specified, or index and value are missing. Need precisely 3 positional arguments."
         };
-        return Err(Failure::new(exit::NO_FILE_SPECIFIED, msg));
+        return Err(anyhow::Error::from(CliError::NoFile(String::from(msg))));
     }
     let file = PathBuf::from(&args.args[0]);
     let (input, output) = args.types.resolve(&file)?;
@@ -416,12 +394,11 @@ pub fn run_set(args: SetArgs) -> Result<(), Failure> {
     crate::cli::write_replacing(&file, &out)
 }
 
-pub fn run_unset(args: UnsetArgs) -> Result<(), Failure> {
+pub fn run_unset(args: UnsetArgs) -> anyhow::Result<()> {
     if args.args.len() != 2 {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
+        return Err(anyhow::Error::from(CliError::NoFile(String::from(
             "Error: no file specified, or index is missing",
-        ));
+        ))));
     }
     let file = PathBuf::from(&args.args[0]);
     let (input, output) = args.types.resolve(&file)?;
@@ -438,10 +415,7 @@ pub fn run_unset(args: UnsetArgs) -> Result<(), Failure> {
         Ok(()) => {}
         Err(UnsetError::NotFound(_)) if args.idempotent => return Ok(()),
         Err(UnsetError::NotFound(m) | UnsetError::Unsupported(m)) => {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("{}: {m}", file.display()),
-            ))
+            return Err(anyhow::Error::msg(format!("{}: {m}", file.display())))
         }
     }
     let out = seal_to_bytes(&file, output, plain, metadata, &key)?;
@@ -499,8 +473,9 @@ mod tests {
         assert_eq!(json_value(b" 5 ").unwrap(), Value::Float(5.0));
         assert_eq!(json_value(b"null").unwrap(), Value::Null);
         assert_eq!(json_value(b"\"x\\n\"").unwrap(), Value::str("x\n"));
-        assert_eq!(json_value(b"[1]").unwrap_err().code, INVALID_SET_FORMAT);
-        assert_eq!(json_value(b"nope").unwrap_err().code, INVALID_SET_FORMAT);
+        use crate::cli::exit::{code, INVALID_SET_FORMAT};
+        assert_eq!(code(&json_value(b"[1]").unwrap_err()), INVALID_SET_FORMAT);
+        assert_eq!(code(&json_value(b"nope").unwrap_err()), INVALID_SET_FORMAT);
         assert!(matches!(json_value(b"{\"a\": 1}").unwrap(), Value::Map(_)));
     }
 }

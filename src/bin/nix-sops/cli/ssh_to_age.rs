@@ -1,6 +1,5 @@
 //! `nix-sops ssh-to-age`: Mic92/ssh-to-age's conversion, for `.sops.yaml` recipients of hosts.
 
-use crate::cli::exit::{self, Failure};
 use nix_sops::keys::{convert_private_key, public_key_to_age, SshToAgeError};
 use nix_sops::secret::SecretBytes;
 use std::io::Write;
@@ -26,22 +25,20 @@ pub struct SshToAgeArgs {
 }
 
 /// The key text, read through the wiping type (it may be a private key).
-fn read_input(args: &SshToAgeArgs) -> Result<SecretBytes, Failure> {
+fn read_input(args: &SshToAgeArgs) -> anyhow::Result<SecretBytes> {
     let mut buf = SecretBytes::default();
     match &args.input {
         Some(p) => std::fs::File::open(p)
             .and_then(|mut f| buf.read_to_end(&mut f))
-            .map_err(|e| {
-                Failure::new(exit::GENERIC, format!("{}: cannot read: {e}", p.display()))
-            })?,
+            .map_err(|e| anyhow::Error::msg(format!("{}: cannot read: {e}", p.display())))?,
         None => buf
             .read_to_end(&mut std::io::stdin().lock())
-            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot read stdin: {e}")))?,
+            .map_err(|e| anyhow::Error::msg(format!("cannot read stdin: {e}")))?,
     };
     Ok(buf)
 }
 
-pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
+pub fn run(args: SshToAgeArgs) -> anyhow::Result<()> {
     let input = read_input(&args)?;
     let source = args
         .input
@@ -50,7 +47,7 @@ pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
         .unwrap_or_else(|| "stdin".into());
     let out = if args.private_key {
         let c = convert_private_key(input.expose())
-            .map_err(|e| Failure::new(exit::GENERIC, format!("{source}: {e}")))?;
+            .map_err(|e| anyhow::Error::msg(format!("{source}: {e}")))?;
         // Sized once: a `format!` would grow past the identity and leave a copy behind.
         let id = c.identity_line.expose();
         let mut line = SecretBytes::with_capacity(id.len() + 1);
@@ -74,22 +71,19 @@ pub fn run(args: SshToAgeArgs) -> Result<(), Failure> {
                 }
                 Err(SshToAgeError::NotEd25519(_)) => skipped += 1,
                 Err(e) => {
-                    return Err(Failure::new(exit::GENERIC, format!("{source}: {e}")));
+                    return Err(anyhow::Error::msg(format!("{source}: {e}")));
                 }
             }
         }
         if lines.is_empty() {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("{source}: no ssh-ed25519 public key found ({skipped} other keys skipped; only ed25519 keys convert to age)"),
-            ));
+            return Err(anyhow::Error::msg(format!("{source}: no ssh-ed25519 public key found ({skipped} other keys skipped; only ed25519 keys convert to age)")));
         }
         SecretBytes::new(lines.into_bytes())
     };
     match &args.output {
         None => std::io::stdout()
             .write_all(out.expose())
-            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot write stdout: {e}"))),
+            .map_err(|e| anyhow::Error::msg(format!("cannot write stdout: {e}"))),
         Some(p) => {
             let mode = if args.private_key { 0o600 } else { 0o644 };
             crate::cli::write_new_file(p, mode, out.expose(), "cannot create")

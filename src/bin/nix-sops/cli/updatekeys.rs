@@ -6,7 +6,8 @@
 //! fleet's CI.
 
 use crate::cli::decrypt::{data_key, load_file};
-use crate::cli::exit::{self, Failure};
+use crate::cli::exit::{self, CliError};
+use anyhow::Context;
 use nix_sops::config::CreationRule;
 use nix_sops::keys::{wrap_data_key, Recipient};
 use nix_sops::sops::emit_encrypted_owned;
@@ -131,12 +132,11 @@ impl Diff {
 
 /// The files to work on: the named ones, then the sops files under each `-r` directory (those
 /// a creation rule matches and that have sops metadata), sorted.
-fn files(args: &UpdateKeysArgs) -> Result<Vec<PathBuf>, Failure> {
+fn files(args: &UpdateKeysArgs) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = args.files.clone();
     for dir in &args.dirs {
         let mut found = Vec::new();
-        walk(dir, &mut found)
-            .map_err(|e| Failure::new(exit::GENERIC, format!("{}: {e}", dir.display())))?;
+        walk(dir, &mut found).map_err(|e| anyhow::Error::msg(format!("{}: {e}", dir.display())))?;
         found.sort();
         for f in found {
             if crate::cli::creation_rule(args.config.as_deref(), &f).is_err() {
@@ -152,11 +152,10 @@ fn files(args: &UpdateKeysArgs) -> Result<Vec<PathBuf>, Failure> {
         }
     }
     if out.is_empty() {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
+        return Err(anyhow::Error::from(CliError::NoFile(String::from(
             "no sops file found: name files, or a directory with -r that holds files a \
              creation rule matches",
-        ));
+        ))));
     }
     Ok(out)
 }
@@ -177,9 +176,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
+pub fn run(args: UpdateKeysArgs) -> anyhow::Result<()> {
     let files = files(&args)?;
-    let mut first_failure: Option<Failure> = None;
+    let mut first_failure: Option<anyhow::Error> = None;
     let mut stale = Vec::new();
     for file in &files {
         match one(&args, file) {
@@ -187,7 +186,7 @@ pub fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
             Ok(false) => stale.push(file.display().to_string()),
             Err(e) => {
                 if files.len() > 1 {
-                    eprintln!("nix-sops: {}", e.message);
+                    eprintln!("nix-sops: {}", exit::message(&e));
                 }
                 first_failure.get_or_insert(e);
             }
@@ -195,36 +194,33 @@ pub fn run(args: UpdateKeysArgs) -> Result<(), Failure> {
     }
     if let Some(e) = first_failure {
         if files.len() > 1 {
-            return Err(Failure::new(
-                e.code,
-                "some files could not be updated (see above)",
-            ));
+            return Err(CliError::SomeFilesFailed {
+                code: exit::code(&e),
+            }
+            .into());
         }
         return Err(e);
     }
     if !stale.is_empty() {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "{} file(s) need `nix-sops updatekeys -y`: {}",
-                stale.len(),
-                stale.join(" ")
-            ),
-        ));
+        return Err(anyhow::Error::msg(format!(
+            "{} file(s) need `nix-sops updatekeys -y`: {}",
+            stale.len(),
+            stale.join(" ")
+        )));
     }
     Ok(())
 }
 
 /// One file: `Ok(true)` when it is (now) up to date, `Ok(false)` when `--check` found it stale.
-fn one(args: &UpdateKeysArgs, path: &Path) -> Result<bool, Failure> {
+fn one(args: &UpdateKeysArgs, path: &Path) -> anyhow::Result<bool> {
     let shown = path.display().to_string();
     let format = crate::cli::format_arg(
         "--input-type",
         args.input_type.as_deref(),
         Format::from_path(path),
     )?;
-    let rule = crate::cli::creation_rule(args.config.as_deref(), path)
-        .map_err(|e| Failure::new(e.code, format!("{shown}: {}", e.message)))?;
+    let rule =
+        crate::cli::creation_rule(args.config.as_deref(), path).with_context(|| shown.clone())?;
 
     let mut file = load_file(path, format)?;
     let diff = Diff::of(&file, &rule);
@@ -241,8 +237,7 @@ fn one(args: &UpdateKeysArgs, path: &Path) -> Result<bool, Failure> {
     diff.print();
     if !args.yes {
         if !std::io::stdin().is_terminal() {
-            return Err(Failure::new(
-                exit::GENERIC,
+            return Err(anyhow::Error::msg(
                 "not a terminal: pass -y to update the keys without asking",
             ));
         }
@@ -251,10 +246,7 @@ fn one(args: &UpdateKeysArgs, path: &Path) -> Result<bool, Failure> {
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !answer.trim().eq_ignore_ascii_case("y") {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("{shown}: nothing was changed"),
-            ));
+            return Err(anyhow::Error::msg(format!("{shown}: nothing was changed")));
         }
     }
 
@@ -262,14 +254,14 @@ fn one(args: &UpdateKeysArgs, path: &Path) -> Result<bool, Failure> {
     let key = data_key(path, &file, &ring)?;
     drop(ring);
     file.metadata.key_groups = wrap_data_key(&key, &rule.key_groups, rule.shamir_threshold)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("{shown}: {e}")))?;
+        .map_err(|e| anyhow::Error::msg(format!("{shown}: {e}")))?;
     file.metadata.shamir_threshold = if rule.key_groups.len() > 1 {
         rule.shamir_threshold
     } else {
         0
     };
     let out = emit_encrypted_owned(file)
-        .map_err(|e| Failure::new(exit::ERROR_DUMPING_TREE, format!("{shown}: {e}")))?;
+        .map_err(|e| anyhow::Error::from(CliError::DumpTree(format!("{shown}: {e}"))))?;
     crate::cli::write_replacing(path, &out)?;
     eprintln!("{shown}: keys updated");
     Ok(true)
