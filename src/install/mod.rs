@@ -32,7 +32,6 @@ mod write;
 // `changes.json` record and sops-nix's log lines), and the decryption seam tests replace.
 pub use changes::{log_lines, Link, Modified, Record, Section};
 pub use plan::Source;
-// This layer's typed error (issue 9, item 5) is re-exported here, e.g. `pub use error::…;`.
 
 mod error;
 pub(crate) use error::Context;
