@@ -828,3 +828,60 @@ fn large_documents_changed_late_fail_like_sops() {
         "names the value: {err}"
     );
 }
+
+/// A document with this many top-level items is decrypted in several runs on several threads
+/// (src/sops/decrypt: 256 items per thread at least); its MAC must still come out in document
+/// order and comments must still govern what follows them across the cuts.
+fn large_document(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        if i % 7 == 0 {
+            s.push_str("# sops:enc\n");
+        }
+        match i % 13 {
+            0 => s.push_str(&format!("k{i}:\n    a: {i}\n    b: [x{i}, true, 1.5]\n")),
+            1 => s.push_str(&format!("k{i}: {i}\n")),
+            2 => s.push_str(&format!("k{i}: false\n")),
+            3 => s.push_str(&format!("k{i}_unencrypted: clear {i}\n")),
+            _ => s.push_str(&format!("k{i}: value-{i}\n")),
+        }
+    }
+    s
+}
+
+#[test]
+fn large_documents_decrypted_in_parallel_runs() {
+    let text = large_document(1500);
+    // No comment rule: every run decrypts alone; the MAC check proves the order.
+    roundtrip("big.yaml", &text, &[]);
+    // Comment rules: a run must start where the walk's comment stack is empty.
+    roundtrip_with_config("c.yaml", &text, "      encrypted_comment_regex: sops:enc\n");
+    roundtrip_with_config(
+        "u.yaml",
+        &text,
+        "      unencrypted_comment_regex: sops:enc\n",
+    );
+    roundtrip_with_config("m.yaml", &text, "      mac_only_encrypted: true\n");
+    // Every entry under its own marker comment: items alternate comment, entry (1602 of them),
+    // so a cut made without moving on to just after an entry separates an entry from its
+    // marker (on two cores the middle item is a comment).
+    let marked: String = (0..801)
+        .map(|i| format!("# sops:enc\nk{i}: v{i}\n"))
+        .collect();
+    roundtrip_with_config(
+        "e.yaml",
+        &marked,
+        "      encrypted_comment_regex: sops:enc\n",
+    );
+    // The layout sops writes without comments: the YAML fast path, then the parallel runs.
+    let flat: String = (0..2000).map(|i| format!("key_{i}: v{i}\n")).collect();
+    roundtrip("flat.yaml", &flat, &[]);
+    let json = format!(
+        "{{{}}}",
+        (0..1200)
+            .map(|i| format!("\"k{i}\": {{\"v\": {i}, \"s\": \"x{i}\"}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    roundtrip("big.json", &json, &[]);
+}

@@ -5,7 +5,8 @@
 use crate::secret::{SecretBytes, SecretString};
 use crate::sops::cipher::{looks_encrypted, EncValue, ValueCipher, ValueType};
 use crate::sops::gofmt::{format_float_f, parse_bool, parse_float, GoTime};
-use crate::sops::tree::Value;
+use crate::sops::metadata::CryptRule;
+use crate::sops::tree::{MapItem, Value};
 use crate::sops::walk::{walk_top_items, Ctx, Leaf, Visitor};
 use crate::sops::{DataKey, DecryptError, EncryptedFile, PlainTree};
 use sha2::{Digest, Sha512};
@@ -30,6 +31,9 @@ pub(crate) struct Mac {
     /// Leaves' bytes not hashed yet, hashed in large updates rather than one short value at a
     /// time (sha2's AVX2 code hashes blocks in pairs).
     pending: SecretBytes,
+    /// A part of the document decrypted on its own thread: `pending` keeps all its bytes, for
+    /// the document's `Mac` to hash in document order ([`Mac::absorb`]).
+    part: bool,
 }
 
 /// How many bytes [`Mac::pending`] gathers before they are hashed.
@@ -45,7 +49,25 @@ impl Mac {
             hash,
             only_encrypted,
             pending: SecretBytes::with_capacity(MAC_BATCH),
+            part: false,
         }
+    }
+
+    /// The MAC input of a part of the document (see [`Mac::part`]).
+    fn part(only_encrypted: bool) -> Mac {
+        Mac {
+            hash: Sha512::new(),
+            only_encrypted,
+            pending: SecretBytes::default(),
+            part: true,
+        }
+    }
+
+    /// Hashes a part's bytes after everything fed so far.
+    fn absorb(&mut self, part: Mac) {
+        self.hash.update(self.pending.expose());
+        self.pending.clear();
+        self.hash.update(part.pending.expose());
     }
 
     pub(crate) fn add(&mut self, encrypted: bool, value: &Value) {
@@ -55,6 +77,10 @@ impl Mac {
     }
 
     fn feed(&mut self, bytes: &[u8]) {
+        if self.part {
+            self.pending.extend_from_slice(bytes);
+            return;
+        }
         if self.pending.len() + bytes.len() > MAC_BATCH {
             self.hash.update(self.pending.expose());
             self.pending.clear();
@@ -303,6 +329,67 @@ pub(crate) fn mac_aad(lastmodified: &str) -> Result<String, DecryptError> {
         .ok_or_else(|| DecryptError::LastModified(lastmodified.chars().take(64).collect()))
 }
 
+/// Top-level items per thread, at least: below this a thread costs more than it saves.
+const ITEMS_PER_THREAD: usize = 256;
+
+/// Decrypts a document's top-level items. A large document is cut into one run of items per
+/// core, each decrypted on its own thread with its own cipher, and each returning its MAC input,
+/// hashed in document order after the join; the first error in document order wins, as on one
+/// thread. A run starts after an entry, where the walk's comment stack is empty, so each run is
+/// walked exactly as it is in the whole document.
+fn decrypt_items(
+    rule: &CryptRule,
+    items: &mut [MapItem],
+    key: &DataKey,
+    decryptor: &mut Decryptor,
+) -> Result<(), DecryptError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runs = cores.min(items.len() / ITEMS_PER_THREAD);
+    if runs < 2 {
+        return walk_top_items(rule, items, decryptor);
+    }
+    let mut chunks = Vec::with_capacity(runs);
+    let mut rest = items;
+    for i in (1..runs).rev() {
+        // About an equal share of what is left, moved on to just after an entry.
+        let mut cut = rest.len() - rest.len() * i / (i + 1);
+        while cut < rest.len() && !matches!(rest[cut - 1], MapItem::Entry(..)) {
+            cut += 1;
+        }
+        let (run, tail) = rest.split_at_mut(cut);
+        chunks.push(run);
+        rest = tail;
+    }
+    chunks.push(rest);
+    let only_encrypted = decryptor.mac.only_encrypted;
+    let parts: Vec<Result<Mac, DecryptError>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = chunks
+            .into_iter()
+            .map(|run| {
+                scope.spawn(move || {
+                    let mut part = Decryptor {
+                        cipher: ValueCipher::new(key.as_array()),
+                        aad: Vec::new(),
+                        mac: Mac::part(only_encrypted),
+                    };
+                    walk_top_items(rule, run, &mut part).map(|()| part.mac)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for part in parts {
+        decryptor.mac.absorb(part?);
+    }
+    Ok(())
+}
+
 /// Decrypts every value, computes the MAC and checks it against the stored one.
 pub(crate) fn decrypt(
     file: EncryptedFile,
@@ -320,7 +407,7 @@ pub(crate) fn decrypt(
         mac: Mac::new(metadata.mac_only_encrypted),
     };
     for branch in &mut tree.branches {
-        walk_top_items(&metadata.crypt_rule, branch, &mut decryptor)?;
+        decrypt_items(&metadata.crypt_rule, branch, key, &mut decryptor)?;
     }
     let computed = decryptor.mac.finish();
 
