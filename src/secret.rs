@@ -223,6 +223,14 @@ impl SecretString {
     }
 }
 
+/// `write!` into the text: appends, growing as [`SecretString::push_str`] does.
+impl fmt::Write for SecretString {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
 impl From<String> for SecretString {
     fn from(s: String) -> Self {
         SecretString::new(s)

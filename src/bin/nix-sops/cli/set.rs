@@ -3,7 +3,7 @@
 
 use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
 use crate::cli::exit::CliError;
-use nix_sops::secret::{SecretBytes, SecretString};
+use nix_sops::secret::SecretBytes;
 use nix_sops::sops::{emit_encrypted_owned, seal};
 use nix_sops::sops::{parse_extract, Component};
 use nix_sops::sops::{DataKey, DecryptOptions, Format, Metadata, PlainTree};
@@ -173,10 +173,25 @@ pub fn json_value(text: &[u8]) -> anyhow::Result<Value> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
         Some(b'"') => {
-            let s: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
-                serde_json::from_slice::<String>(text).map_err(|_| invalid())?,
-            );
-            Ok(Value::Str(SecretString::new(s.as_str().to_owned())))
+            // Checked to be one JSON string, then decoded by the JSON store (as `{"v": …}`),
+            // whose strings grow only in the wiping type; serde_json's decoding scratch would
+            // keep a copy. Invalid UTF-8 becomes U+FFFD there, as Go's encoding/json does.
+            serde_json::from_slice::<serde::de::IgnoredAny>(text).map_err(|_| invalid())?;
+            let mut doc = SecretBytes::with_capacity(text.len() + 6);
+            doc.extend_from_slice(b"{\"v\":");
+            doc.extend_from_slice(text);
+            doc.push(b'}');
+            let tree =
+                nix_sops::sops::parse_plain(Format::Json, doc.expose()).map_err(|_| invalid())?;
+            match tree
+                .branches
+                .into_iter()
+                .next()
+                .and_then(|m| m.into_iter().next())
+            {
+                Some(MapItem::Entry(_, value @ Value::Str(_))) => Ok(value),
+                _ => Err(invalid()),
+            }
         }
         Some(b'{') => {
             serde_json::from_slice::<serde::de::IgnoredAny>(text).map_err(|_| invalid())?;

@@ -8,6 +8,7 @@ use crate::sops::gofmt::format_float_g;
 use crate::sops::tree::{ListItem, Map, MapItem, Tree, Value};
 use crate::sops::EmitError;
 use base64::Engine;
+use std::fmt::Write as _;
 
 const INDENT: usize = 4;
 
@@ -241,11 +242,11 @@ fn choose_style(s: &str, key: bool) -> StrStyle {
     }
 }
 
-fn double_quoted(s: &str) -> String {
+fn double_quoted(out: &mut SecretString, s: &str) {
     // go-yaml's `is_bom` looks at the start of the value, not the current character: a value
     // that starts with a BOM has every character escaped.
     let bom = s.starts_with('\u{feff}');
-    let mut out = String::from("\"");
+    out.push('"');
     for c in s.chars() {
         let escape = bom || !printable(c) || c == '\n' || c == '"' || c == '\\' || is_break(c);
         if !escape {
@@ -270,18 +271,18 @@ fn double_quoted(s: &str) -> String {
             '\u{2029}' => out.push_str("\\P"),
             c => {
                 let v = c as u32;
-                if v <= 0xFF {
-                    out.push_str(&format!("\\x{v:02X}"));
+                // Into the wiping buffer itself: an escape is a character of the plaintext.
+                let _ = if v <= 0xFF {
+                    write!(out, "\\x{v:02X}")
                 } else if v <= 0xFFFF {
-                    out.push_str(&format!("\\u{v:04X}"));
+                    write!(out, "\\u{v:04X}")
                 } else {
-                    out.push_str(&format!("\\U{v:08X}"));
-                }
+                    write!(out, "\\U{v:08X}")
+                };
             }
         }
     }
     out.push('"');
-    out
 }
 
 fn is_break(c: char) -> bool {
@@ -290,10 +291,10 @@ fn is_break(c: char) -> bool {
 
 /// A literal block: header (`|`, `|-`, `|+`, with `4` when the text starts with a space or
 /// break) and the lines at `indent`.
-fn literal(s: &str, indent: usize) -> String {
-    let mut out = String::from("|");
+fn literal(out: &mut SecretString, s: &str, indent: usize) {
+    out.push('|');
     if s.starts_with([' ', '\n']) {
-        out.push_str(&INDENT.to_string());
+        let _ = write!(out, "{INDENT}");
     }
     if !s.ends_with('\n') {
         out.push('-');
@@ -304,12 +305,11 @@ fn literal(s: &str, indent: usize) -> String {
     let body = s.strip_suffix('\n').unwrap_or(s);
     for line in body.split('\n') {
         if !line.is_empty() {
-            spaces(&mut out, indent);
+            spaces(out, indent);
             out.push_str(line);
         }
         out.push('\n');
     }
-    out
 }
 
 /// Strings go-yaml writes plain whatever their context, decided without the full analysis (the
@@ -335,7 +335,7 @@ fn is_simple_plain(s: &str) -> bool {
 }
 
 /// Writes a string scalar; returns whether it already ends the line (literal block).
-fn string_scalar(out: &mut String, s: &str, key: bool, content_indent: usize) -> bool {
+fn string_scalar(out: &mut SecretString, s: &str, key: bool, content_indent: usize) -> bool {
     if is_simple_plain(s) {
         out.push_str(s);
         return false;
@@ -349,12 +349,17 @@ fn string_scalar(out: &mut String, s: &str, key: bool, content_indent: usize) ->
         StrStyle::Plain => out.push_str(s),
         StrStyle::Single => {
             out.push('\'');
-            out.push_str(&s.replace('\'', "''"));
+            for (i, part) in s.split('\'').enumerate() {
+                if i > 0 {
+                    out.push_str("''");
+                }
+                out.push_str(part);
+            }
             out.push('\'');
         }
-        StrStyle::Double => out.push_str(&double_quoted(s)),
+        StrStyle::Double => double_quoted(out, s),
         StrStyle::Literal => {
-            out.push_str(&literal(s, content_indent));
+            literal(out, s, content_indent);
             return true;
         }
     }
@@ -371,28 +376,34 @@ fn float(f: f64) -> String {
 }
 
 /// Writes a non-container value; returns whether it already ends the line.
-fn scalar(out: &mut String, v: &Value, content_indent: usize) -> bool {
+fn scalar(out: &mut SecretString, v: &Value, content_indent: usize) -> bool {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
-        Value::Float(f) => out.push_str(&float(*f)),
+        // Numbers are plaintext too: written straight into the wiping buffer, or wiped.
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => out.push_str(&zeroize::Zeroizing::new(float(*f))),
         Value::Time(t) => out.push_str(t.expose()),
         Value::Str(s) => return string_scalar(out, s.expose(), false, content_indent),
         Value::Bytes(b) => match std::str::from_utf8(b.expose()) {
             Ok(s) => return string_scalar(out, s, false, content_indent),
             Err(_) => {
-                let enc = base64::engine::general_purpose::STANDARD.encode(b.expose());
+                let enc = zeroize::Zeroizing::new(
+                    base64::engine::general_purpose::STANDARD.encode(b.expose()),
+                );
                 out.push_str("!!binary ");
                 if enc.len() <= 70 {
                     out.push_str(&enc);
                 } else {
-                    let mut lines = String::new();
+                    let mut lines =
+                        SecretString::new(String::with_capacity(enc.len() * 71 / 70 + 1));
                     for chunk in enc.as_bytes().chunks(70) {
                         lines.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
                         lines.push('\n');
                     }
-                    out.push_str(&literal(&lines, content_indent));
+                    literal(out, lines.expose(), content_indent);
                     return true;
                 }
             }
@@ -403,12 +414,19 @@ fn scalar(out: &mut String, v: &Value, content_indent: usize) -> bool {
 }
 
 /// `n` spaces.
-fn spaces(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+fn spaces(out: &mut SecretString, n: usize) {
+    const SPACES: &str = "                                ";
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        left -= k;
+    }
 }
 
+/// The text being made: plaintext, so in the wiping type (growing it wipes the old buffer).
 struct Out {
-    buf: String,
+    buf: SecretString,
 }
 
 impl Out {
@@ -656,13 +674,11 @@ const CHUNK: usize = 64 * 1024;
 pub(crate) fn write_tree(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = Chunked {
         out: Out {
-            buf: String::with_capacity(CHUNK),
+            buf: SecretString::new(String::with_capacity(CHUNK)),
         },
         w,
     };
-    let result = out.tree(tree);
-    drop(SecretString::new(out.out.buf));
-    result
+    out.tree(tree)
 }
 
 struct Chunked<'w> {
@@ -693,9 +709,8 @@ impl Chunked<'_> {
             if self.out.buf.len() + need > self.out.buf.capacity() {
                 self.flush()?;
                 if need > self.out.buf.capacity() {
-                    // A new buffer rather than a grown one: growing would leave a copy behind.
-                    let old = std::mem::replace(&mut self.out.buf, String::with_capacity(need));
-                    drop(SecretString::new(old));
+                    // A new buffer (the old one is wiped as it is dropped).
+                    self.out.buf = SecretString::new(String::with_capacity(need));
                 }
             }
             self.out.map_body(item, 0, false);
@@ -704,7 +719,7 @@ impl Chunked<'_> {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.w.write_all(self.out.buf.as_bytes())?;
+        self.w.write_all(self.out.buf.expose().as_bytes())?;
         self.out.buf.clear();
         Ok(())
     }
@@ -749,7 +764,9 @@ pub(crate) fn emit_tree(tree: &Tree) -> Result<SecretBytes, EmitError> {
 }
 
 pub(crate) fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
-    let mut out = Out { buf: String::new() };
+    let mut out = Out {
+        buf: SecretString::new(String::new()),
+    };
     match value {
         Value::Map(m) => document(&mut out, m),
         Value::List(l) if has_values(l) => out.list_body(l, 0, false),
@@ -760,7 +777,7 @@ pub(crate) fn emit_value(value: &Value) -> Result<SecretBytes, EmitError> {
             }
         }
     }
-    Ok(SecretBytes::new(out.buf.into_bytes()))
+    Ok(out.buf.into_bytes())
 }
 
 #[cfg(test)]
@@ -783,9 +800,9 @@ mod tests {
     }
 
     fn style(s: &str) -> String {
-        let mut out = String::new();
+        let mut out = SecretString::new(String::new());
         string_scalar(&mut out, s, false, 4);
-        out
+        out.expose().to_owned()
     }
 
     #[test]
@@ -914,7 +931,9 @@ mod tests {
             let mut written = Vec::new();
             write_tree(&tree, &mut written).unwrap();
             // The reference: every document written whole into one buffer, on one thread.
-            let mut whole = Out { buf: String::new() };
+            let mut whole = Out {
+                buf: SecretString::new(String::new()),
+            };
             for (i, branch) in tree.branches.iter().enumerate() {
                 if i > 0 {
                     whole.buf.push_str("---\n");
@@ -922,9 +941,12 @@ mod tests {
                 super::document(&mut whole, branch);
             }
             let n = tree.branches.len();
-            assert!(written == whole.buf.as_bytes(), "{n} documents");
+            assert!(written == whole.buf.expose().as_bytes(), "{n} documents");
             let emitted = emit_tree(&tree).unwrap();
-            assert!(emitted.expose() == whole.buf.as_bytes(), "{n} documents");
+            assert!(
+                emitted.expose() == whole.buf.expose().as_bytes(),
+                "{n} documents"
+            );
         }
     }
 
