@@ -171,7 +171,12 @@ fn set_matches_sops_on_yaml() {
         &["set", "{}", r#"["list"][9]"#, "null"],
         &["set", "{}", r#"["flag"]["sub"]"#, r#""x""#],
         // String escapes, decoded by the JSON store; a string and more is not one value.
-        &["set", "{}", r#"["esc"]"#, r#" "\u00e9 \"q\" \ud83d\ude00 \/ \t" "#],
+        &[
+            "set",
+            "{}",
+            r#"["esc"]"#,
+            r#" "\u00e9 \"q\" \ud83d\ude00 \/ \t" "#,
+        ],
         &["set", "{}", r#"["esc"]"#, r#""unterminated"#],
         &["set", "{}", r#"["esc"]"#, r#""a" "b""#],
         &["set", "{}", r#"["list"][2]["three"]"#, "-4"],
