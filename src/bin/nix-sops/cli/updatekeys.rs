@@ -143,9 +143,11 @@ fn files(args: &UpdateKeysArgs) -> anyhow::Result<Vec<PathBuf>> {
                 continue;
             }
             let format = Format::from_path(&f);
-            let is_sops = std::fs::read(&f)
-                .ok()
-                .is_some_and(|b| nix_sops::sops::load(format, &b).is_ok());
+            // A candidate that is not a sops file may be plaintext: read into the wiping type.
+            let mut bytes = nix_sops::secret::SecretBytes::default();
+            let is_sops = std::fs::File::open(&f)
+                .and_then(|mut file| bytes.read_to_end(&mut file))
+                .is_ok_and(|_| nix_sops::sops::load(format, bytes.expose()).is_ok());
             if is_sops {
                 out.push(f);
             }
