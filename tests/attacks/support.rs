@@ -13,8 +13,13 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sops-install-secrets");
 /// change the machine it runs on.
 const SETUP: &str = r#"
 mount -t tmpfs -o mode=0755 tmpfs /run
+# The build ($KEEP: the installer and the fixtures) may live under /home or /tmp, which are
+# hidden next: it stays reachable at its own path through a bind mount.
+mkdir /run/.keep
+mount --bind "$KEEP" /run/.keep
 mount -t tmpfs -o mode=0755 tmpfs /home
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+if [ ! -d "$KEEP" ]; then mkdir -p "$KEEP" && mount --bind /run/.keep "$KEEP"; fi
 mkdir /run/.etc
 cp -a /etc/. /run/.etc/
 mount --bind /run/.etc /etc
@@ -69,6 +74,7 @@ pub fn sandbox(script: &str) -> Run {
             "BIN",
             std::env::var("NIX_SOPS_ATTACK_BIN").unwrap_or_else(|_| BIN.to_owned()),
         )
+        .env("KEEP", target_dir())
         .env_remove("NIXOS_ACTION")
         .env_remove("SOPS_AGE_KEY_FILE")
         .env_remove("SOPS_AGE_KEY")
@@ -83,6 +89,13 @@ pub fn sandbox(script: &str) -> Run {
         String::from_utf8_lossy(&out.stderr)
     );
     Run { out }
+}
+
+/// The build directory: the installer ([`BIN`]) and the fixtures (`CARGO_TARGET_TMPDIR`) are in it.
+fn target_dir() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is target/tmp")
 }
 
 /// Runs `script` (sh) in a lighter sandbox: a private mount namespace with a tmpfs on /run only
