@@ -18,21 +18,12 @@ pub enum GroupsCommand {
     Delete(DeleteArgs),
 }
 
+/// What both subcommands take: the file and how to read, decrypt and write it.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "\
-Examples:
-  nix-sops groups add -i -f secrets.yaml --age age1… --age age1…
-  nix-sops groups add -f secrets.yaml --pgp FINGERPRINT --shamir-secret-sharing-threshold 2")]
-pub struct AddArgs {
+pub struct GroupFileArgs {
     /// The SOPS file.
     #[arg(short = 'f', long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// PGP fingerprints of the new group; may be repeated.
-    #[arg(long, value_name = "FINGERPRINT")]
-    pub pgp: Vec<String>,
-    /// age recipients of the new group (comma-separated); may be repeated.
-    #[arg(long, value_name = "RECIPIENT")]
-    pub age: Vec<String>,
     /// Write the result over the file instead of stdout.
     #[arg(short = 'i', long)]
     pub in_place: bool,
@@ -53,26 +44,26 @@ pub struct AddArgs {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
+  nix-sops groups add -i -f secrets.yaml --age age1… --age age1…
+  nix-sops groups add -f secrets.yaml --pgp FINGERPRINT --shamir-secret-sharing-threshold 2")]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub common: GroupFileArgs,
+    /// PGP fingerprints of the new group; may be repeated.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub pgp: Vec<String>,
+    /// age recipients of the new group (comma-separated); may be repeated.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub age: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
   nix-sops groups delete -i -f secrets.yaml 1")]
 pub struct DeleteArgs {
-    /// The SOPS file.
-    #[arg(short = 'f', long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Write the result over the file instead of stdout.
-    #[arg(short = 'i', long)]
-    pub in_place: bool,
-    /// The number of key groups needed to decrypt (0: keep the file's).
-    #[arg(
-        long = "shamir-secret-sharing-threshold",
-        value_name = "N",
-        default_value_t = 0
-    )]
-    pub shamir_threshold: usize,
-    /// Input format; by default from the file extension.
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
     #[command(flatten)]
-    pub keys: LongKeyArgs,
+    pub common: GroupFileArgs,
     /// The index of the group to delete (0 is the first).
     #[arg(value_name = "INDEX", num_args = 0..)]
     pub index: Vec<String>,
@@ -81,20 +72,17 @@ pub struct DeleteArgs {
 /// Loads `file`, changes its groups with `change`, wraps the same data key for the result and
 /// writes it.
 fn regroup(
-    file: Option<&std::path::Path>,
-    input_type: Option<&str>,
-    keys: &LongKeyArgs,
-    in_place: bool,
-    threshold: usize,
+    args: &GroupFileArgs,
     change: impl FnOnce(&mut Vec<nix_sops::sops::KeyGroup>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let keys = &args.keys;
     keys.key_args().check_decryption_order()?;
-    let Some(file) = file else {
+    let Some(file) = args.file.as_deref() else {
         return Err(anyhow::Error::from(CliError::ReadInput(String::from(
             "Error reading file: no file given (--file FILE)",
         ))));
     };
-    let format: Format = crate::cli::input_format(input_type, file)?;
+    let format: Format = crate::cli::input_format(args.input_type.as_deref(), file)?;
     let shown = file.display();
     if let Err(e) = std::fs::metadata(file) {
         return Err(anyhow::Error::from(CliError::ReadInput(format!(
@@ -109,8 +97,8 @@ fn regroup(
     drop(ring);
     let meta = &mut encrypted.metadata;
     change(&mut meta.key_groups)?;
-    if threshold != 0 {
-        meta.shamir_threshold = threshold;
+    if args.shamir_threshold != 0 {
+        meta.shamir_threshold = args.shamir_threshold;
     }
     if meta.key_groups.len() < meta.shamir_threshold {
         return Err(anyhow::Error::msg(format!(
@@ -124,7 +112,7 @@ fn regroup(
         .with_context(|| shown.to_string())?;
     let out = emit_encrypted_owned(encrypted)
         .map_err(|e| anyhow::Error::from(CliError::DumpTree(format!("{shown}: {e}"))))?;
-    deliver(&out, in_place.then_some(file), None)
+    deliver(&out, args.in_place.then_some(file), None)
 }
 
 pub fn run(cmd: GroupsCommand) -> anyhow::Result<()> {
@@ -154,17 +142,10 @@ pub fn run(cmd: GroupsCommand) -> anyhow::Result<()> {
                     "the new group has no keys: give --age and/or --pgp",
                 ));
             }
-            regroup(
-                a.file.as_deref(),
-                a.input_type.as_deref(),
-                &a.keys,
-                a.in_place,
-                a.shamir_threshold,
-                |groups| {
-                    groups.push(group);
-                    Ok(())
-                },
-            )
+            regroup(&a.common, |groups| {
+                groups.push(group);
+                Ok(())
+            })
         }
         GroupsCommand::Delete(d) => {
             let [index] = d.index.as_slice() else {
@@ -175,23 +156,16 @@ pub fn run(cmd: GroupsCommand) -> anyhow::Result<()> {
             let index: usize = index.parse::<u32>().map(|i| i as usize).map_err(|e| {
                 anyhow::Error::msg(format!("failed to parse [index] argument {index:?}: {e}"))
             })?;
-            regroup(
-                d.file.as_deref(),
-                d.input_type.as_deref(),
-                &d.keys,
-                d.in_place,
-                d.shamir_threshold,
-                |groups| {
-                    if index >= groups.len() {
-                        return Err(anyhow::Error::msg(format!(
-                            "there is no key group {index} (the file has {}, numbered from 0)",
-                            groups.len()
-                        )));
-                    }
-                    groups.remove(index);
-                    Ok(())
-                },
-            )
+            regroup(&d.common, |groups| {
+                if index >= groups.len() {
+                    return Err(anyhow::Error::msg(format!(
+                        "there is no key group {index} (the file has {}, numbered from 0)",
+                        groups.len()
+                    )));
+                }
+                groups.remove(index);
+                Ok(())
+            })
         }
     }
 }
