@@ -150,7 +150,7 @@ impl<'a> Lines<'a> {
             }
             let (key, value) = entry(&line[k..])?;
             let key = match plain(key)? {
-                Value::Str(s) => s.expose().to_owned(),
+                Value::Str(s) => s.into_public(),
                 _ => return None,
             };
             self.advance();

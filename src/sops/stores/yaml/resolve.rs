@@ -327,23 +327,25 @@ fn bytes_value(bytes: Vec<u8>) -> Value {
 /// Types one scalar. `tag` is the short tag (`""` when none, `"!"` for the non-specific tag).
 /// The text is moved into the value when it stays a string (no copy of large files' scalars).
 pub(crate) fn resolve(tag: &str, style: Style, text: String) -> Result<Value, ResolveError> {
+    // Plaintext whatever it turns into: wiped when it is not kept (a number, a bool, an error).
+    let text = SecretString::new(text);
     // indicatedString(): `!!str`, or a quoted/block scalar without a specific tag.
     if tag == "!!str" || ((tag.is_empty() || tag == "!") && style != Style::Plain) {
-        return Ok(Value::str(text));
+        return Ok(Value::Str(text));
     }
     let resolvable = matches!(
         tag,
         "" | "!" | "!!bool" | "!!int" | "!!float" | "!!null" | "!!timestamp"
     );
     if tag == "!!binary" {
-        return decode_base64(&text).map(bytes_value);
+        return decode_base64(text.expose()).map(bytes_value);
     }
     if !resolvable {
         // Unknown tags (including !!map on a scalar, local tags) decode as the plain text.
-        return Ok(Value::str(text));
+        return Ok(Value::Str(text));
     }
     let tag = if tag == "!" { "" } else { tag };
-    let r = resolve_plain(tag, &text);
+    let r = resolve_plain(tag, text.expose());
     let want = match tag {
         "" => None,
         "!!bool" => Some(Kind::Bool),
@@ -370,7 +372,7 @@ pub(crate) fn resolve(tag: &str, style: Style, text: String) -> Result<Value, Re
         Resolved::Uint => return Err(ResolveError::Uint64),
         Resolved::Float(f) => Value::Float(f),
         Resolved::Time(t) => Value::Time(t.format(true).into()),
-        Resolved::Str | Resolved::Merge => Value::str(text),
+        Resolved::Str | Resolved::Merge => Value::Str(text),
     })
 }
 
