@@ -97,6 +97,19 @@ fn describe(st: &FileStat) -> String {
 /// symlinks are followed too (the writes are the user's own then). `for_path` is the link the
 /// walk is for, named in errors.
 pub(crate) fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Lookup, LinkError> {
+    walk_guarded(dir_path, create, for_path, None)
+}
+
+/// [`walk`], and with `guard` (the secret's owner) also refuses to go into a directory whose
+/// parent someone other than root or the owner controls: they could rename it away and put
+/// their own in its place, with their own file under the link's name. A sticky parent (`/tmp`)
+/// protects a child of root's or the owner's, which only they can rename.
+fn walk_guarded(
+    dir_path: &Path,
+    create: bool,
+    for_path: &Path,
+    guard: Option<u32>,
+) -> Result<Lookup, LinkError> {
     let me = nix::unistd::geteuid().as_raw();
     let mut todo: Vec<OsString> = Vec::new();
     push_components(&mut todo, dir_path);
@@ -123,12 +136,17 @@ pub(crate) fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Loo
         let st = match fsutil::lstat_at(&cur, c.as_os_str()) {
             Ok(Some(st)) => st,
             Ok(None) if create => {
+                if let Some(owner) = guard {
+                    // Checked before anything is made there.
+                    guard_step(&cur, &resolved, &here, me, owner, for_path)?;
+                }
                 made += 1;
                 if made > MAX_SYMLINKS {
                     return Err(refuse(
                         for_path,
                         format!(
-                            "{} keeps disappearing after it is created (someone is racing                              nix-sops there)",
+                            "{} keeps disappearing after it is created (someone is racing \
+                             nix-sops there)",
                             here.display()
                         ),
                     ));
@@ -216,6 +234,9 @@ pub(crate) fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Loo
                 ),
             ));
         }
+        if let Some(owner) = guard {
+            guard_step(&cur, &resolved, &here, st.st_uid, owner, for_path)?;
+        }
         cur = match fsutil::open_dir_at(&cur, c.as_os_str()) {
             Ok(fd) => fd,
             // Swapped for a symlink (or removed) since the lstat: someone is racing us.
@@ -229,6 +250,35 @@ pub(crate) fn walk(dir_path: &Path, create: bool, for_path: &Path) -> Result<Loo
         resolved = here;
     }
     Ok(Lookup::Found(Walked { dir: cur, resolved }))
+}
+
+/// [`walk_guarded`]'s check on stepping from `cur` (at `resolved`) into `here`, owned by
+/// `child_uid` (or to be made by the installer).
+fn guard_step(
+    cur: &OwnedFd,
+    resolved: &Path,
+    here: &Path,
+    child_uid: u32,
+    owner: u32,
+    for_path: &Path,
+) -> Result<(), LinkError> {
+    let parent = fstat(cur)
+        .map_err(|e| refuse(for_path, format!("cannot stat {}: {e}", resolved.display())))?;
+    let sticky_keeps =
+        parent.st_mode & libc::S_ISVTX != 0 && (child_uid == 0 || child_uid == owner);
+    match writable_by_others(&parent, owner).filter(|_| !sticky_keeps) {
+        None => Ok(()),
+        Some(why) => Err(refuse(
+            for_path,
+            format!(
+                "{} is not safe for a secret link: {why}, so {} could be swapped for another \
+                 directory. Use a path whose directories are all owned by root or the secret's \
+                 owner and not writable by others",
+                resolved.display(),
+                here.display()
+            ),
+        )),
+    }
 }
 
 /// Pushes `p`'s components onto the stack so that the first one is popped first.
@@ -354,7 +404,7 @@ pub(crate) fn make(w: &Want<'_>) -> Result<Made, LinkError> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(refuse(path, "not a path to a file"));
     };
-    let dir = match walk(parent, true, path)? {
+    let dir = match walk_guarded(parent, true, path, Some(w.trusted_uid))? {
         Lookup::Found(d) => d.dir,
         Lookup::Missing { .. } => unreachable!("walk with create makes every component"),
     };

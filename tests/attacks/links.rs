@@ -239,6 +239,50 @@ cat /run/err
     );
 }
 
+/// A directory higher up that another user controls is as bad as the link's own parent: alice
+/// could rename `/home/alice/app` (made by root, 0755) away and put her own `app/token` in its
+/// place, which the secret's owner would then read. Refused before anything is made there; the
+/// secret's owner's own home is fine.
+#[test]
+fn an_ancestor_another_user_controls_is_refused() {
+    let f = Fixture::new();
+    let v = f.encrypt("v.yaml", "a: x\nb: y\n");
+    let m = f.manifest(
+        "m.json",
+        json!([
+            secret(
+                "a",
+                &v,
+                json!({"path": "/home/alice/app/token", "owner": "bob"})
+            ),
+            secret(
+                "b",
+                &v,
+                json!({"path": "/home/bob/app/token", "owner": "bob"})
+            )
+        ]),
+        json!({}),
+    );
+    let out = sandbox(&format!(
+        r#"user alice; user bob
+if $BIN {m} >/dev/null 2>/run/err; then echo "EXIT 0"; else echo "EXIT $?"; fi
+[ -e /home/alice/app ] && echo "MADE IN ALICE'S HOME"
+echo "b -> $(readlink /home/bob/app/token)"
+cat /run/err
+"#,
+        m = m.display()
+    ))
+    .ok();
+    assert!(!out.contains("MADE IN ALICE'S HOME"), "{out}");
+    assert!(out.contains("b -> /run/secrets/b"), "{out}");
+    assert!(
+        out.contains("EXIT 1")
+            && out.contains("/home/alice is not safe")
+            && out.contains("owned by uid"),
+        "{out}"
+    );
+}
+
 /// `/var/run` is a root-made link to `/run`: a custom path through it into the symlink path
 /// used to pass the textual check and make a loop (exit 0). It is a configuration mistake,
 /// refused before anything is touched.
