@@ -382,8 +382,26 @@ fn systemctl_gets_the_units_after_a_double_dash() {
 
 // ---- nix-sops edit ----
 
+/// The test's `XDG_RUNTIME_DIR`: on RAM (`/dev/shm`), as `edit` keeps the plaintext only on a
+/// RAM-backed directory; named after the test's directory, removed by [`runtime_is_empty`].
+fn runtime(dir: &Path) -> PathBuf {
+    Path::new("/dev/shm").join(format!(
+        "nix-sops-test-{}",
+        dir.file_name().unwrap().to_string_lossy()
+    ))
+}
+
+/// Whether nothing is left in the runtime directory; it is removed when so.
+fn runtime_is_empty(dir: &Path) -> bool {
+    let empty = std::fs::read_dir(runtime(dir)).unwrap().next().is_none();
+    if empty {
+        std::fs::remove_dir(runtime(dir)).unwrap();
+    }
+    empty
+}
+
 /// Runs `nix-sops edit s.yaml` in `dir` with `editor` (a script path); the scratch goes under
-/// `dir/runtime` (XDG_RUNTIME_DIR). `own_group` starts it as a process group leader, as a
+/// [`runtime`] (XDG_RUNTIME_DIR). `own_group` starts it as a process group leader, as a
 /// shell's foreground job is.
 fn edit(
     dir: &Path,
@@ -392,8 +410,14 @@ fn edit(
     own_group: bool,
     env: &[(&str, &str)],
 ) -> Output {
-    let runtime = dir.join("runtime");
-    std::fs::create_dir_all(&runtime).unwrap();
+    let runtime = runtime(dir);
+    if !runtime.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&runtime)
+            .unwrap();
+    }
     let mut c = Command::new(env!("CARGO_BIN_EXE_nix-sops"));
     c.current_dir(dir)
         .env_clear()
@@ -438,17 +462,10 @@ fn edit_fixture() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
 #[track_caller]
 fn scratch_is_gone(dir: &Path, enc: &[u8]) {
     let scratch = PathBuf::from(std::fs::read_to_string(dir.join("scratch-path")).unwrap());
-    assert!(
-        scratch.starts_with(dir.join("runtime")),
-        "{}",
-        scratch.display()
-    );
+    assert!(scratch.starts_with(runtime(dir)), "{}", scratch.display());
     assert!(!scratch.exists(), "{} was left behind", scratch.display());
     assert!(
-        std::fs::read_dir(dir.join("runtime"))
-            .unwrap()
-            .next()
-            .is_none(),
+        runtime_is_empty(dir),
         "the scratch directory was left behind"
     );
     assert_eq!(std::fs::read(dir.join("s.yaml")).unwrap(), enc);
@@ -513,6 +530,7 @@ fn edit_removes_the_plaintext_when_the_editor_fails() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let plain = peers::sops_decrypt(d, "s.yaml", &key_file, &[]);
     assert_eq!(text(&plain.stdout), "password: changed\n");
+    assert!(runtime_is_empty(d), "the scratch directory was left behind");
 }
 
 #[test]
@@ -541,9 +559,6 @@ fn edit_stopped_while_decrypting_never_writes_the_plaintext() {
         text(&o.stderr)
     );
     assert!(!d.join("scratch-path").exists(), "the editor was started");
-    assert!(std::fs::read_dir(d.join("runtime"))
-        .unwrap()
-        .next()
-        .is_none());
+    assert!(runtime_is_empty(d));
     assert_eq!(std::fs::read(d.join("s.yaml")).unwrap(), enc);
 }

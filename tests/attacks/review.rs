@@ -158,13 +158,11 @@ fn edit_plaintext_stays_on_the_ram_backed_directory_when_its_name_is_taken() {
     let d = dir.path();
     let enc = crate::peers::sops_encrypt(d, "s.yaml", b"pw: hunter2\n", &["--age", &key.recipient]);
     std::fs::write(d.join("s.yaml"), &enc).unwrap();
-    // A shared, sticky directory as /dev/shm is; and a "disk" TMPDIR.
-    let shm = d.join("shm");
+    // A "disk" TMPDIR; $XDG_RUNTIME_DIR is a shared, sticky RAM directory (as /dev/shm is),
+    // made in the namespace's own /dev/shm.
     let disk = d.join("disk");
-    for p in [&shm, &disk] {
-        std::fs::create_dir(p).unwrap();
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    }
+    std::fs::create_dir(&disk).unwrap();
+    std::fs::set_permissions(&disk, std::fs::Permissions::from_mode(0o1777)).unwrap();
     let editor = d.join("editor.sh");
     std::fs::write(&editor, "#!/bin/sh\nprintf '%s' \"$1\" > \"$MARK\"\n").unwrap();
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -174,15 +172,22 @@ fn edit_plaintext_stays_on_the_ram_backed_directory_when_its_name_is_taken() {
         .args(["-m", "--propagation", "private", "sh", "-euc"])
         .arg(
             r#"mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mkdir -m 0777 "$XDG_RUNTIME_DIR/nix-sops-edit-$$" /dev/shm/nix-sops-edit-$$
-exec "$NIX_SOPS" edit s.yaml"#,
+mountpoint -q /dev/shm
+mkdir -m 1777 "$XDG_RUNTIME_DIR"
+# The inner shell's pid is the one nix-sops runs as (exec).
+set +e
+sh -c 'mkdir -m 0777 "$XDG_RUNTIME_DIR/nix-sops-edit-$$" /dev/shm/nix-sops-edit-$$
+exec "$NIX_SOPS" edit s.yaml'
+rc=$?
+if [ -e "$(cat "$MARK")" ]; then echo "LEFT BEHIND"; fi
+exit $rc"#,
         )
         .current_dir(d)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", d)
         .env("NIX_SOPS", env!("CARGO_BIN_EXE_nix-sops"))
-        .env("XDG_RUNTIME_DIR", &shm)
+        .env("XDG_RUNTIME_DIR", "/dev/shm/runtime")
         .env("TMPDIR", &disk)
         .env("SOPS_AGE_KEY_FILE", &key_file)
         .env("EDITOR", &editor)
@@ -198,10 +203,13 @@ exec "$NIX_SOPS" edit s.yaml"#,
     );
     let scratch = std::fs::read_to_string(d.join("scratch-path")).unwrap();
     assert!(
-        scratch.starts_with(&format!("{}/nix-sops-edit-", shm.display())),
+        scratch.starts_with("/dev/shm/runtime/nix-sops-edit-"),
         "the plaintext went to {scratch}"
     );
-    assert!(!std::path::Path::new(&scratch).exists());
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("LEFT BEHIND"),
+        "{scratch} was left behind"
+    );
     assert_eq!(std::fs::read_dir(&disk).unwrap().count(), 0);
 }
 

@@ -2,12 +2,27 @@
 
 use crate::common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The test's `XDG_RUNTIME_DIR`: on RAM (`/dev/shm`), as nix-sops puts the plaintext only on a
+/// RAM-backed directory; named after the test's directory, removed by [`runtime_is_empty`].
+fn runtime(dir: &Path) -> PathBuf {
+    Path::new("/dev/shm").join(format!(
+        "nix-sops-test-{}",
+        dir.file_name().unwrap().to_string_lossy()
+    ))
+}
+
 fn edit(dir: &Path, editor: &str, extra: &[&str], key_file: &Path) -> Output {
-    let runtime = dir.join("runtime");
-    std::fs::create_dir_all(&runtime).unwrap();
+    use std::os::unix::fs::DirBuilderExt;
+    let runtime = runtime(dir);
+    if !runtime.is_dir() {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&runtime)
+            .unwrap();
+    }
     let mut args = vec!["edit"];
     args.extend_from_slice(extra);
     Command::new(env!("CARGO_BIN_EXE_nix-sops"))
@@ -23,11 +38,13 @@ fn edit(dir: &Path, editor: &str, extra: &[&str], key_file: &Path) -> Output {
         .unwrap()
 }
 
+/// Whether nothing is left in the runtime directory; it is removed when so.
 fn runtime_is_empty(dir: &Path) -> bool {
-    std::fs::read_dir(dir.join("runtime"))
-        .unwrap()
-        .next()
-        .is_none()
+    let empty = std::fs::read_dir(runtime(dir)).unwrap().next().is_none();
+    if empty {
+        std::fs::remove_dir(runtime(dir)).unwrap();
+    }
+    empty
 }
 
 #[test]
@@ -120,4 +137,41 @@ fn a_new_file_takes_its_keys_from_sops_yaml() {
         String::from_utf8_lossy(&plain.stderr)
     );
     assert_eq!(plain.stdout, b"TOKEN=abc\nOTHER=x\n");
+    assert!(runtime_is_empty(d), "the plaintext copy was left behind");
+}
+
+/// A new file's keys are looked up before the editor starts (as sops does): with no creation
+/// rule, nothing is typed in vain. And a repeated decryption key type is refused first (112).
+#[test]
+fn a_new_file_without_a_rule_fails_before_the_editor_runs() {
+    let (dir, _key, key_file) = common::dir_with_key("key.txt");
+    let d = dir.path();
+    let marker = d.join("editor-ran");
+    let editor = format!("touch {}", marker.display());
+    let out = edit(d, &editor, &["new.yaml"], &key_file);
+    assert!(!out.status.success(), "encrypted without a rule");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(".sops.yaml"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !marker.exists(),
+        "the editor ran although nothing could be encrypted"
+    );
+    let out = edit(
+        d,
+        &editor,
+        &["--decryption-order", "age,age", "new.yaml"],
+        &key_file,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(112),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!marker.exists());
+    assert!(!d.join("new.yaml").exists());
+    assert!(runtime_is_empty(d));
 }

@@ -1,8 +1,7 @@
 //! `nix-sops edit`: decrypt into a private temporary file, run the editor, encrypt again with the
 //! same data key and keys (a new file gets its keys from the flags or `.sops.yaml`).
 
-use crate::cli::decrypt::{data_key, decrypt_loaded, load_file};
-use crate::cli::encrypt::{encrypt_bytes, EncryptArgs};
+use crate::cli::encrypt::{encrypt_bytes, plan, EncryptArgs};
 use crate::cli::exit::CliError;
 use nix::fcntl::{FcntlArg, OFlag};
 use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
@@ -11,8 +10,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use nix_sops::secret::SecretBytes;
+use nix_sops::sops::PlainTree;
 use nix_sops::sops::{emit_encrypted_owned, seal};
-use nix_sops::sops::{DecryptOptions, PlainTree};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -68,6 +67,7 @@ impl Signals {
             Signal::SIGINT,
             Signal::SIGTERM,
             Signal::SIGHUP,
+            Signal::SIGQUIT,
             Signal::SIGCHLD,
         ] {
             set.add(sig);
@@ -138,13 +138,13 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new() -> anyhow::Result<Scratch> {
-        // The user's own runtime directory (a tmpfs on systemd machines; trusted as the user
-        // declared it, but only if it is theirs alone), else /dev/shm if it is RAM-backed.
-        // Never $TMPDIR, which may be a disk.
+        // The user's own runtime directory if it is theirs alone and RAM-backed (not every
+        // machine makes it a tmpfs), else /dev/shm if it is RAM-backed. Never $TMPDIR, which
+        // may be a disk.
         let bases = [
             std::env::var_os("XDG_RUNTIME_DIR")
                 .map(PathBuf::from)
-                .filter(|b| crate::cli::exec::safe_base(b, false)),
+                .filter(|b| crate::cli::exec::safe_base(b, true)),
             Some(PathBuf::from("/dev/shm")).filter(|b| crate::cli::exec::safe_base(b, true)),
         ];
         for base in bases.into_iter().flatten() {
@@ -161,8 +161,8 @@ impl Scratch {
             }
         }
         Err(anyhow::Error::msg(
-            "cannot create a private directory for the plaintext: $XDG_RUNTIME_DIR is unset or \
-             not this user's own, and /dev/shm is not a writable tmpfs; set XDG_RUNTIME_DIR to a \
+            "cannot create a private directory for the plaintext: $XDG_RUNTIME_DIR is unset, not \
+             RAM-backed or not this user's own, and /dev/shm is not a writable tmpfs; set XDG_RUNTIME_DIR to a \
              private tmpfs directory (the plaintext is never put in $TMPDIR, which may be a disk)",
         ))
     }
@@ -317,12 +317,13 @@ fn edit_bytes(file: &Path, bytes: &[u8], signals: &Signals) -> anyhow::Result<Se
 pub fn run(args: EditArgs) -> anyhow::Result<()> {
     // First, so that every thread started from here on (decryption may start one) blocks them too.
     let signals = Signals::block()?;
+    args.keys.check_decryption_order()?;
     let format = crate::cli::input_format(args.input_type.as_deref(), &args.file)?;
     let shown = args.file.display().to_string();
 
     if !args.file.exists() {
-        // A new file: edit an empty document, then encrypt it as `encrypt` would.
-        let edited = edit_bytes(&args.file, b"", &signals)?;
+        // A new file: edit an empty document, then encrypt it as `encrypt` would. Its keys are
+        // looked up first, as sops does: a missing rule must not throw away what was typed.
         let enc_args = EncryptArgs {
             age: args.age.clone(),
             pgp: args.pgp.clone(),
@@ -339,17 +340,18 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
             in_place: false,
             file: args.file.clone(),
         };
-        let out = encrypt_bytes(&enc_args, format, format, edited.expose())?;
+        let rule = plan(&enc_args, &args.file)?;
+        let edited = edit_bytes(&args.file, b"", &signals)?;
+        let out = encrypt_bytes(&enc_args, Some(rule), format, format, edited.expose())?;
         return crate::cli::write_replacing(&args.file, &out);
     }
 
     // Keep the metadata (keys and crypt rule) and the data key: only values change.
-    let encrypted = load_file(&args.file, format)?;
-    let metadata = encrypted.metadata.clone();
-    let ring = args.keys.keyring();
-    let key = data_key(&args.file, &encrypted, &ring)?;
-    drop(ring);
-    let plain = decrypt_loaded(&args.file, encrypted, &key, DecryptOptions::default())?;
+    let crate::cli::set::Opened {
+        metadata,
+        key,
+        plain,
+    } = crate::cli::set::open(&args.file, format, &args.keys, false)?;
     let before = plain
         .emit(format)
         .map_err(|e| anyhow::Error::from(CliError::DumpTree(format!("{shown}: {e}"))))?;

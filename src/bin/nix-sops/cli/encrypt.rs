@@ -57,7 +57,8 @@ pub struct EncryptArgs {
     pub file: PathBuf,
 }
 
-fn split_list(values: &[String]) -> Vec<String> {
+/// Repeated, comma-separated values (`--age a,b --age c`), trimmed, empty ones dropped.
+pub fn split_list(values: &[String]) -> Vec<String> {
     values
         .iter()
         .flat_map(|v| v.split(','))
@@ -77,7 +78,7 @@ fn already_encrypted(format: Format, tree: &Tree) -> bool {
 }
 
 /// Keys, threshold, crypt rule and flags for `file`: from the command line, else `.sops.yaml`.
-fn plan(args: &EncryptArgs, file: &Path) -> anyhow::Result<config::CreationRule> {
+pub fn plan(args: &EncryptArgs, file: &Path) -> anyhow::Result<config::CreationRule> {
     let flag_rule = [
         ("unencrypted_suffix", &args.unencrypted_suffix),
         ("encrypted_suffix", &args.encrypted_suffix),
@@ -114,14 +115,16 @@ fn plan(args: &EncryptArgs, file: &Path) -> anyhow::Result<config::CreationRule>
 }
 
 /// Encrypts the plaintext `bytes` of `file` and returns the encrypted file's bytes.
+/// `rule`: the keys and crypt rule, when the caller has already looked them up ([`plan`]).
 pub fn encrypt_bytes(
     args: &EncryptArgs,
+    rule: Option<config::CreationRule>,
     input: Format,
     output: Format,
     bytes: &[u8],
 ) -> anyhow::Result<Vec<u8>> {
     let tree = parse(args, input, bytes)?;
-    let file = seal_tree(args, input, output, tree)?;
+    let file = seal_tree(args, rule, input, output, tree)?;
     emit_encrypted_owned(file).map_err(|e| {
         anyhow::Error::from(CliError::DumpTree(format!("{}: {e}", args.file.display())))
     })
@@ -132,9 +135,11 @@ fn parse(args: &EncryptArgs, input: Format, bytes: &[u8]) -> anyhow::Result<Tree
         .map_err(|e| anyhow::Error::msg(format!("{}: {e}", args.file.display())))
 }
 
-/// Encrypts a parsed plaintext `tree` (read as `input`) for `output`.
+/// Encrypts a parsed plaintext `tree` (read as `input`) for `output`, with `rule` or, when it is
+/// `None`, the one [`plan`] finds.
 fn seal_tree(
     args: &EncryptArgs,
+    rule: Option<config::CreationRule>,
     input: Format,
     output: Format,
     tree: Tree,
@@ -145,7 +150,10 @@ fn seal_tree(
             "{shown}: the file already has a sops block: it is encrypted already"
         ))));
     }
-    let rule = plan(args, &args.file)?;
+    let rule = match rule {
+        Some(rule) => rule,
+        None => plan(args, &args.file)?,
+    };
     let (key, key_groups) = new_data_key(&rule.key_groups, rule.shamir_threshold)
         .map_err(|e| anyhow::Error::msg(e.to_string()))?;
     let metadata = Metadata {
@@ -180,7 +188,7 @@ pub fn run(args: EncryptArgs) -> anyhow::Result<()> {
     let tree = parse(&args, input, bytes.expose())?;
     // The plaintext text is not needed once parsed: give its memory back before encrypting.
     drop(bytes);
-    let file = seal_tree(&args, input, output, tree)?;
+    let file = seal_tree(&args, None, input, output, tree)?;
     let dump = |e| anyhow::Error::from(CliError::DumpTree(format!("{}: {e}", args.file.display())));
     if args.in_place {
         crate::cli::write_replacing_with(&args.file, |w| {

@@ -179,6 +179,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 pub fn run(args: UpdateKeysArgs) -> anyhow::Result<()> {
+    args.keys.check_decryption_order()?;
     let files = files(&args)?;
     let mut first_failure: Option<anyhow::Error> = None;
     let mut stale = Vec::new();
