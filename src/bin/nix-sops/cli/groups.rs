@@ -4,10 +4,10 @@
 
 use crate::cli::decrypt::{data_key, load_file};
 use crate::cli::exit::{self, CliError};
-use crate::cli::rotate::{deliver, rewrap, LongKeyArgs};
+use crate::cli::rotate::{deliver, master_keys, rewrap, LongKeyArgs};
 use anyhow::Context;
 use nix_sops::sops::emit_encrypted_owned;
-use nix_sops::sops::{Format, MasterKey};
+use nix_sops::sops::Format;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]
@@ -118,25 +118,7 @@ fn regroup(
 pub fn run(cmd: GroupsCommand) -> anyhow::Result<()> {
     match cmd {
         GroupsCommand::Add(a) => {
-            let mut group = Vec::new();
-            for fp in &a.pgp {
-                group.push(MasterKey::Pgp {
-                    fingerprint: fp.clone(),
-                    created_at: nix_sops::sops::now_rfc3339(),
-                    enc: String::new(),
-                });
-            }
-            for r in a.age.iter().flat_map(|v| v.split(',')).map(str::trim) {
-                if !(r.starts_with("age1") || r.starts_with("ssh-")) {
-                    return Err(anyhow::Error::msg(format!(
-                        "{r:?} is not an age recipient (age1…) or an SSH public key"
-                    )));
-                }
-                group.push(MasterKey::Age {
-                    recipient: r.to_owned(),
-                    enc: String::new(),
-                });
-            }
+            let group = master_keys(&a.age, &a.pgp)?;
             if group.is_empty() {
                 return Err(anyhow::Error::msg(
                     "the new group has no keys: give --age and/or --pgp",

@@ -1,6 +1,7 @@
 //! `nix-sops rotate`: a new data key for a file (after someone leaves), every value encrypted
 //! again, a new MAC; optionally adding or removing age/PGP keys on the way, as `sops rotate` does.
 
+use crate::cli::encrypt::split_list;
 use crate::cli::exit::{self, CliError};
 use crate::cli::set::{open, seal_to_bytes, Opened};
 use anyhow::Context;
@@ -75,25 +76,18 @@ impl LongKeyArgs {
     }
 }
 
-fn split(list: &Option<String>) -> Vec<String> {
-    list.iter()
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// The master keys of `--add-age`/`--add-pgp` (or the `rm` pair), checked as sops checks them.
-fn master_keys(age: &Option<String>, pgp: &Option<String>) -> anyhow::Result<Vec<MasterKey>> {
+/// The master keys of `--add-age`/`--add-pgp` (or the `rm` pair, or `groups add`'s
+/// `--age`/`--pgp`; each value comma-separated), checked as sops checks them.
+pub fn master_keys(age: &[String], pgp: &[String]) -> anyhow::Result<Vec<MasterKey>> {
     let mut out = Vec::new();
-    for fp in split(pgp) {
+    for fp in split_list(pgp) {
         out.push(MasterKey::Pgp {
             fingerprint: fp,
             created_at: nix_sops::sops::now_rfc3339(),
             enc: String::new(),
         });
     }
-    for r in split(age) {
+    for r in split_list(age) {
         if !(r.starts_with("age1") || r.starts_with("ssh-")) {
             return Err(anyhow::Error::msg(format!(
                 "{r:?} is not an age recipient (age1…) or an SSH public key"
@@ -214,8 +208,8 @@ pub fn run(args: RotateArgs) -> anyhow::Result<()> {
     }
     let typed = args.filename_override.as_deref().unwrap_or(&file);
     let (input, output) = args.types.resolve(typed)?;
-    let add = master_keys(&args.add_age, &args.add_pgp)?;
-    let remove = master_keys(&args.rm_age, &args.rm_pgp)?;
+    let add = master_keys(args.add_age.as_slice(), args.add_pgp.as_slice())?;
+    let remove = master_keys(args.rm_age.as_slice(), args.rm_pgp.as_slice())?;
 
     let Opened {
         mut metadata,
