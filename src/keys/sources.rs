@@ -197,29 +197,54 @@ impl Keyring {
                 "{source}: cannot parse the command"
             ))));
         };
-        let out = Command::new(&args[0])
+        let child = Command::new(&args[0])
             .args(&args[1..])
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .output();
-        match out {
-            Err(e) => self.record(Err(KeyError::Unreadable(format!(
-                "{source}: cannot run it: {e}"
-            )))),
-            Ok(out) => {
-                let stdout = crate::secret::SecretBytes::new(out.stdout);
-                if !out.status.success() {
-                    let stderr = String::from_utf8_lossy(&out.stderr);
-                    let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-                    return self.record(Err(KeyError::Unreadable(format!(
-                        "{source}: failed ({}){}",
-                        out.status,
-                        last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
-                    ))));
-                }
-                self.add_identity_text(&source, stdout.expose())
+            .spawn();
+        let mut child = match child {
+            Ok(child) => child,
+            Err(e) => {
+                return self.record(Err(KeyError::Unreadable(format!(
+                    "{source}: cannot run it: {e}"
+                ))))
             }
+        };
+        // stderr on its own thread, so that neither pipe can fill up and stall the command.
+        let errors = child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut b = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut pipe, &mut b);
+                b
+            })
+        });
+        // The key is read straight into the wiping type: a growing plain `Vec` would leave
+        // pieces of it in freed memory.
+        let mut stdout = crate::secret::SecretBytes::default();
+        let read = match child.stdout.take() {
+            Some(mut pipe) => stdout.read_to_end(&mut pipe).map(drop),
+            None => Ok(()),
+        };
+        let status = child.wait();
+        let stderr = errors.and_then(|t| t.join().ok()).unwrap_or_default();
+        let status = match (read, status) {
+            (Ok(()), Ok(status)) => status,
+            (Err(e), _) | (_, Err(e)) => {
+                return self.record(Err(KeyError::Unreadable(format!(
+                    "{source}: cannot read its output: {e}"
+                ))))
+            }
+        };
+        if !status.success() {
+            let stderr = String::from_utf8_lossy(&stderr);
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+            return self.record(Err(KeyError::Unreadable(format!(
+                "{source}: failed ({status}){}",
+                last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+            ))));
         }
+        self.add_identity_text(&source, stdout.expose())
     }
 
     /// An OpenSSH private key (`--ssh-key`, `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_*`): the
