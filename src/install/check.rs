@@ -3,7 +3,7 @@
 //! (`hostPubKeys`), that the machine can recover each file's data key. Each file is read and
 //! parsed once.
 
-use super::{Context, Error, ErrorKind, Result};
+use super::{Error, ErrorKind, Result};
 use crate::keys::recipients::{self, HostKey, Verdict};
 use crate::manifest::Manifest;
 use crate::sops::path::{lookup, parse_slash_key};
@@ -16,14 +16,7 @@ pub(crate) fn sops_files(m: &Manifest) -> Result<()> {
         .map_err(|e| Error::new(ErrorKind::Manifest, format!("hostPubKeys: {e}")))?;
     let mut loaded: HashMap<&Path, crate::sops::EncryptedFile> = HashMap::new();
     for (file, format) in m.sops_files() {
-        let bytes = super::input::read(file, super::input::SOPS_FILE).kind(ErrorKind::Decrypt)?;
-        let f = crate::sops::load(format, &bytes).map_err(|e| {
-            Error::new(
-                ErrorKind::Decrypt,
-                format!("cannot parse {format} of '{}': {e}", file.display()),
-            )
-        })?;
-        loaded.insert(file, f);
+        loaded.insert(file, super::plan::load_sops_file(file, format)?);
     }
     for s in &m.secrets {
         if matches!(s.format, Format::Binary | Format::Dotenv | Format::Ini) || s.key.is_empty() {

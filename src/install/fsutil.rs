@@ -83,6 +83,24 @@ pub(crate) fn lstat_at<Fd: AsFd, P: ?Sized + NixPath>(
     }
 }
 
+/// `symlinkat(target)` in `dir` under a fresh random name starting with `prefix`, retried when
+/// the name is taken (a planted name only costs a retry); `Ok(None)` when no name was free.
+pub(crate) fn temp_symlink<Fd: AsFd>(
+    dir: Fd,
+    target: &Path,
+    prefix: &str,
+) -> nix::Result<Option<std::ffi::OsString>> {
+    for _ in 0..16 {
+        let name = std::ffi::OsString::from(format!("{prefix}{:016x}", rand::random::<u64>()));
+        match nix::unistd::symlinkat(target.as_os_str(), dir.as_fd(), name.as_os_str()) {
+            Ok(()) => return Ok(Some(name)),
+            Err(nix::errno::Errno::EEXIST) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
 pub(crate) fn is_dir(st: &FileStat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }

@@ -25,7 +25,7 @@ use super::{Error, ErrorKind};
 use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fstat, mkdirat, FileStat, Mode};
-use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
@@ -510,26 +510,19 @@ fn chown_link(
     .map_err(|e| why(e.to_string()))
 }
 
-/// `symlinkat` under a fresh random name in `dir`, retried when the name is taken (a planted
-/// name only costs a retry).
+/// A link to `target` under a fresh random name in `dir` ([`fsutil::temp_symlink`]).
 fn create_temp_link(dir: &OwnedFd, target: &Path, path: &Path) -> Result<OsString, LinkError> {
-    for _ in 0..16 {
-        let name = OsString::from(format!(".nix-sops-link-{:016x}", rand::random::<u64>()));
-        match symlinkat(target.as_os_str(), dir, name.as_os_str()) {
-            Ok(()) => return Ok(name),
-            Err(Errno::EEXIST) => continue,
-            Err(e) => {
-                return Err(refuse(
-                    path,
-                    format!("cannot create a symlink in its parent directory: {e}"),
-                ))
-            }
-        }
+    match fsutil::temp_symlink(dir, target, ".nix-sops-link-") {
+        Ok(Some(name)) => Ok(name),
+        Ok(None) => Err(refuse(
+            path,
+            "cannot find a free temporary name in its parent directory",
+        )),
+        Err(e) => Err(refuse(
+            path,
+            format!("cannot create a symlink in its parent directory: {e}"),
+        )),
     }
-    Err(refuse(
-        path,
-        "cannot find a free temporary name in its parent directory",
-    ))
 }
 
 /// Removes the link at `old.path` if it still is the symlink nix-sops made (same target). Returns

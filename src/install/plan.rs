@@ -87,15 +87,7 @@ impl Source for SopsSource {
     }
 
     fn decrypt(&mut self, sops_file: &Path, format: Format) -> Result<PlainTree> {
-        // Regular and bounded: a FIFO or a device here would hang or exhaust the machine at boot.
-        let bytes =
-            super::input::read(sops_file, super::input::SOPS_FILE).kind(ErrorKind::Decrypt)?;
-        let file = crate::sops::load(format, &bytes).map_err(|e| {
-            Error::new(
-                ErrorKind::Decrypt,
-                format!("cannot parse {format} of '{}': {e}", sops_file.display()),
-            )
-        })?;
+        let file = load_sops_file(sops_file, format)?;
         let key = self.keyring.unwrap_data_key(&file.metadata).map_err(|e| {
             Error::new(
                 ErrorKind::Decrypt,
@@ -332,4 +324,16 @@ pub(crate) fn templates(
         )?);
     }
     Ok(out)
+}
+
+/// Reads and parses one `sopsFile` (for installing and for `-check-mode=sopsfile`). Regular and
+/// bounded: a FIFO or a device here would hang or exhaust the machine at boot.
+pub(crate) fn load_sops_file(path: &Path, format: Format) -> Result<crate::sops::EncryptedFile> {
+    let bytes = super::input::read(path, super::input::SOPS_FILE).kind(ErrorKind::Decrypt)?;
+    crate::sops::load(format, &bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Decrypt,
+            format!("cannot parse {format} of '{}': {e}", path.display()),
+        )
+    })
 }

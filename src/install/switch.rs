@@ -3,10 +3,8 @@
 
 use super::fsutil;
 use super::{Context, Error, ErrorKind, Result};
-use nix::errno::Errno;
 use nix::fcntl::renameat;
-use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
-use std::ffi::OsString;
+use nix::unistd::{unlinkat, UnlinkatFlags};
 use std::path::Path;
 
 /// Points `link` at `target` atomically. A real directory or file at `link` (not a symlink) is
@@ -45,28 +43,16 @@ pub(crate) fn atomic_symlink(target: &Path, link: &Path, replace_non_link: bool)
             })?;
         }
     }
-    let mut tmp = None;
-    for _ in 0..16 {
-        let n = OsString::from(format!(".nix-sops-switch-{:016x}", rand::random::<u64>()));
-        match symlinkat(target.as_os_str(), &dir, n.as_os_str()) {
-            Ok(()) => {
-                tmp = Some(n);
-                break;
-            }
-            Err(Errno::EEXIST) => continue,
-            Err(e) => {
-                return Err(e).with_context(ErrorKind::Switch, || {
-                    format!("cannot create a symlink in {}", parent.display())
-                })
-            }
-        }
-    }
-    let tmp = tmp.ok_or_else(|| {
-        Error::new(
-            ErrorKind::Switch,
-            format!("no free temporary name in {}", parent.display()),
-        )
-    })?;
+    let tmp = fsutil::temp_symlink(&dir, target, ".nix-sops-switch-")
+        .with_context(ErrorKind::Switch, || {
+            format!("cannot create a symlink in {}", parent.display())
+        })?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Switch,
+                format!("no free temporary name in {}", parent.display()),
+            )
+        })?;
     if let Err(e) = renameat(&dir, tmp.as_os_str(), &dir, name) {
         let _ = unlinkat(&dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
         return Err(e).with_context(ErrorKind::Switch, || {
